@@ -1,0 +1,209 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamp column: read as Date, written as Date or ISO string; `now()` default when generated. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface AppsTable {
+  id: string;
+  name: string;
+  image: string;
+  port: number;
+  env: ColumnType<Record<string, string>, string | undefined, string>;
+  command: ColumnType<string[] | null, string | null, string | null>;
+  revision: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface DomainsTable {
+  id: string;
+  app_id: string;
+  hostname: string;
+  https: boolean;
+  www: Generated<string>;
+  challenge: Generated<string>;
+  created_at: CreatedAt;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  app_id: string;
+  revision: number;
+  container_id: string | null;
+  status: string;
+  upstream_host: string | null;
+  upstream_port: number | null;
+  error_reason: string | null;
+  error_message: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface AcmeAccountsTable {
+  id: string;
+  directory_url: string;
+  email: string;
+  account_url: string | null;
+  key_encrypted: string;
+  eab_key_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface CertificatesTable {
+  id: string;
+  names: string[];
+  names_key: string;
+  status: string;
+  source: string;
+  key_type: Generated<string>;
+  issuer: string | null;
+  acme_account_id: string | null;
+  serial: string | null;
+  chain_pem: string | null;
+  private_key_encrypted: string | null;
+  not_before: Timestamp | null;
+  not_after: Timestamp | null;
+  renew_at: Timestamp | null;
+  renew_reason: string | null;
+  ari_window_start: Timestamp | null;
+  ari_window_end: Timestamp | null;
+  ari_next_poll_at: Timestamp | null;
+  failure_count: Generated<number>;
+  next_retry_at: Timestamp | null;
+  last_error_kind: string | null;
+  last_error_message: string | null;
+  last_error_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface OrdersTable {
+  id: string;
+  certificate_id: string;
+  directory_url: string;
+  acme_account_id: string | null;
+  order_url: string | null;
+  status: string;
+  challenge_type: string | null;
+  key_encrypted: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface OrderAttemptsTable {
+  id: string;
+  certificate_id: string;
+  order_id: string | null;
+  directory_url: string;
+  acme_account_id: string | null;
+  challenge_type: string | null;
+  outcome: string;
+  error_kind: string | null;
+  error_message: string | null;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  duration_ms: number | null;
+}
+
+export interface Http01TokensTable {
+  token: string;
+  key_authorization: string;
+  hostname: string;
+  order_id: string | null;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+}
+
+export interface DnsProvidersTable {
+  id: string;
+  zone: string;
+  kind: string;
+  config: Json<Record<string, unknown>>;
+  secret_encrypted: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface NotificationsTable {
+  id: string;
+  kind: string;
+  certificate_id: string | null;
+  dedupe_key: string | null;
+  subject: string;
+  body: string;
+  recipients: string[];
+  status: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  sent_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface OutboxTable {
+  /** bigserial: pg returns it as a string. */
+  seq: Generated<string>;
+  event_id: string;
+  type: string;
+  subject: string;
+  envelope: Json<unknown>;
+  headers: Json<Record<string, string>>;
+  created_at: CreatedAt;
+  published_at: Timestamp | null;
+}
+
+export interface ProcessedEventsTable {
+  consumer: string;
+  event_id: string;
+  processed_at: CreatedAt;
+}
+
+export interface DeadLettersTable {
+  id: Generated<string>;
+  consumer: string;
+  nats_subject: string;
+  stream_seq: string | null;
+  event_id: string | null;
+  payload: string;
+  reason: string;
+  recorded_at: CreatedAt;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: Timestamp;
+}
+
+export interface Database {
+  apps: AppsTable;
+  domains: DomainsTable;
+  deployments: DeploymentsTable;
+  acme_accounts: AcmeAccountsTable;
+  certificates: CertificatesTable;
+  orders: OrdersTable;
+  order_attempts: OrderAttemptsTable;
+  http01_tokens: Http01TokensTable;
+  dns_providers: DnsProvidersTable;
+  notifications: NotificationsTable;
+  settings: SettingsTable;
+  outbox: OutboxTable;
+  processed_events: ProcessedEventsTable;
+  dead_letters: DeadLettersTable;
+  leases: LeasesTable;
+}
+
+export type CertificateRow = Selectable<CertificatesTable>;
+export type NewCertificate = Insertable<CertificatesTable>;
+export type CertificateUpdate = Updateable<CertificatesTable>;
+export type AppRow = Selectable<AppsTable>;
+export type DomainRow = Selectable<DomainsTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+export type DeadLetterRow = Selectable<DeadLettersTable>;

@@ -1,0 +1,199 @@
+import { z } from 'zod';
+import { defineEvent } from './envelope.ts';
+
+// Field schemas shared by several contracts.
+const id = z.string().min(1);
+/** A qualified DNS name in ASCII (punycode) form, lower-case, possibly with a left-most `*`. */
+const dnsName = z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
+const isoTime = z.iso.datetime();
+
+export const keyTypeSchema = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-4096']);
+export const challengeTypeSchema = z.enum(['http-01', 'dns-01']);
+export const challengePreferenceSchema = z.enum(['http-01', 'dns-01', 'auto']);
+export const wwwModeSchema = z.enum(['none', 'redirect-to-apex', 'redirect-to-www', 'both']);
+
+/**
+ * Why an issuance attempt failed, decided by cert-issuer's classifier. Retry policy and admin mail
+ * wording key off this, so new kinds are added here first.
+ */
+export const issueErrorKindSchema = z.enum([
+  'rate-limited',
+  'validation',
+  'dns',
+  'dns-provider-auth',
+  'connection',
+  'ca-server',
+  'policy',
+  'preflight',
+  'internal',
+]);
+
+const appDomainSchema = z.object({
+  /** Hostname in punycode. */
+  hostname: dnsName,
+  /** `https://` domains get certificates and an HTTP→HTTPS redirect; `http://` ones are served plain. */
+  https: z.boolean(),
+  www: wwwModeSchema,
+  challenge: challengePreferenceSchema,
+});
+
+const appSpecSchema = z.object({
+  /** Stable app id (UUID). */
+  appId: id,
+  /** URL-safe slug chosen by the operator. */
+  name: z.string().min(1),
+  /** Image reference the container runs. */
+  image: z.string().min(1),
+  /** Port the app listens on inside its container. */
+  port: z.number().int().min(1).max(65535),
+  domains: z.array(appDomainSchema),
+  env: z.record(z.string(), z.string()),
+  /** Docker `Cmd`, when the image's default is not wanted. */
+  command: z.array(z.string()).nullable(),
+  /** Increases with every change, so consumers can ignore an older spec that arrives late. */
+  revision: z.number().int().nonnegative(),
+});
+
+export const appsCreated = defineEvent('apps.created', 1, appSpecSchema);
+export const appsUpdated = defineEvent('apps.updated', 1, appSpecSchema);
+export const appsDeleted = defineEvent(
+  'apps.deleted',
+  1,
+  z.object({ appId: id, name: z.string().min(1), revision: z.number().int().nonnegative() }),
+);
+
+export const deploymentsStarted = defineEvent(
+  'deployments.started',
+  1,
+  z.object({
+    appId: id,
+    deploymentId: id,
+    containerId: z.string().min(1),
+    /** Where the proxy should send this app's traffic. */
+    upstream: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
+    revision: z.number().int().nonnegative(),
+  }),
+);
+export const deploymentsFailed = defineEvent(
+  'deployments.failed',
+  1,
+  z.object({
+    appId: id,
+    deploymentId: id,
+    revision: z.number().int().nonnegative(),
+    /** Machine-readable cause, e.g. `image-missing`, `start-failed`, `unhealthy`. */
+    reason: z.string().min(1),
+    /** What happened, for the operator. */
+    message: z.string(),
+  }),
+);
+
+export const certsRequested = defineEvent(
+  'certs.requested',
+  1,
+  z.object({
+    certificateId: id,
+    names: z.array(dnsName).min(1),
+    keyType: keyTypeSchema,
+    /** Why: a new domain, a due renewal, or an operator's renew button. */
+    reason: z.enum(['new', 'renewal', 'manual']),
+    challenge: challengePreferenceSchema,
+  }),
+);
+export const certsUploaded = defineEvent(
+  'certs.uploaded',
+  1,
+  z.object({ certificateId: id, names: z.array(dnsName).min(1), notAfter: isoTime }),
+);
+export const certsIssued = defineEvent(
+  'certs.issued',
+  1,
+  z.object({
+    certificateId: id,
+    names: z.array(dnsName).min(1),
+    /** CA directory URL it came from. */
+    issuer: z.string().min(1),
+    serial: z.string().min(1),
+    notBefore: isoTime,
+    notAfter: isoTime,
+  }),
+);
+export const certsIssueFailed = defineEvent(
+  'certs.issue-failed',
+  1,
+  z.object({
+    certificateId: id,
+    names: z.array(dnsName).min(1),
+    kind: issueErrorKindSchema,
+    message: z.string(),
+    /** How many attempts this certificate has had since its last success. */
+    attempt: z.number().int().positive(),
+    /** When the next attempt is planned, if any. */
+    retryAt: isoTime.nullable(),
+  }),
+);
+export const certsRenewalDue = defineEvent(
+  'certs.renewal-due',
+  1,
+  z.object({
+    certificateId: id,
+    names: z.array(dnsName).min(1),
+    /** Why now: `ari`, `lifetime`, `retry`, `manual`. */
+    reason: z.enum(['ari', 'lifetime', 'retry', 'manual']),
+  }),
+);
+export const certsExpiring = defineEvent(
+  'certs.expiring',
+  1,
+  z.object({ certificateId: id, names: z.array(dnsName).min(1), notAfter: isoTime }),
+);
+export const certsFallbackActivated = defineEvent(
+  'certs.fallback-activated',
+  1,
+  z.object({
+    certificateId: id,
+    names: z.array(dnsName).min(1),
+    fallback: z.enum(['self-signed', 'custom-wildcard']),
+    reason: z.enum(['expired', 'reminders-exhausted']),
+  }),
+);
+
+export const routesApplied = defineEvent(
+  'routes.applied',
+  1,
+  z.object({
+    /** Edge node whose Traefik directory changed. */
+    node: z.string().min(1),
+    /** Traefik files written or removed in this burst. */
+    changedFiles: z.array(z.string()),
+  }),
+);
+
+export const notificationsSent = defineEvent(
+  'notifications.sent',
+  1,
+  z.object({
+    notificationId: id,
+    kind: z.string().min(1),
+    recipients: z.array(z.email()).min(1),
+    certificateId: id.nullable(),
+  }),
+);
+
+/** Every contract, for lookup by type on the consuming side. */
+export const allContracts = [
+  appsCreated,
+  appsUpdated,
+  appsDeleted,
+  deploymentsStarted,
+  deploymentsFailed,
+  certsRequested,
+  certsUploaded,
+  certsIssued,
+  certsIssueFailed,
+  certsRenewalDue,
+  certsExpiring,
+  certsFallbackActivated,
+  routesApplied,
+  notificationsSent,
+] as const;

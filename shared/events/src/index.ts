@@ -1,0 +1,18 @@
+export * from './contracts.ts';
+export {
+  createEvent,
+  defineEvent,
+  type Envelope,
+  type EventContract,
+  type EventData,
+  envelopeSchema,
+} from './envelope.ts';
+export {
+  allStreams,
+  domainOfType,
+  type EventDomain,
+  eventDomains,
+  type StreamDefinition,
+  streamFor,
+  subjectForType,
+} from './streams.ts';

@@ -1,0 +1,236 @@
+import { type Db, lockNames } from '@gatehouse/db';
+import { subjectForType } from '@gatehouse/events';
+import { contextFromHeaders, currentTraceHeaders, type Logger, SpanKind, withSpan } from '@gatehouse/telemetry';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { outboxChannel, pruneOutbox } from './outbox.ts';
+import { relayMetrics } from './metrics.ts';
+
+export interface OutboxRelayOptions {
+  db: Db;
+  js: JetStreamClient;
+  logger: Logger;
+  /** Prefix for NATS subjects (test isolation); production uses none. */
+  subjectPrefix?: string;
+  /** When set, the relay LISTENs for commits and publishes at once instead of waiting for its poll. */
+  listenConnectionString?: string;
+  batchSize?: number;
+  /** Poll interval when idle (a safety net behind LISTEN/NOTIFY). */
+  idlePollMs?: number;
+  publishTimeoutMs?: number;
+  /** Published rows are deleted after this long. */
+  retainPublishedMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Finishes the batch in flight, then stops. */
+  stop(): Promise<void>;
+}
+
+interface BatchResult {
+  published: number;
+  failed: number;
+  locked: boolean;
+  size: number;
+}
+
+interface OutboxEntry {
+  seq: string;
+  event_id: string;
+  type: string;
+  subject: string;
+  envelope: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Publishes outbox rows to JetStream and marks them published.
+ *
+ * Guarantees:
+ * - at-least-once: a row is marked only after JetStream acknowledged it; a crash in between means it
+ *   is published again, and JetStream drops the copy by `Nats-Msg-Id` = event id (consumers also
+ *   de-duplicate, for copies beyond the duplicate window);
+ * - per-subject order: one relay publishes at a time (advisory lock), rows go out in `seq` order per
+ *   event subject, and a subject stops at its first failure so nothing overtakes it;
+ * - outages of NATS or Postgres are retried with backoff, forever, without losing rows.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const {
+    db,
+    js,
+    logger,
+    subjectPrefix = '',
+    batchSize = 500,
+    idlePollMs = 1_000,
+    publishTimeoutMs = 5_000,
+    retainPublishedMs = 24 * 3600_000,
+  } = options;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => wake?.();
+  const listener = options.listenConnectionString
+    ? listenForCommits(options.listenConnectionString, logger, wakeUp)
+    : undefined;
+
+  async function publishEntry(entry: OutboxEntry): Promise<void> {
+    await withSpan(
+      `publish ${entry.type}`,
+      {
+        kind: SpanKind.PRODUCER,
+        parent: contextFromHeaders(entry.headers),
+        attributes: { 'messaging.system': 'nats', 'messaging.message.id': entry.event_id },
+      },
+      async () => {
+        const headers = natsHeaders();
+        for (const [key, value] of Object.entries(currentTraceHeaders())) headers.set(key, value);
+        await js.publish(subjectForType(entry.type, subjectPrefix), JSON.stringify(entry.envelope), {
+          msgID: entry.event_id,
+          headers,
+          timeout: publishTimeoutMs,
+        });
+      },
+    );
+  }
+
+  async function relayBatch(): Promise<BatchResult> {
+    return db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ locked: boolean }>`
+        select pg_try_advisory_xact_lock(hashtext(${lockNames.outboxRelay})) as locked`.execute(trx);
+      if (!rows[0]?.locked) return { published: 0, failed: 0, locked: false, size: 0 };
+
+      const entries = (await trx
+        .selectFrom('outbox')
+        .select(['seq', 'event_id', 'type', 'subject', 'envelope', 'headers'])
+        .where('published_at', 'is', null)
+        .orderBy('seq')
+        .limit(batchSize)
+        .execute()) as OutboxEntry[];
+
+      const bySubject = new Map<string, OutboxEntry[]>();
+      for (const entry of entries) {
+        const queue = bySubject.get(entry.subject);
+        if (queue) queue.push(entry);
+        else bySubject.set(entry.subject, [entry]);
+      }
+
+      const publishedSeqs: string[] = [];
+      let failed = 0;
+      let firstError: unknown;
+      await Promise.all(
+        [...bySubject.values()].map(async (queue) => {
+          for (const entry of queue) {
+            try {
+              await publishEntry(entry);
+              publishedSeqs.push(entry.seq);
+            } catch (error) {
+              failed++;
+              firstError ??= error;
+              return; // Later events of this subject must not overtake this one.
+            }
+          }
+        }),
+      );
+      if (publishedSeqs.length > 0) {
+        await trx.updateTable('outbox').set({ published_at: new Date() }).where('seq', 'in', publishedSeqs).execute();
+      }
+      if (firstError) logger.warn({ err: firstError, failed }, 'outbox publish failed');
+      return { published: publishedSeqs.length, failed, locked: true, size: entries.length };
+    });
+  }
+
+  const loop = (async () => {
+    let consecutiveFailures = 0;
+    let lastPrune = 0;
+    while (!stopping) {
+      let result: BatchResult | undefined;
+      try {
+        result = await relayBatch();
+        relayMetrics.published.inc(result.published);
+        if (result.failed > 0) consecutiveFailures++;
+        else consecutiveFailures = 0;
+        if (Date.now() - lastPrune > 60_000) {
+          lastPrune = Date.now();
+          await pruneOutbox(db, retainPublishedMs);
+        }
+      } catch (error) {
+        consecutiveFailures++;
+        logger.warn({ err: error }, 'outbox relay batch failed');
+      }
+      relayMetrics.failures.set(consecutiveFailures);
+      if (stopping) break;
+      if (consecutiveFailures > 0) {
+        await sleep(Math.min(200 * 2 ** (consecutiveFailures - 1), 5_000));
+      } else if (!result || result.size < batchSize) {
+        // Idle (or another replica holds the lock): wait for a commit notification or the poll.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, idlePollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping = true;
+      wakeUp();
+      await loop;
+      await listener?.close();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A dedicated connection LISTENing for outbox commits; it reconnects by itself after failures. */
+function listenForCommits(connectionString: string, logger: Logger, onNotify: () => void) {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  async function open(): Promise<void> {
+    const next = new pg.Client({ connectionString });
+    next.on('notification', onNotify);
+    next.on('error', (error) => {
+      logger.warn({ err: error }, 'outbox listener connection lost');
+      scheduleReopen(next);
+    });
+    next.on('end', () => scheduleReopen(next));
+    try {
+      await next.connect();
+      await next.query(`listen ${outboxChannel}`);
+      client = next;
+      onNotify(); // Catch up on anything committed while we were not listening.
+    } catch (error) {
+      logger.warn({ err: error }, 'outbox listener cannot connect');
+      scheduleReopen(next);
+    }
+  }
+
+  function scheduleReopen(failed: pg.Client): void {
+    if (closed || retryTimer || (client && client !== failed)) return;
+    client = undefined;
+    failed.end().catch(() => {});
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      void open();
+    }, 1_000);
+  }
+
+  void open();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      await client?.end().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { createEvent } from '@gatehouse/events';
+import { waitFor } from '@gatehouse/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueue, on, startConsumer, startOutboxRelay } from '../src/index.ts';
+import {
+  applyTestEffect,
+  effectReport,
+  enqueueTestEvents,
+  type Harness,
+  spawnWorker,
+  startHarness,
+  streamMessageCount,
+  testEvent,
+} from './harness.ts';
+
+describe('outbox', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('outbox');
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('outbox - a rolled-back transaction publishes nothing', async () => {
+    const relay = startOutboxRelay({ db: h.db, js: h.js, logger: h.logger, idlePollMs: 50 });
+    const kept = createEvent(testEvent, { source: 'test', subject: 'rollback', data: { n: 0 } });
+    const dropped = createEvent(testEvent, { source: 'test', subject: 'rollback', data: { n: 1 } });
+    await expect(
+      h.db.transaction().execute(async (trx) => {
+        await enqueue(trx, dropped);
+        throw new Error('business rule refused the change');
+      }),
+    ).rejects.toThrow('refused');
+    await h.db.transaction().execute((trx) => enqueue(trx, kept));
+    await waitFor('the committed event to be published', async () => (await streamMessageCount(h.jsm)) === 1);
+    await relay.stop();
+    const ids = await h.db.selectFrom('outbox').select('event_id').execute();
+    expect(ids.map((row) => row.event_id)).toEqual([kept.id]);
+    const message = await h.jsm.streams.getMessage('CERTS', { last_by_subj: 'certs.tested' });
+    expect(message?.json<{ id: string }>().id).toBe(kept.id);
+    await h.jsm.streams.purge('CERTS');
+    await h.db.deleteFrom('outbox').execute();
+  });
+
+  it('outbox - relay killed mid-stream and a lost "published" mark: every event takes effect once', async () => {
+    const events = await enqueueTestEvents(h.db, 2_000, 40);
+    const consumer = await startConsumer({
+      nc: h.nc,
+      js: h.js,
+      jsm: h.jsm,
+      db: h.db,
+      logger: h.logger,
+      name: 'outbox-test',
+      subscriptions: [on(testEvent, (event, { trx }) => applyTestEffect(trx, event, 'outbox-test'))],
+    });
+
+    // A relay process that dies (SIGKILL) part-way through: committed events are not yet published.
+    const first = await spawnWorker({ ROLE: 'relay', DATABASE_URL: h.database.url, NATS_URL: h.nats.url });
+    await waitFor('some events published', async () => (await streamMessageCount(h.jsm)) >= 300, { intervalMs: 5 });
+    await first.kill();
+    const publishedBeforeCrash = await streamMessageCount(h.jsm);
+    expect(publishedBeforeCrash).toBeLessThan(events.length);
+
+    // As if the relay had published the first 200 but died before marking them: they go out again.
+    const firstRows = await h.db.selectFrom('outbox').select('seq').orderBy('seq').limit(200).execute();
+    await h.db
+      .updateTable('outbox')
+      .set({ published_at: null })
+      .where(
+        'seq',
+        'in',
+        firstRows.map((row) => row.seq),
+      )
+      .execute();
+
+    const second = await spawnWorker({ ROLE: 'relay', DATABASE_URL: h.database.url, NATS_URL: h.nats.url });
+    await waitFor('every event applied', async () => (await effectReport(h.db)).distinct === events.length, {
+      timeoutMs: 60_000,
+    });
+    await second.kill();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // Let stray redeliveries arrive, if any.
+    await consumer.stop();
+
+    const report = await effectReport(h.db);
+    expect(report.total).toBe(events.length);
+    expect(report.duplicates).toBe(0);
+    expect(report.outOfOrder).toEqual([]);
+    // JetStream de-duplicated the republished copies by Nats-Msg-Id.
+    expect(await streamMessageCount(h.jsm)).toBe(events.length);
+    const unpublished = await h.db.selectFrom('outbox').where('published_at', 'is', null).select('seq').execute();
+    expect(unpublished).toEqual([]);
+  });
+});
