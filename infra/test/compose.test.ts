@@ -1,0 +1,242 @@
+// compose.yaml, the Dockerfile and Traefik's static config, checked without a Docker engine: images cannot be
+// pulled here, so compose.yaml is validated against the Compose Specification's JSON Schema (TESTBED.md, Compose).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ErrorObject } from 'ajv';
+// The default (draft-07) build. Its named export, because under NodeNext TypeScript types the default import of
+// this CommonJS module as the module object, which has no construct signature.
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+const sharedDir = path.resolve(repoRoot, '../shared');
+
+const gatehouseServices = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler', 'proxy-config', 'notifier'];
+
+/** The slice of a Compose service these tests read; the schema has checked the shape before any cast. */
+interface Service {
+  image?: string;
+  build?: { context?: string; args?: Record<string, string> };
+  container_name?: string;
+  ports?: unknown[];
+  environment?: Record<string, string>;
+  secrets?: string[];
+  volumes?: string[];
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+  depends_on?: Record<string, { condition?: string }>;
+}
+
+interface ComposeFile {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+  secrets?: Record<string, { file?: string }>;
+}
+
+/** Parses YAML the way Compose does: `<<` merge keys resolved (YAML 1.2 alone leaves them as plain keys). */
+function readYaml(file: string): unknown {
+  return parse(readFileSync(path.join(repoRoot, file), 'utf8'), { merge: true });
+}
+
+const ajv = new Ajv({ strict: false, validateSchema: false });
+const validateCompose = ajv.compile(
+  JSON.parse(readFileSync(path.join(sharedDir, 'compose/compose-spec.json'), 'utf8')) as object,
+);
+
+function schemaErrors(document: unknown): ErrorObject[] {
+  return validateCompose(document) ? [] : (validateCompose.errors ?? []);
+}
+
+function loadCompose(): ComposeFile {
+  return readYaml('compose.yaml') as ComposeFile;
+}
+
+function serviceOrThrow(compose: ComposeFile, name: string): Service {
+  const service = compose.services[name];
+  if (service === undefined) throw new Error(`compose.yaml has no service ${name}`);
+  return service;
+}
+
+/** Host paths in short volume syntax start with `.`, `/` or `~`; anything else names a volume. */
+function namedVolumeSources(service: Service): string[] {
+  return (service.volumes ?? [])
+    .map((volume) => volume.split(':')[0] ?? '')
+    .filter((source) => !/^[./~]/.test(source));
+}
+
+/** Splits a Dockerfile into stages: each starts at a FROM line. */
+function dockerfileStages(): { image: string; name: string | undefined; body: string }[] {
+  const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  const parts = text.split(/^(?=FROM\s)/im).filter((part) => /^FROM\s/i.test(part));
+  return parts.map((body) => {
+    const match = /^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(body);
+    if (match === null) throw new Error(`unreadable FROM line: ${body.split('\n')[0]}`);
+    return { image: match[1]!, name: match[2], body };
+  });
+}
+
+describe('compose', () => {
+  it('compose - compose.yaml is a valid Compose file', () => {
+    expect(schemaErrors(loadCompose())).toEqual([]);
+  });
+
+  it.each([
+    {
+      breakage: 'an unknown depends_on condition',
+      mutate: (compose: ComposeFile) => {
+        serviceOrThrow(compose, 'api').depends_on = { postgres: { condition: 'bogus' } };
+      },
+      path: '/services/api/depends_on/postgres/condition',
+    },
+    {
+      breakage: 'a misspelt service key',
+      mutate: (compose: ComposeFile) => {
+        Object.assign(serviceOrThrow(compose, 'notifier'), { helthcheck: { test: ['CMD', 'true'] } });
+      },
+      path: '/services/notifier',
+    },
+    {
+      breakage: 'a health check test of the wrong type',
+      mutate: (compose: ComposeFile) => {
+        serviceOrThrow(compose, 'postgres').healthcheck = { test: 42 as unknown as string };
+      },
+      path: '/services/postgres/healthcheck/test',
+    },
+  ])('compose - the schema rejects a copy with $breakage', ({ mutate, path: instancePath }) => {
+    const broken = loadCompose();
+    mutate(broken);
+    const errors = schemaErrors(broken);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.some((error) => error.instancePath.startsWith(instancePath))).toBe(true);
+  });
+
+  it('compose - every Gatehouse service is built from the Dockerfile for itself', () => {
+    const compose = loadCompose();
+    for (const name of gatehouseServices) {
+      expect(serviceOrThrow(compose, name).build, name).toEqual({ context: '.', args: { SERVICE: name } });
+      expect(existsSync(path.join(repoRoot, 'services', name)), name).toBe(true);
+    }
+  });
+
+  it('compose - every Gatehouse service has a health check on its own health port', () => {
+    const compose = loadCompose();
+    const healthPorts = [9101, 9102, 9103, 9104, 9105, 9106];
+    gatehouseServices.forEach((name, index) => {
+      const service = serviceOrThrow(compose, name);
+      expect(service.healthcheck?.disable, name).not.toBe(true);
+      expect(service.healthcheck?.test?.length, name).toBeGreaterThan(0);
+      expect(service.environment?.HEALTH_LISTEN, name).toBe(`0.0.0.0:${healthPorts[index]}`);
+    });
+  });
+
+  it('compose - every Gatehouse service waits for healthy postgres and nats', () => {
+    const compose = loadCompose();
+    for (const name of gatehouseServices) {
+      const dependsOn = serviceOrThrow(compose, name).depends_on;
+      expect(dependsOn?.postgres?.condition, name).toBe('service_healthy');
+      expect(dependsOn?.nats?.condition, name).toBe('service_healthy');
+    }
+    expect(serviceOrThrow(compose, 'postgres').healthcheck?.test).toContain('pg_isready');
+    expect(String(serviceOrThrow(compose, 'nats').healthcheck?.test)).toContain(
+      ':8222/healthz?js-enabled-only=true',
+    );
+  });
+
+  it('compose - every Gatehouse service reaches the other containers and reads the master key secret', () => {
+    const compose = loadCompose();
+    expect(compose.secrets?.['master-key']?.file).toBe('./infra/secrets/master-key');
+    for (const name of gatehouseServices) {
+      const service = serviceOrThrow(compose, name);
+      expect(service.environment, name).toMatchObject({
+        DATABASE_URL: expect.stringMatching(/^postgres:\/\/[^@]+@postgres:5432\//),
+        NATS_URL: 'nats://nats:4222',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+        GATEHOUSE_MASTER_KEY_FILE: '/run/secrets/master-key',
+      });
+      expect(service.secrets, name).toContain('master-key');
+    }
+    expect(serviceOrThrow(compose, 'notifier').environment?.SMTP_URL).toBe('smtp://mailpit:1025');
+  });
+
+  it('compose - no Gatehouse service has a container_name and cert-issuer publishes no host ports, so both scale', () => {
+    const compose = loadCompose();
+    for (const name of gatehouseServices) {
+      expect(serviceOrThrow(compose, name), name).not.toHaveProperty('container_name');
+    }
+    expect(serviceOrThrow(compose, 'cert-issuer').ports ?? []).toEqual([]);
+  });
+
+  it('compose - postgres and nats keep their data in named volumes', () => {
+    const compose = loadCompose();
+    for (const [name, dataDir] of [
+      ['postgres', '/var/lib/postgresql/data'],
+      ['nats', '/data'],
+    ] as const) {
+      const service = serviceOrThrow(compose, name);
+      const mount = (service.volumes ?? []).find((volume) => volume.split(':')[1] === dataDir);
+      expect(mount, name).toBeDefined();
+      const source = mount!.split(':')[0]!;
+      expect(namedVolumeSources(service), name).toContain(source);
+      expect(Object.keys(compose.volumes ?? {}), name).toContain(source);
+    }
+  });
+
+  it('compose - traefik watches the directory proxy-config writes, through a shared named volume', () => {
+    const compose = loadCompose();
+    const traefikStatic = readYaml('infra/traefik/traefik.yml') as {
+      entryPoints: Record<string, { address: string }>;
+      providers: Record<string, { directory?: string; watch?: boolean }>;
+    };
+    expect(traefikStatic.entryPoints.web?.address).toBe(':80');
+    expect(traefikStatic.entryPoints.websecure?.address).toBe(':443');
+    expect(Object.keys(traefikStatic.providers)).toEqual(['file']);
+    const directory = traefikStatic.providers.file?.directory;
+    expect(traefikStatic.providers.file?.watch).toBe(true);
+
+    const traefik = serviceOrThrow(compose, 'traefik');
+    const proxyConfig = serviceOrThrow(compose, 'proxy-config');
+    expect(traefik.volumes).toContain('./infra/traefik/traefik.yml:/etc/traefik/traefik.yml:ro');
+    expect(traefik.volumes).toContain(`traefik-dynamic:${directory}:ro`);
+    expect(proxyConfig.volumes).toContain(`traefik-dynamic:${directory}`);
+    expect(proxyConfig.environment?.TRAEFIK_DYNAMIC_DIR).toBe(directory);
+    // Certificate paths in the dynamic files must mean the same thing in both containers.
+    const certsDir = proxyConfig.environment?.TRAEFIK_CERTS_DIR;
+    expect(traefik.volumes).toContain(`traefik-certs:${certsDir}:ro`);
+    expect(proxyConfig.volumes).toContain(`traefik-certs:${certsDir}`);
+    expect(Object.keys(compose.volumes ?? {})).toEqual(
+      expect.arrayContaining(['traefik-dynamic', 'traefik-certs']),
+    );
+  });
+
+  it('compose - every Dockerfile stage starts from node:24-bookworm-slim', () => {
+    const stages = dockerfileStages();
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    const earlierStages = new Set<string>();
+    for (const stage of stages) {
+      // A stage may build on an earlier one, which itself comes from node:24-bookworm-slim.
+      if (!earlierStages.has(stage.image)) expect(stage.image).toBe('node:24-bookworm-slim');
+      if (stage.name !== undefined) earlierStages.add(stage.name);
+    }
+    expect(stages.at(-1)?.image).toBe('node:24-bookworm-slim');
+  });
+
+  it('compose - the final image stage installs production deps only and runs as USER node', () => {
+    const final = dockerfileStages().at(-1)!.body;
+    expect(final).toMatch(/^RUN npm ci --omit=dev\b/m);
+    const users = [...final.matchAll(/^USER\s+(\S+)/gm)].map((match) => match[1]);
+    expect(users.at(-1)).toBe('node');
+    expect(final).toMatch(/^HEALTHCHECK\s/m);
+    expect(final).toMatch(/^ARG SERVICE$/m);
+  });
+
+  it('compose - the Dockerfile copies every workspace manifest before npm ci', () => {
+    const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const workspaces = ['shared', 'services'].flatMap((group) =>
+      readdirSync(path.join(repoRoot, group))
+        .map((name) => `${group}/${name}`)
+        .filter((dir) => existsSync(path.join(repoRoot, dir, 'package.json'))),
+    );
+    expect(workspaces.length).toBeGreaterThanOrEqual(gatehouseServices.length);
+    for (const dir of workspaces) expect(text, dir).toContain(`COPY ${dir}/package.json ${dir}/\n`);
+  });
+});
