@@ -54,3 +54,10 @@ export function createEvent<Data>(
     data: contract.data.parse(fields.data),
   };
 }
+
+/** One line per problem (`path: message`), for dead-letter reasons and API errors. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

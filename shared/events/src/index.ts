@@ -2,6 +2,7 @@ export * from './contracts.ts';
 export {
   createEvent,
   defineEvent,
+  describeIssues,
   type Envelope,
   type EventContract,
   type EventData,

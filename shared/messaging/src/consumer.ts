@@ -1,5 +1,6 @@
 import type { Database, Db } from '@gatehouse/db';
 import {
+  describeIssues,
   domainOfType,
   type Envelope,
   type EventContract,
@@ -8,7 +9,13 @@ import {
   subjectForType,
 } from '@gatehouse/events';
 import { contextFromHeaders, type Logger, SpanKind, withSpan } from '@gatehouse/telemetry';
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { Transaction } from 'kysely';
 import { isPermanent } from './errors.ts';
 import { consumerMetrics } from './metrics.ts';
@@ -97,9 +104,12 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const logger = options.logger.child({ consumer: name });
   const handlers = new Map(subscriptions.map((subscription) => [subscription.contract.type, subscription]));
   const domains = new Set(subscriptions.map((subscription) => domainOfType(subscription.contract.type)));
-  if (domains.size !== 1) throw new Error(`consumer ${name} must subscribe to one event domain, got ${[...domains]}`);
+  if (domains.size !== 1)
+    throw new Error(`consumer ${name} must subscribe to one event domain, got ${[...domains]}`);
   const stream = streamFor([...domains][0]!, subjectPrefix);
-  const subjects = subscriptions.map((subscription) => subjectForType(subscription.contract.type, subjectPrefix));
+  const subjects = subscriptions.map((subscription) =>
+    subjectForType(subscription.contract.type, subjectPrefix),
+  );
 
   await ensureConsumer();
 
@@ -137,13 +147,16 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   }
 
   /** ack/nak/term on a closed connection throw; the broker will redeliver, so log and move on. */
-  function settle(message: JsMsg, action: 'ack' | 'nak' | 'term', arg?: number | string): void {
+  function settle(message: JsMsg, action: 'ack' | 'nak' | 'term', delayMs?: number): void {
     try {
       if (action === 'ack') message.ack();
-      else if (action === 'nak') message.nak(arg as number);
-      else message.term(arg as string);
+      else if (action === 'nak') message.nak(delayMs);
+      else message.term();
     } catch (error) {
-      logger.warn({ err: error, action, stream_seq: message.seq }, 'cannot settle message, it will be redelivered');
+      logger.warn(
+        { err: error, action, stream_seq: message.seq },
+        'cannot settle message, it will be redelivered',
+      );
     }
   }
 
@@ -161,7 +174,12 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       .execute();
   }
 
-  async function terminate(message: JsMsg, reason: string, eventId: string | null, type: string): Promise<void> {
+  async function terminate(
+    message: JsMsg,
+    reason: string,
+    eventId: string | null,
+    type: string,
+  ): Promise<void> {
     try {
       await recordDeadLetter(message, reason, eventId);
     } catch (error) {
@@ -170,7 +188,8 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       settle(message, 'nak', retryDelayMs(message.info.deliveryCount));
       return;
     }
-    settle(message, 'term', reason.slice(0, 200));
+    // No reason on the wire: NATS 2.9 ignores `+TERM <reason>`; the reason lives in dead_letters.
+    settle(message, 'term');
     consumerMetrics.handled.inc({ consumer: name, type, outcome: 'dead-letter' });
     logger.error({ event_id: eventId, reason, nats_subject: message.subject }, 'event terminated');
   }
@@ -185,7 +204,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
     const envelope = envelopeSchema.safeParse(parsedJson);
     if (!envelope.success) {
-      return terminate(message, `envelope invalid: ${envelope.error.message}`, null, 'unknown');
+      return terminate(message, `envelope invalid: ${describeIssues(envelope.error)}`, null, 'unknown');
     }
     const { id: eventId, type } = envelope.data;
     const subscription = handlers.get(type);
@@ -195,7 +214,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
     const data = subscription.contract.data.safeParse(envelope.data.data);
     if (!data.success) {
-      return terminate(message, `data invalid for ${type}: ${data.error.message}`, eventId, type);
+      return terminate(message, `data invalid for ${type}: ${describeIssues(data.error)}`, eventId, type);
     }
     const event: Envelope = { ...envelope.data, data: data.data };
     const deliveryCount = message.info.deliveryCount;
@@ -206,13 +225,16 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
 
     // Keep the message ours while a slow handler works.
-    const keepAlive = setInterval(() => {
-      try {
-        message.working();
-      } catch {
-        // Connection gone: the message will be redelivered, and processed_events stops a second effect.
-      }
-    }, Math.max(ackWaitMs / 3, 500));
+    const keepAlive = setInterval(
+      () => {
+        try {
+          message.working();
+        } catch {
+          // Connection gone: the message will be redelivered, and processed_events stops a second effect.
+        }
+      },
+      Math.max(ackWaitMs / 3, 500),
+    );
     try {
       const outcome = await withSpan(
         `consume ${type}`,
@@ -242,10 +264,18 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (isPermanent(error) || deliveryCount >= maxDeliver) {
-        await terminate(message, `handler failed after ${deliveryCount} deliveries: ${reason}`, eventId, type);
+        await terminate(
+          message,
+          `handler failed after ${deliveryCount} deliveries: ${reason}`,
+          eventId,
+          type,
+        );
       } else {
         const delay = retryDelayMs(deliveryCount);
-        logger.warn({ err: error, event_id: eventId, delivery: deliveryCount, retry_in_ms: delay }, 'event failed');
+        logger.warn(
+          { err: error, event_id: eventId, delivery: deliveryCount, retry_in_ms: delay },
+          'event failed',
+        );
         consumerMetrics.handled.inc({ consumer: name, type, outcome: 'retry' });
         settle(message, 'nak', delay);
       }
@@ -284,7 +314,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
 
   // Pull loop: reconnects and re-creates the consumer if it disappears; ends only on stop().
   const loop = (async () => {
-    while (!stopping) {
+    while (!stopping && !options.nc.isClosed()) {
       try {
         const consumer = await js.consumers.get(stream.name, name);
         messages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 16) });
@@ -293,7 +323,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
           schedule(message);
         }
       } catch (error) {
-        if (stopping) break;
+        if (stopping || options.nc.isClosed()) break;
         logger.warn({ err: error }, 'consumer interrupted, resuming');
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         await ensureConsumer().catch(() => {});

@@ -11,6 +11,11 @@ export {
 } from './consumer.ts';
 export { duplicateWindowMs, ensureStreams } from './ensure-streams.ts';
 export { isPermanent, PermanentEventError } from './errors.ts';
-export { connectNats, type ConnectNatsOptions, type NatsConnection, serverVersion } from './nats-connection.ts';
+export {
+  connectNats,
+  type ConnectNatsOptions,
+  type NatsConnection,
+  serverVersion,
+} from './nats-connection.ts';
 export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
 export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';

@@ -1,6 +1,12 @@
 import { type Db, lockNames } from '@gatehouse/db';
 import { subjectForType } from '@gatehouse/events';
-import { contextFromHeaders, currentTraceHeaders, type Logger, SpanKind, withSpan } from '@gatehouse/telemetry';
+import {
+  contextFromHeaders,
+  currentTraceHeaders,
+  type Logger,
+  SpanKind,
+  withSpan,
+} from '@gatehouse/telemetry';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { sql } from 'kysely';
@@ -133,7 +139,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }),
       );
       if (publishedSeqs.length > 0) {
-        await trx.updateTable('outbox').set({ published_at: new Date() }).where('seq', 'in', publishedSeqs).execute();
+        await trx
+          .updateTable('outbox')
+          .set({ published_at: new Date() })
+          .where('seq', 'in', publishedSeqs)
+          .execute();
       }
       if (firstError) logger.warn({ err: firstError, failed }, 'outbox publish failed');
       return { published: publishedSeqs.length, failed, locked: true, size: entries.length };

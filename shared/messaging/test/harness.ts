@@ -1,7 +1,12 @@
 import type { Database, Db } from '@gatehouse/db';
 import { allStreams, createEvent, defineEvent, type Envelope } from '@gatehouse/events';
 import { createLogger, type Logger } from '@gatehouse/telemetry';
-import { createTestDatabase, startNatsServer, type TestDatabase, type TestNatsServer } from '@gatehouse/testing';
+import {
+  createTestDatabase,
+  startNatsServer,
+  type TestDatabase,
+  type TestNatsServer,
+} from '@gatehouse/testing';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
@@ -54,7 +59,12 @@ export async function startHarness(label: string): Promise<Harness> {
 }
 
 /** Writes `count` events spread over `subjects` subjects into the outbox, in one transaction per chunk. */
-export async function enqueueTestEvents(db: Db, count: number, subjects: number, chunk = 500): Promise<Envelope[]> {
+export async function enqueueTestEvents(
+  db: Db,
+  count: number,
+  subjects: number,
+  chunk = 500,
+): Promise<Envelope[]> {
   const events: Envelope[] = [];
   const perSubject = new Map<string, number>();
   for (let i = 0; i < count; i++) {
@@ -103,7 +113,13 @@ export async function effectReport(db: Db): Promise<EffectReport> {
     byConsumer[row.consumer] = (byConsumer[row.consumer] ?? 0) + 1;
   }
   const distinct = new Set(rows.map((row) => row.event_id)).size;
-  return { total: rows.length, distinct, duplicates: rows.length - distinct, outOfOrder: [...outOfOrder], byConsumer };
+  return {
+    total: rows.length,
+    distinct,
+    duplicates: rows.length - distinct,
+    outOfOrder: [...outOfOrder],
+    byConsumer,
+  };
 }
 
 export async function streamMessageCount(jsm: JetStreamManager, stream = 'CERTS'): Promise<number> {

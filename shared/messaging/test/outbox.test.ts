@@ -57,7 +57,9 @@ describe('outbox', () => {
 
     // A relay process that dies (SIGKILL) part-way through: committed events are not yet published.
     const first = await spawnWorker({ ROLE: 'relay', DATABASE_URL: h.database.url, NATS_URL: h.nats.url });
-    await waitFor('some events published', async () => (await streamMessageCount(h.jsm)) >= 300, { intervalMs: 5 });
+    await waitFor('some events published', async () => (await streamMessageCount(h.jsm)) >= 300, {
+      intervalMs: 5,
+    });
     await first.kill();
     const publishedBeforeCrash = await streamMessageCount(h.jsm);
     expect(publishedBeforeCrash).toBeLessThan(events.length);
@@ -88,7 +90,11 @@ describe('outbox', () => {
     expect(report.outOfOrder).toEqual([]);
     // JetStream de-duplicated the republished copies by Nats-Msg-Id.
     expect(await streamMessageCount(h.jsm)).toBe(events.length);
-    const unpublished = await h.db.selectFrom('outbox').where('published_at', 'is', null).select('seq').execute();
+    const unpublished = await h.db
+      .selectFrom('outbox')
+      .where('published_at', 'is', null)
+      .select('seq')
+      .execute();
     expect(unpublished).toEqual([]);
   });
 });
