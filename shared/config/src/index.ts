@@ -1,3 +1,11 @@
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { type Env, loadConfig } from './load-config.ts';
-export { commaList, type HostPort, hostPort, key256, logLevel, postgresUrl, serviceEnvShape } from './schemas.ts';
+export {
+  commaList,
+  type HostPort,
+  hostPort,
+  key256,
+  logLevel,
+  postgresUrl,
+  serviceEnvShape,
+} from './schemas.ts';

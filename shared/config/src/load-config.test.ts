@@ -59,7 +59,9 @@ describe('config', () => {
     const config = loadConfig(schema, { GATEHOUSE_MASTER_KEY_FILE: file });
     expect(config.GATEHOUSE_MASTER_KEY.equals(Buffer.alloc(32, 7))).toBe(true);
 
-    const both = issuesOf(() => loadConfig(schema, { GATEHOUSE_MASTER_KEY: goodKey, GATEHOUSE_MASTER_KEY_FILE: file }));
+    const both = issuesOf(() =>
+      loadConfig(schema, { GATEHOUSE_MASTER_KEY: goodKey, GATEHOUSE_MASTER_KEY_FILE: file }),
+    );
     expect(both[0]?.message).toContain('not both');
     const missing = issuesOf(() => loadConfig(schema, { GATEHOUSE_MASTER_KEY_FILE: join(dir, 'nope') }));
     expect(missing[0]).toMatchObject({ variable: 'GATEHOUSE_MASTER_KEY_FILE' });
@@ -68,6 +70,14 @@ describe('config', () => {
 
   it('config - treats an empty value as unset', () => {
     const issues = issuesOf(() => loadConfig(schema, { GATEHOUSE_MASTER_KEY: '  ' }));
-    expect(issues[0]?.message).toContain('not set');
+    expect(issues[0]?.message).toBe('required, but it is not set');
+  });
+
+  it('config - hides passwords inside URLs', () => {
+    const issues = issuesOf(() =>
+      loadConfig(schema, { GATEHOUSE_MASTER_KEY: goodKey, DATABASE_URL: 'mysql://app:s3cret@db:3306/x' }),
+    );
+    expect(issues[0]?.message).toContain('mysql://app:***@db:3306/x');
+    expect(issues[0]?.message).not.toContain('s3cret');
   });
 });

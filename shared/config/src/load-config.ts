@@ -46,8 +46,11 @@ export function loadConfig<Shape extends z.ZodRawShape>(
     for (const issue of parsed.error.issues) {
       const variable = String(issue.path[0] ?? '(environment)');
       const value = input[variable];
-      const got = value === undefined ? 'it is not set' : `got "${redactIfSecret(variable, value)}"`;
-      issues.push({ variable, message: `${issue.message} (${got})` });
+      const message =
+        value === undefined && issue.code === 'invalid_type'
+          ? 'required, but it is not set'
+          : `${issue.message} (${value === undefined ? 'it is not set' : `got "${redact(variable, value)}"`})`;
+      issues.push({ variable, message });
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
@@ -60,7 +63,11 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 const secretNamePattern = /(KEY|TOKEN|SECRET|PASSWORD)/;
 
-/** Error messages never echo secrets, only their length, so logs stay safe to share. */
-function redactIfSecret(variable: string, value: string): string {
-  return secretNamePattern.test(variable) ? `<${value.length} characters, hidden>` : value;
+/**
+ * Error messages never echo secrets (only their length) nor passwords inside URLs, so logs stay
+ * safe to share.
+ */
+function redact(variable: string, value: string): string {
+  if (secretNamePattern.test(variable)) return `<${value.length} characters, hidden>`;
+  return value.replace(/(\/\/[^:/@\s]+:)[^@\s]*@/g, '$1***@');
 }

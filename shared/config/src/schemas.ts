@@ -31,7 +31,10 @@ export function commaList<Item extends z.ZodType<unknown, string>>(item: Item) {
 
 export const postgresUrl = z
   .string()
-  .regex(/^postgres(ql)?:\/\/.+/, 'expected a postgres:// URL, for example postgres://user:pass@host:5432/db');
+  .regex(
+    /^postgres(ql)?:\/\/.+/,
+    'expected a postgres:// URL, for example postgres://user:pass@host:5432/db',
+  );
 
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -61,8 +64,9 @@ export const serviceEnvShape = {
   /** Postgres, the source of truth. */
   DATABASE_URL: postgresUrl.default('postgres://postgres:postgres@127.0.0.1:5432/gatehouse'),
   /** NATS servers with JetStream, comma-separated. */
-  NATS_URL: commaList(z.string().regex(/^(nats|tls|ws|wss):\/\/.+|^[^:/]+:\d+$/, 'expected nats://host:port'))
-    .default(['nats://127.0.0.1:4222']),
+  NATS_URL: commaList(
+    z.string().regex(/^(nats|tls|ws|wss):\/\/.+|^[^:/]+:\d+$/, 'expected nats://host:port'),
+  ).default(['nats://127.0.0.1:4222']),
   /** pino level. */
   LOG_LEVEL: logLevel.default('info'),
   /** OTLP/HTTP endpoint (e.g. http://jaeger:4318); tracing export is off when unset. */

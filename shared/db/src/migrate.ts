@@ -17,9 +17,12 @@ export async function migrateToLatest(db: Db): Promise<MigrationReport> {
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
-    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${describe(error)}`.replace('  ', ' '), {
-      cause: error,
-    });
+    throw new Error(
+      `migration ${failed?.migrationName ?? ''} failed: ${describe(error)}`.replace('  ', ' '),
+      {
+        cause: error,
+      },
+    );
   }
   return { applied: (results ?? []).map((result) => result.migrationName) };
 }

@@ -29,28 +29,57 @@ describe('events', () => {
     const event = createEvent(certsRequested, {
       source: 'api',
       subject: 'cert-1',
-      data: { certificateId: 'cert-1', names: ['app.test'], keyType: 'ecdsa-p256', reason: 'new', challenge: 'auto' },
+      data: {
+        certificateId: 'cert-1',
+        names: ['app.test'],
+        keyType: 'ecdsa-p256',
+        reason: 'new',
+        challenge: 'auto',
+      },
     });
-    expect(envelopeSchema.parse(event)).toMatchObject({ type: 'certs.requested', version: 1, subject: 'cert-1' });
+    expect(envelopeSchema.parse(event)).toMatchObject({
+      type: 'certs.requested',
+      version: 1,
+      subject: 'cert-1',
+    });
     expect(() =>
       createEvent(certsRequested, {
         source: 'api',
         subject: 'cert-1',
         // Upper case and a trailing dot are not qualified names.
-        data: { certificateId: 'c', names: ['App.test.'], keyType: 'ecdsa-p256', reason: 'new', challenge: 'auto' },
+        data: {
+          certificateId: 'c',
+          names: ['App.test.'],
+          keyType: 'ecdsa-p256',
+          reason: 'new',
+          challenge: 'auto',
+        },
       }),
     ).toThrow();
   });
 
   it('events - contracts reject what a producer must not send', () => {
-    const bad = { certificateId: 'c', names: [], issuer: 'x', serial: '1', notBefore: 'yesterday', notAfter: 'x' };
+    const bad = {
+      certificateId: 'c',
+      names: [],
+      issuer: 'x',
+      serial: '1',
+      notBefore: 'yesterday',
+      notAfter: 'x',
+    };
     const result = certsIssued.data.safeParse(bad);
     expect(result.success).toBe(false);
     expect(envelopeSchema.safeParse({ id: 'not-a-uuid', type: 'certs.issued' }).success).toBe(false);
   });
 
   it('events - one stream per domain, prefixed streams and subjects for isolation', () => {
-    expect(allStreams().map((stream) => stream.name)).toEqual(['APPS', 'DEPLOYMENTS', 'CERTS', 'ROUTES', 'NOTIFICATIONS']);
+    expect(allStreams().map((stream) => stream.name)).toEqual([
+      'APPS',
+      'DEPLOYMENTS',
+      'CERTS',
+      'ROUTES',
+      'NOTIFICATIONS',
+    ]);
     const prefixed = allStreams('t-1a');
     expect(prefixed[2]).toEqual({ name: 'T_1A_CERTS', subjects: ['t-1a.certs.>'] });
     expect(subjectForType('certs.issued', 't-1a')).toBe('t-1a.certs.issued');

@@ -13,7 +13,10 @@ export interface StreamDefinition {
 /** `prefix` isolates test runs sharing one NATS server; production uses none. */
 export function streamFor(domain: EventDomain, prefix = ''): StreamDefinition {
   return {
-    name: prefix === '' ? domain.toUpperCase() : `${prefix.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}_${domain.toUpperCase()}`,
+    name:
+      prefix === ''
+        ? domain.toUpperCase()
+        : `${prefix.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}_${domain.toUpperCase()}`,
     subjects: [`${subjectPrefix(prefix)}${domain}.>`],
   };
 }

@@ -6,14 +6,14 @@ export {
   type HandlerContext,
   on,
   type RunningConsumer,
-  startConsumer,
   type Subscription,
+  startConsumer,
 } from './consumer.ts';
 export { duplicateWindowMs, ensureStreams } from './ensure-streams.ts';
 export { isPermanent, PermanentEventError } from './errors.ts';
 export {
-  connectNats,
   type ConnectNatsOptions,
+  connectNats,
   type NatsConnection,
   serverVersion,
 } from './nats-connection.ts';

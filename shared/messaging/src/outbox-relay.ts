@@ -11,8 +11,8 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { outboxChannel, pruneOutbox } from './outbox.ts';
 import { relayMetrics } from './metrics.ts';
+import { outboxChannel, pruneOutbox } from './outbox.ts';
 
 export interface OutboxRelayOptions {
   db: Db;

@@ -1,7 +1,7 @@
 import { createEvent } from '@gatehouse/events';
 import { waitFor } from '@gatehouse/testing';
-import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   enqueue,

@@ -13,7 +13,10 @@ describe('tracing across the bus', () => {
   const exporter = new InMemorySpanExporter();
   beforeAll(async () => {
     // This file runs in its own worker, so registering the global tracer provider touches no other test.
-    telemetry = startTelemetry({ serviceName: 'tracing-test', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    telemetry = startTelemetry({
+      serviceName: 'tracing-test',
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
     h = await startHarness('tracing');
   });
   afterAll(async () => {
@@ -50,9 +53,11 @@ describe('tracing across the bus', () => {
     const relay = startOutboxRelay({ db: h.db, js: h.js, logger: h.logger, idlePollMs: 50 });
 
     const producerTraceId = await withSpan('POST /v1/apps', {}, async (span) => {
-      await h.db.transaction().execute((trx) =>
-        enqueue(trx, createEvent(testEvent, { source: 'test', subject: 'traced', data: { n: 0 } })),
-      );
+      await h.db
+        .transaction()
+        .execute((trx) =>
+          enqueue(trx, createEvent(testEvent, { source: 'test', subject: 'traced', data: { n: 0 } })),
+        );
       return span.spanContext().traceId;
     });
 

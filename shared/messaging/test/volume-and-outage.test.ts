@@ -94,10 +94,14 @@ describe('messaging under volume and outage', () => {
       await h.nats.start();
 
       const expected = first.length + during.length;
-      await waitFor('all effects after NATS returned', async () => (await effectReport(h.db)).distinct >= expected, {
-        timeoutMs: 90_000,
-        intervalMs: 250,
-      });
+      await waitFor(
+        'all effects after NATS returned',
+        async () => (await effectReport(h.db)).distinct >= expected,
+        {
+          timeoutMs: 90_000,
+          intervalMs: 250,
+        },
+      );
       const report = await effectReport(h.db);
       expect(report.distinct).toBe(expected);
       expect(report.duplicates).toBe(0);

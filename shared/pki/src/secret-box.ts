@@ -32,7 +32,11 @@ export interface SecretBox {
 export function createSecretBox(masterKey: Buffer): SecretBox {
   if (masterKey.length !== 32) throw new RangeError('the master key must be exactly 32 bytes');
   const key = Buffer.from(masterKey);
-  const keyId = createHash('sha256').update('gatehouse master key id\0').update(key).digest('base64url').slice(0, 11);
+  const keyId = createHash('sha256')
+    .update('gatehouse master key id\0')
+    .update(key)
+    .digest('base64url')
+    .slice(0, 11);
 
   function seal(plaintext: string | Buffer, context: string): string {
     const iv = randomBytes(ivBytes);
@@ -40,15 +44,22 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     const tag = cipher.getAuthTag();
-    return [version, keyId, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join(
-      '.',
-    );
+    return [
+      version,
+      keyId,
+      iv.toString('base64url'),
+      tag.toString('base64url'),
+      ciphertext.toString('base64url'),
+    ].join('.');
   }
 
   function open(sealed: string, context: string): Buffer {
     const parts = sealed.split('.');
     if (parts.length !== 5 || parts[0] !== version) {
-      throw new SecretBoxError('malformed', 'stored secret is not in the gh1 sealed format; it may be corrupt');
+      throw new SecretBoxError(
+        'malformed',
+        'stored secret is not in the gh1 sealed format; it may be corrupt',
+      );
     }
     const [, storedKeyId, iv, tag, ciphertext] = parts as [string, string, string, string, string];
     if (storedKeyId !== keyId) {

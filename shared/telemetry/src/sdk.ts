@@ -22,7 +22,11 @@ export interface Telemetry {
  * are pino JSON on stdout. A tracer provider is always registered, so trace ids reach the logs and
  * the message headers even when nothing is exported.
  */
-export function startTelemetry({ serviceName, otlpEndpoint, spanProcessors = [] }: TelemetryOptions): Telemetry {
+export function startTelemetry({
+  serviceName,
+  otlpEndpoint,
+  spanProcessors = [],
+}: TelemetryOptions): Telemetry {
   const processors: SpanProcessor[] = [...spanProcessors];
   if (otlpEndpoint) {
     const url = `${otlpEndpoint.replace(/\/$/, '')}/v1/traces`;

@@ -24,18 +24,28 @@ export interface SpanOptions {
  * Runs `fn` inside a new active span that ends when `fn` settles; a thrown error is recorded on
  * the span and rethrown. Without a registered tracer provider this is a cheap no-op wrapper.
  */
-export async function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  options: SpanOptions,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const tracer = trace.getTracer(tracerName);
   return tracer.startActiveSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) },
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+    },
     options.parent ?? context.active(),
     async (span) => {
       try {
         return await fn(span);
       } catch (error) {
         span.recordException(error instanceof Error ? error : String(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: error instanceof Error ? error.message : String(error),
+        });
         throw error;
       } finally {
         span.end();
@@ -63,13 +73,21 @@ export function contextFromHeaders(headers: Record<string, string | undefined>):
  * Records a span after the fact (Kysely reports queries once they finish, with their duration).
  * The span's parent is the context active at report time, which is the query's caller.
  */
-export function recordFinishedSpan(name: string, durationMs: number, attributes: Attributes, error?: unknown): void {
+export function recordFinishedSpan(
+  name: string,
+  durationMs: number,
+  attributes: Attributes,
+  error?: unknown,
+): void {
   const end = Date.now();
   const span = trace
     .getTracer(tracerName)
     .startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime: end - durationMs }, context.active());
   if (error !== undefined) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: error instanceof Error ? error.message : String(error),
+    });
   }
   span.end(end);
 }

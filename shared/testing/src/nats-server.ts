@@ -19,8 +19,8 @@ export interface TestNatsServer {
  * A nats-server with JetStream of this test's own, on a free loopback port, so tests can restart
  * it without disturbing anyone else. Needs `nats-server` on PATH (scripts/bootstrap installs it).
  */
-export async function startNatsServer(): Promise<TestNatsServer> {
-  const port = await freePort();
+export async function startNatsServer({ port: wanted }: { port?: number } = {}): Promise<TestNatsServer> {
+  const port = wanted ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'gh-nats-'));
   let child: ChildProcess | undefined;
 

@@ -44,7 +44,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('deployments_app_id').on('deployments').columns(['app_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('deployments_app_id')
+    .on('deployments')
+    .columns(['app_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('acme_accounts')
@@ -100,7 +104,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('orders')
     .addColumn('id', 'uuid', (col) => col.primaryKey())
-    .addColumn('certificate_id', 'uuid', (col) => col.notNull().references('certificates.id').onDelete('cascade'))
+    .addColumn('certificate_id', 'uuid', (col) =>
+      col.notNull().references('certificates.id').onDelete('cascade'),
+    )
     .addColumn('directory_url', 'text', (col) => col.notNull())
     .addColumn('acme_account_id', 'uuid', (col) => col.references('acme_accounts.id'))
     .addColumn('order_url', 'text')
@@ -115,7 +121,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('order_attempts')
     .addColumn('id', 'uuid', (col) => col.primaryKey())
-    .addColumn('certificate_id', 'uuid', (col) => col.notNull().references('certificates.id').onDelete('cascade'))
+    .addColumn('certificate_id', 'uuid', (col) =>
+      col.notNull().references('certificates.id').onDelete('cascade'),
+    )
     .addColumn('order_id', 'uuid', (col) => col.references('orders.id').onDelete('set null'))
     .addColumn('directory_url', 'text', (col) => col.notNull())
     .addColumn('acme_account_id', 'uuid')

@@ -1,0 +1,12 @@
+import { hostPort } from '@gatehouse/config';
+import { z } from 'zod';
+
+/** The api service's own variables (see the README's configuration table). */
+export const apiConfigShape = {
+  /** host:port the HTTP API listens on. */
+  API_LISTEN: hostPort.prefault('127.0.0.1:8080'),
+  /** Bearer token every `/v1` request must carry; at least 32 characters (`openssl rand -base64 32`). */
+  GATEHOUSE_API_TOKEN: z
+    .string()
+    .min(32, 'expected at least 32 characters; create one with `openssl rand -base64 32`'),
+};

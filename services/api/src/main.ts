@@ -1,0 +1,14 @@
+import { closeServer, listen, runService } from '@gatehouse/runtime';
+import { apiConfigShape } from './config.ts';
+import { createApiApp } from './http/app.ts';
+
+await runService({
+  name: 'api',
+  configShape: apiConfigShape,
+  defaultHealthPort: 9101,
+  async start({ config, logger }) {
+    const app = createApiApp({ token: config.GATEHOUSE_API_TOKEN, logger });
+    const server = await listen(app, config.API_LISTEN, logger, 'api listening');
+    return { stop: () => closeServer(server) };
+  },
+});

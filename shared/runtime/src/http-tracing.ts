@@ -1,0 +1,48 @@
+import { contextFromHeaders, SpanKind, withSpan } from '@gatehouse/telemetry';
+import type { RequestHandler } from 'express';
+import { Histogram } from 'prom-client';
+
+const requestDuration = new Histogram({
+  name: 'gatehouse_http_request_duration_seconds',
+  help: 'HTTP request duration by method, route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+});
+
+/**
+ * One server span per request (a child of the caller's `traceparent`, if any) that stays active
+ * while the request is handled, plus a duration histogram. Route templates label metrics, never
+ * raw paths, so metric cardinality stays bounded.
+ */
+export function traceRequests(): RequestHandler {
+  return (request, response, next) => {
+    const started = process.hrtime.bigint();
+    const headers: Record<string, string | undefined> = {
+      traceparent: request.header('traceparent'),
+      tracestate: request.header('tracestate'),
+    };
+    void withSpan(
+      `${request.method} ${request.path}`,
+      {
+        kind: SpanKind.SERVER,
+        parent: contextFromHeaders(headers),
+        attributes: { 'http.request.method': request.method },
+      },
+      (span) =>
+        new Promise<void>((resolve) => {
+          response.once('finish', () => {
+            const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
+            span.updateName(`${request.method} ${route}`);
+            span.setAttribute('http.response.status_code', response.statusCode);
+            requestDuration.observe(
+              { method: request.method, route, status: String(response.statusCode) },
+              Number(process.hrtime.bigint() - started) / 1e9,
+            );
+            resolve();
+          });
+          response.once('close', resolve);
+          next();
+        }),
+    );
+  };
+}

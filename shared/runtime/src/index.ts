@@ -1,0 +1,16 @@
+export {
+  closeServer,
+  createHealthApp,
+  listen,
+  type ReadinessCheck,
+  startHealthServer,
+} from './health-server.ts';
+export { traceRequests } from './http-tracing.ts';
+export { retryUntilReady } from './retry.ts';
+export {
+  type RuntimeConfig,
+  runService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type StartedService,
+} from './run-service.ts';

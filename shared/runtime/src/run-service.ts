@@ -1,0 +1,211 @@
+import {
+  ConfigError,
+  type ConfigIssue,
+  type Env,
+  hostPort,
+  loadConfig,
+  serviceEnvShape,
+} from '@gatehouse/config';
+import { createDb, type Db, ensureDatabaseExists, migrateToLatest } from '@gatehouse/db';
+import { allStreams } from '@gatehouse/events';
+import {
+  connectNats,
+  ensureStreams,
+  type NatsConnection,
+  type OutboxRelay,
+  startOutboxRelay,
+} from '@gatehouse/messaging';
+import { createLogger, type Logger, recordFinishedSpan, startTelemetry } from '@gatehouse/telemetry';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { sql } from 'kysely';
+import { collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import { closeServer, type ReadinessCheck, startHealthServer } from './health-server.ts';
+import { retryUntilReady } from './retry.ts';
+
+/** Everything a service's `start` gets from the runtime, already connected. */
+export interface ServiceContext<Config> {
+  /** The service's own variables. */
+  config: Config;
+  /** Variables every service reads (database, NATS, logging, health port). */
+  runtime: RuntimeConfig;
+  logger: Logger;
+  db: Db;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** Adds a `/readyz` check beside Postgres and NATS. */
+  addReadinessCheck(name: string, check: ReadinessCheck): void;
+}
+
+/** What `start` hands back: how to stop what it started (consumers, servers), newest first. */
+export interface StartedService {
+  stop(): Promise<void>;
+}
+
+/** Variables the runtime itself reads: `serviceEnvShape` plus these. */
+function runtimeSchema(defaultHealthPort: number) {
+  return z.object({
+    ...serviceEnvShape,
+    /** host:port of /healthz, /readyz and /metrics. */
+    HEALTH_LISTEN: hostPort.prefault(`127.0.0.1:${defaultHealthPort}`),
+    /** Name of this replica in logs and NATS client names (defaults to the host name). */
+    INSTANCE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, dot, dash and underscore only')
+      .optional(),
+  });
+}
+export type RuntimeConfig = z.infer<ReturnType<typeof runtimeSchema>>;
+
+export interface ServiceDefinition<Shape extends z.ZodRawShape> {
+  name: string;
+  /** The service's own variables, each with a comment; the runtime reads its own beside them. */
+  configShape: Shape;
+  /** Default health port, so several services run side by side on one machine. */
+  defaultHealthPort: number;
+  start(context: ServiceContext<z.infer<z.ZodObject<Shape>>>): Promise<StartedService | undefined>;
+  env?: Env;
+}
+
+const shutdownGraceMs = 25_000;
+
+/**
+ * The composition root every service shares: config → logger/telemetry → Postgres (created,
+ * migrated) → NATS (streams) → outbox relay → health server → the service → graceful drain on
+ * SIGTERM/SIGINT. A bad configuration exits with code 78 (EX_CONFIG) and a message naming the
+ * variable; unreachable Postgres or NATS are waited for, not fatal.
+ */
+export async function runService<Shape extends z.ZodRawShape>(
+  definition: ServiceDefinition<Shape>,
+): Promise<void> {
+  const env = definition.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  const runtime = parseOrCollect(() => loadConfig(runtimeSchema(definition.defaultHealthPort), env), issues);
+  const service = parseOrCollect(() => loadConfig(z.object(definition.configShape), env), issues);
+  if (!runtime || !service) {
+    process.stderr.write(`${definition.name}: ${new ConfigError(issues).message}\n`);
+    process.exit(78);
+  }
+  const config = runtime;
+
+  const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
+  const telemetry = startTelemetry({
+    serviceName: definition.name,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  });
+  collectDefaultMetrics();
+  const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  const shutdown = new AbortController();
+  let shuttingDown = false;
+
+  async function stopAll(reason: string, exitCode: number): Promise<void> {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    shutdown.abort();
+    logger.info({ reason }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ grace_ms: shutdownGraceMs }, 'shutdown took too long, exiting');
+      process.exit(exitCode || 1);
+    }, shutdownGraceMs);
+    force.unref();
+    for (const { name, stop } of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn({ err: error, component: name }, 'component did not stop cleanly');
+      }
+    }
+    await telemetry.shutdown().catch(() => {});
+    logger.info('stopped');
+    process.exit(exitCode);
+  }
+  process.once('SIGTERM', () => void stopAll('SIGTERM', 0));
+  process.once('SIGINT', () => void stopAll('SIGINT', 0));
+
+  try {
+    const checks: Record<string, ReadinessCheck> = {};
+    const instance = config.INSTANCE_NAME ?? (process.env.HOSTNAME || `${process.pid}`);
+
+    await retryUntilReady('postgres', () => ensureDatabaseExists(config.DATABASE_URL), logger, {
+      signal: shutdown.signal,
+    });
+    const db = createDb({
+      connectionString: config.DATABASE_URL,
+      onIdleError: (error) => logger.warn({ err: error.message }, 'postgres connection lost'),
+      onQuery: (event) =>
+        recordFinishedSpan(
+          'db query',
+          event.queryDurationMillis,
+          { 'db.system.name': 'postgresql', 'db.query.text': event.query.sql.slice(0, 500) },
+          event.level === 'error' ? event.error : undefined,
+        ),
+    });
+    stops.push({ name: 'postgres', stop: () => db.destroy() });
+    const migrated = await retryUntilReady('postgres', () => migrateToLatest(db), logger, {
+      signal: shutdown.signal,
+    });
+    if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
+    checks.postgres = async () => {
+      await sql`select 1`.execute(db);
+    };
+
+    const nc = await connectNats({
+      servers: config.NATS_URL,
+      name: `${definition.name}-${instance}`,
+      logger,
+    });
+    stops.push({ name: 'nats', stop: () => nc.drain() });
+    const jsm = await jetstreamManager(nc);
+    await retryUntilReady('jetstream', () => ensureStreams(jsm, allStreams()), logger, {
+      signal: shutdown.signal,
+    });
+    const js = jetstream(nc);
+    checks.nats = async () => {
+      if (nc.isClosed()) throw new Error('connection closed');
+      await nc.rtt();
+    };
+
+    // Every service writes events, so every one runs a relay; an advisory lock lets one publish at a
+    // time, and the others take over the moment it stops.
+    const relay: OutboxRelay = startOutboxRelay({
+      db,
+      js,
+      logger,
+      listenConnectionString: config.DATABASE_URL,
+    });
+    stops.push({ name: 'outbox relay', stop: () => relay.stop() });
+
+    const health = await startHealthServer({ listen: config.HEALTH_LISTEN, logger, checks });
+    stops.push({ name: 'health server', stop: () => closeServer(health) });
+
+    const started = await definition.start({
+      config: service,
+      runtime,
+      logger,
+      db,
+      nc,
+      js,
+      jsm,
+      addReadinessCheck: (name, check) => {
+        checks[name] = check;
+      },
+    });
+    if (started) stops.push({ name: definition.name, stop: () => started.stop() });
+    logger.info({ instance }, 'service started');
+  } catch (error) {
+    if (shuttingDown) return;
+    logger.fatal({ err: error }, 'service failed to start');
+    await stopAll('start failed', 1);
+  }
+}
+
+function parseOrCollect<T>(parse: () => T, issues: ConfigIssue[]): T | undefined {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
+    return undefined;
+  }
+}
