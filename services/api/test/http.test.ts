@@ -1,0 +1,51 @@
+import type { Server } from 'node:http';
+import { createLogger } from '@gatehouse/telemetry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiApp } from '../src/http/app.ts';
+
+describe('api http', () => {
+  const token = 'a'.repeat(40);
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    const app = createApiApp({ token, logger: createLogger({ service: 'api-test', level: 'silent' }) });
+    server = await new Promise((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    const address = server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('api - /v1 without a token is 401 problem+json with a hint', async () => {
+    const response = await fetch(`${base}/v1/apps`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.headers.get('www-authenticate')).toContain('Bearer');
+    expect(await response.json()).toMatchObject({
+      status: 401,
+      detail: expect.stringContaining('Authorization: Bearer'),
+    });
+  });
+
+  it('api - a wrong token is refused, the right one passes', async () => {
+    const wrong = await fetch(`${base}/v1/apps`, { headers: { authorization: `Bearer ${'b'.repeat(40)}` } });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ detail: 'the bearer token is not valid' });
+    const right = await fetch(`${base}/v1/nothing-here`, { headers: { authorization: `Bearer ${token}` } });
+    expect(right.status).toBe(404);
+    expect(await right.json()).toMatchObject({ status: 404, title: 'Not Found' });
+  });
+
+  it('api - a malformed JSON body is a 400 problem, not a stack trace', async () => {
+    const response = await fetch(`${base}/v1/apps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"name": ',
+    });
+    expect(response.status).toBe(400);
+    const body = await response.text();
+    expect(JSON.parse(body)).toMatchObject({ status: 400, detail: 'the request body is not valid JSON' });
+    expect(body).not.toContain('at ');
+  });
+});
