@@ -55,7 +55,9 @@ describe('migrations', () => {
         .filter((column) => /key|secret|password/.test(column))
         .filter(
           (column) =>
-            !['key_type', 'names_key', 'dedupe_key', 'eab_key_id', 'key_authorization'].includes(column),
+            !['key', 'key_type', 'names_key', 'dedupe_key', 'eab_key_id', 'key_authorization'].includes(
+              column,
+            ),
         );
       expect(secretColumns.length).toBeGreaterThan(0);
       for (const column of secretColumns) expect(column).toMatch(/_encrypted$/);
