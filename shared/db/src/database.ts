@@ -75,8 +75,44 @@ export interface CertificatesTable {
   last_error_kind: string | null;
   last_error_message: string | null;
   last_error_at: Timestamp | null;
+  preflight: ColumnType<PreflightResult[] | null, string | null, string | null>;
+  preflight_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** One preflight check of one name, as stored on the certificate. */
+export interface PreflightResult {
+  name: string;
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface IssuanceJobsTable {
+  id: string;
+  certificate_id: string;
+  names_key: string;
+  reason: string;
+  challenge: string;
+  key_type: string;
+  status: string;
+  attempt: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  lease_holder: string | null;
+  lease_expires_at: Timestamp | null;
+  deferred_reason: string | null;
+  last_error_kind: string | null;
+  last_error_message: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface RateLimitEventsTable {
+  id: Generated<string>;
+  limit_name: string;
+  scope: string;
+  occurred_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
 export interface OrdersTable {
@@ -198,11 +234,14 @@ export interface Database {
   processed_events: ProcessedEventsTable;
   dead_letters: DeadLettersTable;
   leases: LeasesTable;
+  issuance_jobs: IssuanceJobsTable;
+  rate_limit_events: RateLimitEventsTable;
 }
 
 export type CertificateRow = Selectable<CertificatesTable>;
 export type NewCertificate = Insertable<CertificatesTable>;
 export type CertificateUpdate = Updateable<CertificatesTable>;
+export type IssuanceJobRow = Selectable<IssuanceJobsTable>;
 export type AppRow = Selectable<AppsTable>;
 export type DomainRow = Selectable<DomainsTable>;
 export type OutboxRow = Selectable<OutboxTable>;
