@@ -1,4 +1,12 @@
+export {
+  type CaaPolicy,
+  type ChalltestsrvClient,
+  challtestsrv,
+  challtestsrvClient,
+  type DnsRequestEvent,
+} from './challtestsrv.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
+export { type PebbleOptions, type PebbleResponse, startPebble, type TestPebble } from './pebble.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { createTestDatabase, type TestDatabase, testbedPostgresUrl } from './test-database.ts';
 export { waitFor } from './wait-for.ts';
