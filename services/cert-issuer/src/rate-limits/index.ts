@@ -1,0 +1,24 @@
+export { type BudgetVerdict, evaluateBudget } from './budget.ts';
+export {
+  check,
+  type LimitOutcome,
+  type LimitRequest,
+  prune,
+  rateLimitLockName,
+  record,
+  reserve,
+} from './ledger.ts';
+export { describeRefusal, formatWindow } from './reason.ts';
+export {
+  type LimitName,
+  type LimitRule,
+  type LimitRules,
+  letsEncryptLimits,
+  limitNames,
+  limitsFor,
+  longestWindowMs,
+  parseRateLimitOverrides,
+  RateLimitConfigError,
+  type RateLimitOverrides,
+} from './rules.ts';
+export { rateLimitScopes } from './scopes.ts';

@@ -1,0 +1,163 @@
+import type { Db } from '@gatehouse/db';
+import { sql } from 'kysely';
+import { evaluateBudget } from './budget.ts';
+import { describeRefusal } from './reason.ts';
+import type { LimitName, LimitRule } from './rules.ts';
+
+/**
+ * One budget to check or spend. `scope` is a string the caller builds (see `rateLimitScopes`): the account URL
+ * for per-account limits, directory + registered domain, directory + names key for duplicates, and
+ * `name|account` for failed authorizations. Requests naming the same (limit, scope) count once.
+ */
+export interface LimitRequest {
+  limit: LimitName;
+  rule: LimitRule;
+  scope: string;
+}
+
+export type LimitOutcome =
+  | { allowed: true }
+  | { allowed: false; limit: LimitName; scope: string; retryAt: Date; reason: string };
+
+/** Advisory lock names are `gatehouse.rate-limit:<limit>|<scope>`, hashed with Postgres `hashtext`. */
+const lockPrefix = 'gatehouse.rate-limit:';
+
+export function rateLimitLockName(limit: LimitName, scope: string): string {
+  return `${lockPrefix}${limit}|${scope}`;
+}
+
+/**
+ * Spends one slot of every requested budget, or none. Safe across replicas: in one transaction it takes an
+ * advisory lock per (limit, scope), in ascending lock-key order so two reservations never deadlock, counts
+ * each window, and inserts one event per request only if every budget allows. Given a transaction, it runs
+ * inside it and the locks are held until the caller commits.
+ *
+ * Refused: reports the budget that refills last (`retryAt` is the earliest moment the whole reservation could
+ * succeed) with a sentence for the operator; nothing is recorded.
+ */
+export async function reserve(
+  db: Db,
+  requests: readonly LimitRequest[],
+  now = new Date(),
+): Promise<LimitOutcome> {
+  const distinct = distinctRequests(requests);
+  if (distinct.length === 0) return { allowed: true };
+  const run = async (trx: Db): Promise<LimitOutcome> => {
+    await lockInOrder(trx, distinct);
+    const outcome = await evaluate(trx, distinct, now);
+    if (outcome.allowed) {
+      await trx
+        .insertInto('rate_limit_events')
+        .values(
+          distinct.map((request) => ({ limit_name: request.limit, scope: request.scope, occurred_at: now })),
+        )
+        .execute();
+    }
+    return outcome;
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+/**
+ * Evaluates like `reserve` without recording or locking: for budgets that count failures (failed
+ * authorizations), which are checked before acting and `record`ed only after a failure.
+ */
+export async function check(
+  db: Db,
+  requests: readonly LimitRequest[],
+  now = new Date(),
+): Promise<LimitOutcome> {
+  const distinct = distinctRequests(requests);
+  if (distinct.length === 0) return { allowed: true };
+  return evaluate(db, distinct, now);
+}
+
+/** Appends one event (e.g. a failed authorization). Takes the db or the caller's transaction. */
+export async function record(db: Db, limit: LimitName, scope: string, at = new Date()): Promise<void> {
+  await db.insertInto('rate_limit_events').values({ limit_name: limit, scope, occurred_at: at }).execute();
+}
+
+/**
+ * Deletes events older than `olderThan`; pass `now - longestWindowMs(...)` so no window loses an event it still
+ * counts. Returns how many rows went.
+ */
+export async function prune(db: Db, olderThan: Date): Promise<number> {
+  const result = await db
+    .deleteFrom('rate_limit_events')
+    .where('occurred_at', '<', olderThan)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+function requestKey(request: { limit: LimitName; scope: string }): string {
+  return `${request.limit}|${request.scope}`;
+}
+
+function distinctRequests(requests: readonly LimitRequest[]): LimitRequest[] {
+  const byKey = new Map<string, LimitRequest>();
+  for (const request of requests) {
+    if (request.scope === '') throw new Error(`rate limit ${request.limit}: empty scope`);
+    const key = requestKey(request);
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, request);
+    else if (seen.rule.max !== request.rule.max || seen.rule.windowMs !== request.rule.windowMs) {
+      throw new Error(`rate limit ${request.limit} (${request.scope}) requested twice with different rules`);
+    }
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * Locks by the hashed key's numeric order, not the name's: two names can share a hash, and only one order over
+ * the actual lock keys rules out deadlocks. One statement per lock keeps the acquisition order certain.
+ */
+async function lockInOrder(trx: Db, requests: readonly LimitRequest[]): Promise<void> {
+  const names = requests.map((request) => rateLimitLockName(request.limit, request.scope));
+  const { rows } = await sql<{ key: number }>`
+    select distinct hashtext(name) as key from unnest(${names}::text[]) as name
+  `.execute(trx);
+  const keys = rows.map((row) => row.key).sort((a, b) => a - b);
+  for (const key of keys) {
+    await sql`select pg_advisory_xact_lock(${key}::integer)`.execute(trx);
+  }
+}
+
+async function evaluate(db: Db, requests: readonly LimitRequest[], now: Date): Promise<LimitOutcome> {
+  const rows = await db
+    .selectFrom('rate_limit_events')
+    .select(['limit_name', 'scope', 'occurred_at'])
+    .where((eb) =>
+      eb.or(
+        requests.map((request) =>
+          eb.and([
+            eb('limit_name', '=', request.limit),
+            eb('scope', '=', request.scope),
+            eb('occurred_at', '>', new Date(now.getTime() - request.rule.windowMs)),
+          ]),
+        ),
+      ),
+    )
+    .execute();
+  const events = new Map<string, Date[]>();
+  for (const row of rows) {
+    const key = `${row.limit_name}|${row.scope}`;
+    const list = events.get(key);
+    if (list) list.push(row.occurred_at);
+    else events.set(key, [row.occurred_at]);
+  }
+
+  let refusal: Extract<LimitOutcome, { allowed: false }> | undefined;
+  for (const request of requests) {
+    const verdict = evaluateBudget(request.rule, events.get(requestKey(request)) ?? [], now);
+    if (verdict.allowed) continue;
+    if (refusal && refusal.retryAt >= verdict.retryAt) continue;
+    refusal = {
+      allowed: false,
+      limit: request.limit,
+      scope: request.scope,
+      retryAt: verdict.retryAt,
+      reason: describeRefusal(request.limit, request.scope, request.rule, verdict.used, verdict.retryAt),
+    };
+  }
+  return refusal ?? { allowed: true };
+}
