@@ -1,1 +1,12 @@
+export {
+  covers,
+  InvalidNameError,
+  isInternalName,
+  type NameResult,
+  namesKey,
+  normalizeName,
+  qualifiesForPublicCert,
+  registeredDomain,
+  sortNames,
+} from './names.ts';
 export { createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
