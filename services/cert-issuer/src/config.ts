@@ -1,4 +1,23 @@
-import { hostPort, key256 } from '@gatehouse/config';
+import { commaList, hostPort, key256 } from '@gatehouse/config';
+import { z } from 'zod';
+import { parseLadder } from './issuance/retry-ladder.ts';
+
+const duration = z.string().transform((value, ctx) => {
+  try {
+    return parseLadder(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const eabSchema = z.record(
+  z.url(),
+  z.object({
+    keyId: z.string().min(1),
+    hmacKey: z.string().regex(/^[A-Za-z0-9_-]+=*$/, 'expected base64url'),
+  }),
+);
 
 /** cert-issuer's own variables (see the README's configuration table). */
 export const certIssuerConfigShape = {
@@ -6,4 +25,52 @@ export const certIssuerConfigShape = {
   HTTP01_LISTEN: hostPort.prefault('127.0.0.1:8081'),
   /** Encrypts ACME account and certificate keys at rest (32 bytes, base64 or hex; or `_FILE`). */
   GATEHOUSE_MASTER_KEY: key256,
+  /** ACME directories in fallback order, comma-separated. */
+  ACME_DIRECTORY_URL: commaList(z.url({ protocol: /^https?$/ })).prefault(
+    'https://acme-staging-v02.api.letsencrypt.org/directory',
+  ),
+  /** Contact address for the ACME accounts. */
+  ACME_EMAIL: z.email().optional(),
+  /** PEM file with extra CAs to trust for the ACME server's HTTPS (a private or test CA). */
+  ACME_CA_BUNDLE: z.string().min(1).optional(),
+  /** External Account Binding per directory, JSON: {"<directory URL>": {"keyId": "…", "hmacKey": "…"}}. */
+  ACME_EAB: z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return eabSchema.parse(JSON.parse(value));
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected JSON {"<directory URL>": {"keyId": "…", "hmacKey": "…"}}',
+        });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** Issuer common name of the chain to prefer when a CA offers alternates. */
+  ACME_PREFERRED_CHAIN: z.string().min(1).optional(),
+  /** Rate-limit overrides per directory, JSON (see rate-limits/rules.ts). */
+  ACME_RATE_LIMITS: z.string().optional(),
+  /** Orders this replica works on at once. */
+  ISSUANCE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  /** Delays between failed issuance rounds, e.g. `1m,5m,15m,1h,3h,6h,12h,1d`. */
+  ISSUANCE_RETRY_LADDER: duration.optional(),
+  /** Wait before the one quick retry within a round. */
+  ISSUANCE_QUICK_RETRY: duration.prefault('2s'),
+  /** How long a replica's claim on a job lasts without renewal (a crashed replica's work resumes after it). */
+  ISSUANCE_LEASE: duration.prefault('60s'),
+  /** DNS-01 provider for every zone until per-zone providers exist: `challtestsrv:<management URL>`. */
+  DNS01_PROVIDER: z
+    .string()
+    .regex(/^challtestsrv:https?:\/\/.+/, 'expected challtestsrv:http://host:port')
+    .optional(),
+  /** `enforce` (default) defers an order whose preflight fails; `advisory` only records; `off` skips it. */
+  PREFLIGHT: z.enum(['enforce', 'advisory', 'off']).default('enforce'),
+  /** Port the CA connects to for HTTP-01 (80 in production; Pebble's httpPort in tests). */
+  PREFLIGHT_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(80),
+  /** DNS servers (host:port, comma-separated) for preflight; the system's when unset. */
+  DNS_RESOLVERS: commaList(hostPort).optional(),
+  /** This server's public addresses; when set, preflight checks names resolve to one of them. */
+  PUBLIC_IPS: commaList(z.union([z.ipv4(), z.ipv6()])).optional(),
 };

@@ -1,21 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { consumerName, startConsumer } from '@gatehouse/messaging';
 import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
+import { configureAcmeHttp } from './acme/acme-http.ts';
+import { createCaRegistry } from './acme/ca-registry.ts';
+import { createChalltestsrvProvider } from './challenges/dns-provider.ts';
+import { createDns01Solver } from './challenges/dns01-solver.ts';
 import { createHttp01Responder } from './challenges/http01-responder.ts';
+import { createHttp01Solver } from './challenges/http01-solver.ts';
 import { certIssuerConfigShape } from './config.ts';
+import { createBudgets } from './issuance/budgets.ts';
+import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
+import { startIssuanceWorker } from './issuance/issuance-worker.ts';
+import { defaultRetryLadderMs } from './issuance/retry-ladder.ts';
+import { createPreflight } from './preflight-adapter.ts';
 
 await runService({
   name: 'cert-issuer',
   configShape: certIssuerConfigShape,
   defaultHealthPort: 9103,
-  async start({ config, db, logger }) {
-    // Built now so a malformed master key fails at start, not at the first issuance.
-    createSecretBox(config.GATEHOUSE_MASTER_KEY);
+  async start({ config, runtime, db, nc, js, jsm, logger }) {
+    const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
+    configureAcmeHttp({
+      caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
+    });
+    const cas = createCaRegistry({
+      db,
+      box,
+      email: config.ACME_EMAIL ?? '',
+      eab: config.ACME_EAB ?? {},
+      preferredChain: config.ACME_PREFERRED_CHAIN,
+    });
+    const dnsProvider = config.DNS01_PROVIDER
+      ? createChalltestsrvProvider(config.DNS01_PROVIDER.slice('challtestsrv:'.length))
+      : undefined;
+    const budgets = createBudgets(db, config.ACME_RATE_LIMITS);
+    const preflight = createPreflight({
+      db,
+      mode: config.PREFLIGHT,
+      httpPort: config.PREFLIGHT_HTTP_PORT,
+      resolvers: config.DNS_RESOLVERS,
+      expectedAddresses: config.PUBLIC_IPS,
+    });
     const responder = await listen(
       createHttp01Responder(db),
       config.HTTP01_LISTEN,
       logger,
       'http-01 responder listening',
     );
-    return { stop: () => closeServer(responder) };
+
+    const worker = startIssuanceWorker({
+      db,
+      logger,
+      holder: `${runtime.INSTANCE_NAME ?? hostname()}-${process.pid}`,
+      concurrency: config.ISSUANCE_CONCURRENCY,
+      leaseMs: config.ISSUANCE_LEASE[0]!,
+      pollMs: 250,
+      deps: {
+        db,
+        box,
+        logger,
+        directoryUrls: config.ACME_DIRECTORY_URL,
+        issuerFor: cas.issuerFor,
+        forgetAccount: cas.forgetAccount,
+        solvers: {
+          'http-01': createHttp01Solver(db),
+          'dns-01': dnsProvider ? createDns01Solver(dnsProvider) : undefined,
+        },
+        preflight,
+        reserveOrderBudget: budgets.reserveOrderBudget,
+        checkFailedAuthorizationBudget: budgets.checkFailedAuthorizationBudget,
+        recordFailedAuthorizations: budgets.recordFailedAuthorizations,
+        quickRetryDelayMs: config.ISSUANCE_QUICK_RETRY[0]!,
+        retryLadderMs: config.ISSUANCE_RETRY_LADDER ?? defaultRetryLadderMs,
+        source: 'cert-issuer',
+      },
+    });
+    // One shared durable consumer: each request is handled by one replica.
+    const consumer = await startConsumer({
+      nc,
+      js,
+      jsm,
+      db,
+      logger,
+      name: consumerName('cert-issuer', 'issuance'),
+      subscriptions: issuanceSubscriptions(() => worker.wake()),
+    });
+    return {
+      async stop() {
+        await consumer.stop();
+        await worker.stop();
+        await closeServer(responder);
+      },
+    };
   },
 });

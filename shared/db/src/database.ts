@@ -104,6 +104,7 @@ export interface IssuanceJobsTable {
   deferred_reason: string | null;
   last_error_kind: string | null;
   last_error_message: string | null;
+  trace_headers: ColumnType<Record<string, string>, string | undefined, string>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

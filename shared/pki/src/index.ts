@@ -1,4 +1,10 @@
 export {
+  type CertificateFacts,
+  certificateFacts,
+  keyMatchesCertificate,
+  splitCertificateChain,
+} from './certificate.ts';
+export {
   covers,
   InvalidNameError,
   isInternalName,

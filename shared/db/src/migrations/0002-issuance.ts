@@ -11,7 +11,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('issuance_jobs')
     .addColumn('id', 'uuid', (col) => col.primaryKey())
-    .addColumn('certificate_id', 'uuid', (col) => col.notNull().references('certificates.id').onDelete('cascade'))
+    .addColumn('certificate_id', 'uuid', (col) =>
+      col.notNull().references('certificates.id').onDelete('cascade'),
+    )
     .addColumn('names_key', 'text', (col) => col.notNull())
     .addColumn('reason', 'text', (col) => col.notNull())
     .addColumn('challenge', 'text', (col) => col.notNull())
@@ -25,6 +27,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('deferred_reason', 'text')
     .addColumn('last_error_kind', 'text')
     .addColumn('last_error_message', 'text')
+    // W3C trace context of the request, so the whole issuance is one trace across retries.
+    .addColumn('trace_headers', 'jsonb', (col) => col.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
     .execute();

@@ -1,0 +1,136 @@
+import type { Authorization, Order } from 'acme-client';
+import acme from 'acme-client';
+import type { AcmeAccount } from './account-store.ts';
+import { classifyAcmeError, runCapturingProblems } from './acme-problem.ts';
+import { IssueError } from './issue-error.ts';
+import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
+import { generatePrivateKeyPem } from './keys.ts';
+
+export interface AcmeIssuerOptions {
+  account: AcmeAccount;
+  /** Issuer common name of the chain to prefer when the CA offers alternates. */
+  preferredChain?: string | undefined;
+  /** Polling backoff for pending orders and challenges; acme-client's 5 s default is slow. */
+  pollMinMs?: number;
+  pollMaxMs?: number;
+  pollAttempts?: number;
+}
+
+/**
+ * The only place that speaks ACME (through acme-client). One order: create (or resume) → solve the
+ * pending authorizations with the request's solver (already-valid ones are skipped) → finalize with
+ * a fresh key → download the chain. Every failure is thrown as a classified `IssueError`.
+ */
+export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
+  const { account } = options;
+  const directoryUrl = account.directoryUrl;
+  const client = new acme.Client({
+    directoryUrl,
+    accountKey: account.keyPem,
+    accountUrl: account.accountUrl,
+    backoffMin: options.pollMinMs ?? 100,
+    backoffMax: options.pollMaxMs ?? 2_000,
+    backoffAttempts: options.pollAttempts ?? 20,
+  });
+  let factsCache: CaFacts | undefined;
+
+  async function facts(): Promise<CaFacts> {
+    if (factsCache) return factsCache;
+    const directory = await runCapturingProblems(async () => {
+      try {
+        const response = await acme.axios.get<{ meta?: { caaIdentities?: string[] }; renewalInfo?: string }>(
+          directoryUrl,
+        );
+        return response.data;
+      } catch (error) {
+        throw classifyAcmeError(error);
+      }
+    });
+    factsCache = {
+      directoryUrl,
+      caaIdentities: directory.meta?.caaIdentities ?? [],
+      renewalInfo: typeof directory.renewalInfo === 'string',
+    };
+    return factsCache;
+  }
+
+  async function solve(authorization: Authorization, request: IssueRequest): Promise<void> {
+    if (authorization.status === 'valid') return; // Reused authorization: nothing to prove.
+    const name = authorization.identifier.value;
+    const challenge = authorization.challenges.find((candidate) => candidate.type === request.solver.type);
+    if (!challenge) {
+      throw new IssueError(
+        'policy',
+        `the CA offers no ${request.solver.type} challenge for ${name} (offered: ${authorization.challenges.map((c) => c.type).join(', ')})`,
+      );
+    }
+    const identifier = authorization.wildcard ? `*.${name}` : name;
+    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+    await request.solver.present(identifier, challenge.token, keyAuthorization);
+    try {
+      await request.beforeRequest?.();
+      // A resumed order may find the challenge already submitted: then only wait for its outcome.
+      if (challenge.status === 'pending') await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge);
+    } finally {
+      await request.solver.cleanup(identifier, challenge.token, keyAuthorization);
+    }
+  }
+
+  /** acme-client returns the order body without its URL; keep it, later steps need it. */
+  async function waitForOrder(order: Order): Promise<Order> {
+    return { ...(await client.waitForValidStatus(order)), url: order.url };
+  }
+
+  async function issue(request: IssueRequest): Promise<IssuedCertificate> {
+    return runCapturingProblems(async () => {
+      try {
+        let order: Order | undefined;
+        let keyPem = request.resume?.keyPem;
+        if (request.resume) {
+          await request.beforeRequest?.();
+          order = await client.getOrder({ url: request.resume.orderUrl } as Order).catch(() => undefined);
+          // An invalid or vanished order cannot be finished: start a new one.
+          if (!order || order.status === 'invalid') {
+            order = undefined;
+            keyPem = undefined;
+          }
+        }
+        if (!order) {
+          await request.beforeRequest?.();
+          order = await client.createOrder({
+            identifiers: request.names.map((name) => ({ type: 'dns', value: name })),
+          });
+          await request.checkpoint({ orderUrl: order.url });
+        }
+
+        if (order.status === 'pending') {
+          await request.beforeRequest?.();
+          const authorizations = await client.getAuthorizations(order);
+          await Promise.all(authorizations.map((authorization) => solve(authorization, request)));
+          order = await waitForOrder(order); // pending → ready once every authorization is valid
+        }
+        if (order.status === 'pending' || order.status === 'ready') {
+          if (!keyPem) {
+            keyPem = generatePrivateKeyPem(request.keyType);
+            await request.checkpoint({ orderUrl: order.url, keyPem });
+          }
+          const [, csr] = await acme.crypto.createCsr({ altNames: request.names }, keyPem);
+          await request.beforeRequest?.();
+          order = await client.finalizeOrder(order, csr);
+        }
+        if (order.status === 'processing') order = await waitForOrder(order);
+        if (order.status !== 'valid' || !keyPem) {
+          throw new IssueError('ca-server', `order ended in status ${order.status} without a certificate`);
+        }
+        await request.beforeRequest?.();
+        const chainPem = await client.getCertificate(order, options.preferredChain);
+        return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl };
+      } catch (error) {
+        throw classifyAcmeError(error);
+      }
+    });
+  }
+
+  return { directoryUrl, facts, issue };
+}

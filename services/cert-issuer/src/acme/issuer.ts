@@ -1,0 +1,62 @@
+import type { Challenge } from 'acme-client/types/rfc8555.js';
+
+export type ChallengeType = 'http-01' | 'dns-01';
+export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096';
+
+/**
+ * Answers one kind of ACME challenge; `cleanup` MUST run after `present`, also on failure.
+ * `keyAuthorization` is what to publish: the key authorization itself for HTTP-01, its base64url
+ * SHA-256 digest (the TXT value) for DNS-01 (RFC 8555 §8.3, §8.4).
+ */
+export interface ChallengeSolver {
+  readonly type: ChallengeType;
+  present(name: string, token: string, keyAuthorization: string): Promise<void>;
+  cleanup(name: string, token: string, keyAuthorization: string): Promise<void>;
+}
+
+/** Where an order stands, persisted by the caller so a crash resumes instead of re-ordering. */
+export interface OrderCheckpoint {
+  orderUrl: string;
+  /** PEM of the certificate key, saved before finalize so a resumed finalize uses the same key. */
+  keyPem?: string | undefined;
+}
+
+export interface IssueRequest {
+  names: string[];
+  keyType: KeyType;
+  solver: ChallengeSolver;
+  /** An order already placed for these names at this CA (from a crashed earlier run). */
+  resume?: OrderCheckpoint | undefined;
+  /** Persists progress; called when the order is created and when its key is made. */
+  checkpoint(progress: OrderCheckpoint): Promise<void>;
+  /** Called before each ACME request, for the caller's per-account request throttle. */
+  beforeRequest?: () => Promise<void>;
+}
+
+export interface IssuedCertificate {
+  /** Leaf first, then intermediates. */
+  chainPem: string;
+  keyPem: string;
+  orderUrl: string;
+  accountUrl: string;
+}
+
+export interface CaFacts {
+  directoryUrl: string;
+  /** Domains that CAA records must name to permit this CA (directory `meta.caaIdentities`). */
+  caaIdentities: string[];
+  /** Whether the CA offers ARI (RFC 9773). */
+  renewalInfo: boolean;
+}
+
+/**
+ * The ACME protocol behind two methods, so policy (whether, when, which CA, retries) never touches
+ * protocol details. Implementations throw `IssueError` with a classified kind.
+ */
+export interface Issuer {
+  readonly directoryUrl: string;
+  facts(): Promise<CaFacts>;
+  issue(request: IssueRequest): Promise<IssuedCertificate>;
+}
+
+export type { Challenge };

@@ -1,0 +1,47 @@
+import { certsRenewalDue, certsRequested } from '@gatehouse/events';
+import { on, PermanentEventError, type Subscription } from '@gatehouse/messaging';
+import { enqueueIssuance } from './job-queue.ts';
+
+/**
+ * `certs.requested` and `certs.renewal-due` become issuance jobs in the consumer's transaction, so
+ * the event is acknowledged only once the work is durably queued; the worker does the slow part.
+ */
+export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
+  return [
+    on(certsRequested, async (event, { trx, logger }) => {
+      const certificate = await trx
+        .selectFrom('certificates')
+        .select(['id', 'names_key', 'key_type'])
+        .where('id', '=', event.data.certificateId)
+        .executeTakeFirst();
+      if (!certificate)
+        throw new PermanentEventError(`certificate ${event.data.certificateId} does not exist`);
+      const created = await enqueueIssuance(trx, {
+        certificateId: certificate.id,
+        namesKey: certificate.names_key,
+        reason: event.data.reason,
+        challenge: event.data.challenge,
+        keyType: event.data.keyType,
+      });
+      logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
+      onQueued();
+    }),
+    on(certsRenewalDue, async (event, { trx }) => {
+      const certificate = await trx
+        .selectFrom('certificates')
+        .select(['id', 'names_key', 'key_type'])
+        .where('id', '=', event.data.certificateId)
+        .executeTakeFirst();
+      if (!certificate)
+        throw new PermanentEventError(`certificate ${event.data.certificateId} does not exist`);
+      await enqueueIssuance(trx, {
+        certificateId: certificate.id,
+        namesKey: certificate.names_key,
+        reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
+        challenge: 'auto',
+        keyType: certificate.key_type,
+      });
+      onQueued();
+    }),
+  ];
+}

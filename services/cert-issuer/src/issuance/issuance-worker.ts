@@ -1,0 +1,96 @@
+import type { Db, IssuanceJobRow } from '@gatehouse/db';
+import type { Logger } from '@gatehouse/telemetry';
+import { claimDueJobs, renewLease } from './job-queue.ts';
+import type { IssuanceDeps } from './process-job.ts';
+import { processJob } from './process-job.ts';
+
+export interface IssuanceWorkerOptions {
+  db: Db;
+  logger: Logger;
+  /** Replica identity written into leases. */
+  holder: string;
+  /** Orders this replica works on at once. */
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
+  deps: Omit<IssuanceDeps, 'signal'>;
+}
+
+export interface IssuanceWorker {
+  /** Claims due work now instead of at the next poll (the consumer just queued some). */
+  wake(): void;
+  /** Stops claiming, aborts work in flight at its next step and waits for it; leases lapse. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Claims due issuance jobs (leased, at most `concurrency` at a time) and processes them, renewing
+ * each lease while it works. If a lease is lost (this replica stalled past it), the job's work is
+ * aborted at its next step; whoever claims it next resumes from the persisted order.
+ */
+export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWorker {
+  const { db, logger, holder, concurrency, leaseMs, pollMs } = options;
+  const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const stopping = new AbortController();
+  let wakeUp: (() => void) | undefined;
+
+  function run(job: IssuanceJobRow): void {
+    const abort = new AbortController();
+    const renew = setInterval(
+      async () => {
+        try {
+          if (!(await renewLease(db, job.id, holder, leaseMs))) {
+            logger.warn({ job_id: job.id }, 'issuance lease lost, aborting');
+            abort.abort();
+          }
+        } catch (error) {
+          logger.warn({ job_id: job.id, err: error }, 'issuance lease renewal failed');
+        }
+      },
+      Math.max(leaseMs / 3, 200),
+    );
+    const signal = AbortSignal.any([abort.signal, stopping.signal]);
+    const done = processJob(job, { ...options.deps, signal })
+      .catch((error) =>
+        logger.error(
+          { job_id: job.id, err: error },
+          'issuance job crashed; it resumes when its lease lapses',
+        ),
+      )
+      .finally(() => {
+        clearInterval(renew);
+        inFlight.delete(job.id);
+        wakeUp?.();
+      });
+    inFlight.set(job.id, { abort, done });
+  }
+
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        const free = concurrency - inFlight.size;
+        if (free > 0) for (const job of await claimDueJobs(db, holder, free, leaseMs)) run(job);
+      } catch (error) {
+        logger.warn({ err: error }, 'claiming issuance work failed');
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  })();
+
+  return {
+    wake: () => wakeUp?.(),
+    async stop() {
+      stopping.abort();
+      wakeUp?.();
+      await loop;
+      await Promise.allSettled([...inFlight.values()].map((work) => work.done));
+    },
+  };
+}

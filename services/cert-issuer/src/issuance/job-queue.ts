@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { type Database, type Db, type IssuanceJobRow, lockNames } from '@gatehouse/db';
+import { currentTraceHeaders } from '@gatehouse/telemetry';
+import { sql, type Transaction } from 'kysely';
+
+export const openJobStatuses = ['queued', 'running', 'deferred'] as const;
+
+export interface JobRequest {
+  certificateId: string;
+  namesKey: string;
+  reason: 'new' | 'renewal' | 'manual';
+  challenge: 'http-01' | 'dns-01' | 'auto';
+  keyType: string;
+}
+
+/**
+ * Queues issuance for a certificate in the caller's transaction. A certificate has at most one
+ * open job; a second request while one is open joins it (a manual request makes it due now).
+ * Returns whether a new job was created.
+ */
+export async function enqueueIssuance(trx: Transaction<Database>, request: JobRequest): Promise<boolean> {
+  const inserted = await trx
+    .insertInto('issuance_jobs')
+    .values({
+      id: randomUUID(),
+      certificate_id: request.certificateId,
+      names_key: request.namesKey,
+      reason: request.reason,
+      challenge: request.challenge,
+      key_type: request.keyType,
+      status: 'queued',
+      trace_headers: JSON.stringify(currentTraceHeaders()),
+    })
+    .onConflict((conflict) =>
+      conflict
+        .column('certificate_id')
+        .where('status', 'in', [...openJobStatuses])
+        .doNothing(),
+    )
+    .returning('id')
+    .executeTakeFirst();
+  if (!inserted && request.reason === 'manual') {
+    await trx
+      .updateTable('issuance_jobs')
+      .set({ next_attempt_at: new Date(), reason: 'manual', updated_at: new Date() })
+      .where('certificate_id', '=', request.certificateId)
+      .where('status', '=', 'deferred')
+      .execute();
+  }
+  return inserted !== undefined;
+}
+
+/**
+ * Claims up to `limit` due jobs for `holder` with a lease. Never two live leases for one name set:
+ * candidates are locked with SKIP LOCKED and each name set with an advisory lock, then re-checked
+ * for a live lease held elsewhere (check → lock → check again). An expired lease (a crashed
+ * replica) is claimable: its job resumes from the order it persisted.
+ */
+export async function claimDueJobs(
+  db: Db,
+  holder: string,
+  limit: number,
+  leaseMs: number,
+): Promise<IssuanceJobRow[]> {
+  if (limit <= 0) return [];
+  return db.transaction().execute(async (trx) => {
+    const now = new Date();
+    const candidates = await trx
+      .selectFrom('issuance_jobs')
+      .selectAll()
+      .where('status', 'in', [...openJobStatuses])
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+      .orderBy('next_attempt_at')
+      .limit(limit * 4)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    const claimed: IssuanceJobRow[] = [];
+    const claimedNameSets = new Set<string>();
+    for (const job of candidates) {
+      if (claimed.length >= limit || claimedNameSets.has(job.names_key)) continue;
+      const { rows } = await sql<{ locked: boolean }>`
+        select pg_try_advisory_xact_lock(hashtext(${lockNames.issuance(job.names_key)})) as locked`.execute(
+        trx,
+      );
+      if (!rows[0]?.locked) continue;
+      const busy = await trx
+        .selectFrom('issuance_jobs')
+        .select('id')
+        .where('names_key', '=', job.names_key)
+        .where('id', '!=', job.id)
+        .where('lease_expires_at', '>', now)
+        .where('status', 'in', [...openJobStatuses])
+        .executeTakeFirst();
+      if (busy) continue;
+      const leased = await trx
+        .updateTable('issuance_jobs')
+        .set({
+          status: 'running',
+          lease_holder: holder,
+          lease_expires_at: new Date(now.getTime() + leaseMs),
+          updated_at: now,
+        })
+        .where('id', '=', job.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      claimed.push(leased);
+      claimedNameSets.add(job.names_key);
+    }
+    return claimed;
+  });
+}
+
+/** Extends a lease while work goes on; false when the lease was lost (then the work MUST stop). */
+export async function renewLease(db: Db, jobId: string, holder: string, leaseMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable('issuance_jobs')
+    .set({ lease_expires_at: new Date(Date.now() + leaseMs) })
+    .where('id', '=', jobId)
+    .where('lease_holder', '=', holder)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function finishJob(
+  trx: Transaction<Database> | Db,
+  jobId: string,
+  outcome:
+    | { status: 'done' }
+    | { status: 'failed'; kind: string; message: string }
+    | {
+        status: 'deferred';
+        until: Date;
+        reason: string;
+        kind?: string;
+        message?: string;
+        countAttempt: boolean;
+      },
+): Promise<void> {
+  const now = new Date();
+  await trx
+    .updateTable('issuance_jobs')
+    .set((eb) => ({
+      status: outcome.status,
+      lease_holder: null,
+      lease_expires_at: null,
+      updated_at: now,
+      ...(outcome.status === 'deferred'
+        ? {
+            next_attempt_at: outcome.until,
+            deferred_reason: outcome.reason,
+            attempt: outcome.countAttempt ? eb('attempt', '+', 1) : eb.ref('attempt'),
+          }
+        : { deferred_reason: null }),
+      ...(outcome.status === 'failed' || (outcome.status === 'deferred' && outcome.kind)
+        ? { last_error_kind: outcome.kind ?? null, last_error_message: outcome.message ?? null }
+        : {}),
+    }))
+    .where('id', '=', jobId)
+    .execute();
+}

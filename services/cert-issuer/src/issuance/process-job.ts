@@ -1,0 +1,513 @@
+import { randomUUID } from 'node:crypto';
+import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gatehouse/db';
+import { certsIssued, certsIssueFailed, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
+import {
+  certificateFacts,
+  keyMatchesCertificate,
+  qualifiesForPublicCert,
+  type SecretBox,
+  splitCertificateChain,
+} from '@gatehouse/pki';
+import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry';
+import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
+import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
+import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
+import { finishJob } from './job-queue.ts';
+import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
+
+/** Whether and when an order may be placed, from the rate-limit ledger. */
+export type BudgetDecision = { allowed: true } | { allowed: false; retryAt: Date; reason: string };
+
+export interface IssuanceDeps {
+  db: Db;
+  box: SecretBox;
+  logger: Logger;
+  /** CA directories in fallback order. */
+  directoryUrls: readonly string[];
+  /** The issuer (with its account) for a directory; may throw a classified IssueError. */
+  issuerFor(directoryUrl: string): Promise<{ issuer: Issuer; accountId: string; accountUrl: string }>;
+  /** Drops an account the CA no longer knows, so the next attempt registers again. */
+  forgetAccount(directoryUrl: string): Promise<void>;
+  solvers: { 'http-01': ChallengeSolver; 'dns-01'?: ChallengeSolver | undefined };
+  /** Preflight for the names before an order; `ok: false` defers instead of ordering. */
+  preflight(
+    names: string[],
+    challenge: ChallengeType,
+    issuer: Issuer,
+  ): Promise<{ ok: boolean; results: PreflightResult[]; blocking: PreflightResult[] }>;
+  /** Reserves the CA's budgets for one new order (new orders, certificates per domain, duplicates). */
+  reserveOrderBudget(
+    directoryUrl: string,
+    accountUrl: string,
+    names: string[],
+    namesKey: string,
+  ): Promise<BudgetDecision>;
+  /** Counts failed authorizations (they have a budget of their own at the CA). */
+  recordFailedAuthorizations(directoryUrl: string, accountUrl: string, names: string[]): Promise<void>;
+  /** Checks the failed-authorization budget before ordering. */
+  checkFailedAuthorizationBudget(
+    directoryUrl: string,
+    accountUrl: string,
+    names: string[],
+  ): Promise<BudgetDecision>;
+  quickRetryDelayMs: number;
+  retryLadderMs: readonly number[];
+  /** Source name for events. */
+  source: string;
+  /** Stops work when the lease is lost or the service drains. */
+  signal: AbortSignal;
+}
+
+/**
+ * One round of issuance for a claimed job: check again → qualify names → per step: budgets →
+ * preflight → order → persist at once. Ends the job as done, failed (policy: never retried) or
+ * deferred (retry ladder or rate-limit refill), and emits `certs.issued` / `certs.issue-failed`.
+ */
+export async function processJob(job: IssuanceJobRow, deps: IssuanceDeps): Promise<void> {
+  await withSpan(
+    'issue certificate',
+    {
+      parent: contextFromHeaders(job.trace_headers),
+      attributes: { 'gatehouse.certificate_id': job.certificate_id },
+    },
+    () => processJobInSpan(job, deps),
+  );
+}
+
+async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promise<void> {
+  const { db, logger } = deps;
+  const log = logger.child({ cert_id: job.certificate_id, job_id: job.id });
+  const certificate = await db
+    .selectFrom('certificates')
+    .selectAll()
+    .where('id', '=', job.certificate_id)
+    .executeTakeFirst();
+  if (!certificate) {
+    await finishJob(db, job.id, {
+      status: 'failed',
+      kind: 'internal',
+      message: 'the certificate no longer exists',
+    });
+    return;
+  }
+  const names = certificate.names;
+
+  // Check again: another run may have issued it since the request (a duplicate request, a crash).
+  if (job.reason !== 'manual' && hasCurrentCertificate(certificate)) {
+    log.info('certificate already valid, nothing to order');
+    await finishJob(db, job.id, { status: 'done' });
+    return;
+  }
+
+  for (const name of names) {
+    const verdict = qualifiesForPublicCert(name);
+    if (!verdict.ok) return fail(job, certificate, deps, new IssueError('policy', verdict.reason), null);
+  }
+
+  const challenges = challengeOrder(
+    names,
+    job.challenge as 'http-01' | 'dns-01' | 'auto',
+    deps.solvers['dns-01'] !== undefined,
+  );
+  if ('error' in challenges)
+    return fail(job, certificate, deps, new IssueError('policy', challenges.error), null);
+
+  let lastError: IssueError | undefined;
+  let earliestRefill: { at: Date; reason: string } | undefined;
+  const skippedCas = new Set<string>();
+  for (const step of planRound(deps.directoryUrls, challenges)) {
+    if (deps.signal.aborted) return; // Lease lost or draining: the job stays claimable and resumes.
+    if (skippedCas.has(step.directoryUrl)) continue;
+    if (step.quickRetry) {
+      await new Promise((resolve) => setTimeout(resolve, deps.quickRetryDelayMs));
+    }
+    const outcome = await attempt(step, job, certificate, deps, log);
+    if (outcome.kind === 'issued') return;
+    if (outcome.kind === 'budget') {
+      if (!earliestRefill || outcome.retryAt < earliestRefill.at)
+        earliestRefill = { at: outcome.retryAt, reason: outcome.reason };
+      skippedCas.add(step.directoryUrl);
+      continue;
+    }
+    lastError = outcome.error;
+    if (outcome.kind === 'preflight') break; // Nothing any CA can do until DNS or routing is fixed.
+    const decision = decideAfterFailure(outcome.error.kind, step);
+    if (decision === 'abandon') return fail(job, certificate, deps, outcome.error, null);
+    if (decision === 'next-ca') skippedCas.add(step.directoryUrl);
+  }
+
+  if (!lastError && earliestRefill) {
+    // Every CA's budget is spent: wait for the refill, without an attempt against the CA.
+    log.warn(
+      { retry_at: earliestRefill.at.toISOString(), reason: earliestRefill.reason },
+      'issuance deferred by rate limit',
+    );
+    await db.transaction().execute(async (trx) => {
+      await finishJob(trx, job.id, {
+        status: 'deferred',
+        until: earliestRefill.at,
+        reason: earliestRefill.reason,
+        countAttempt: false,
+      });
+      await trx
+        .updateTable('certificates')
+        .set({
+          last_error_kind: 'rate-limited',
+          last_error_message: earliestRefill.reason,
+          last_error_at: new Date(),
+          next_retry_at: earliestRefill.at,
+          updated_at: new Date(),
+        })
+        .where('id', '=', certificate.id)
+        .execute();
+    });
+    return;
+  }
+  const failure = lastError ?? new IssueError('internal', 'no issuance step could run');
+  const failedRounds = job.attempt + 1;
+  const firstFailure = job.created_at.getTime();
+  const retryAt =
+    Date.now() - firstFailure > giveUpAfterMs
+      ? null
+      : new Date(Date.now() + retryDelayMs(failedRounds, deps.retryLadderMs));
+  return fail(job, certificate, deps, failure, retryAt);
+}
+
+type AttemptOutcome =
+  | { kind: 'issued' }
+  | { kind: 'budget'; retryAt: Date; reason: string }
+  | { kind: 'preflight'; error: IssueError }
+  | { kind: 'failed'; error: IssueError };
+
+async function attempt(
+  step: AttemptStep,
+  job: IssuanceJobRow,
+  certificate: CertificateRow,
+  deps: IssuanceDeps,
+  log: Logger,
+): Promise<AttemptOutcome> {
+  const { db } = deps;
+  const startedAt = new Date();
+  let accountId: string | null = null;
+  let orderId: string | null = null;
+  try {
+    const { issuer, accountId: account, accountUrl } = await deps.issuerFor(step.directoryUrl);
+    accountId = account;
+
+    const failedAuthz = await deps.checkFailedAuthorizationBudget(
+      step.directoryUrl,
+      accountUrl,
+      certificate.names,
+    );
+    if (!failedAuthz.allowed)
+      return { kind: 'budget', retryAt: failedAuthz.retryAt, reason: failedAuthz.reason };
+
+    const resume = await findOpenOrder(db, deps.box, certificate.id, step.directoryUrl);
+    if (!resume) {
+      const preflight = await deps.preflight(certificate.names, step.challenge, issuer);
+      await db
+        .updateTable('certificates')
+        .set({ preflight: JSON.stringify(preflight.results), preflight_at: new Date() })
+        .where('id', '=', certificate.id)
+        .execute();
+      if (!preflight.ok) {
+        const detail = preflight.blocking.map((result) => result.detail).join('; ');
+        const error = new IssueError('preflight', `preflight failed, no order placed: ${detail}`);
+        await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
+        return { kind: 'preflight', error };
+      }
+      const budget = await deps.reserveOrderBudget(
+        step.directoryUrl,
+        accountUrl,
+        certificate.names,
+        certificate.names_key,
+      );
+      if (!budget.allowed) return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
+    }
+    orderId = resume?.orderId ?? randomUUID();
+    const currentOrderId = orderId;
+    const issued = await issuer.issue({
+      names: certificate.names,
+      keyType: certificate.key_type as KeyType,
+      solver: deps.solvers[step.challenge]!,
+      resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
+      checkpoint: (progress) =>
+        saveCheckpoint(db, deps.box, {
+          orderId: currentOrderId,
+          certificateId: certificate.id,
+          directoryUrl: step.directoryUrl,
+          accountId: account,
+          challenge: step.challenge,
+          orderUrl: progress.orderUrl,
+          keyPem: progress.keyPem,
+        }),
+    });
+    await storeIssued(job, certificate, step, deps, { issued, accountId: account, orderId, startedAt });
+    log.info({ directory_url: step.directoryUrl, challenge: step.challenge }, 'certificate issued');
+    return { kind: 'issued' };
+  } catch (caught) {
+    const error =
+      caught instanceof IssueError
+        ? caught
+        : new IssueError('internal', String((caught as Error)?.message ?? caught), { cause: caught });
+    log.warn(
+      { directory_url: step.directoryUrl, challenge: step.challenge, kind: error.kind, err: error.message },
+      'issuance attempt failed',
+    );
+    await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
+    if (error.problemType?.endsWith(':accountDoesNotExist')) await deps.forgetAccount(step.directoryUrl);
+    if (orderId && error.kind !== 'connection') {
+      // The CA answered and the order failed: it cannot be resumed. After a connection error it may be.
+      await db
+        .updateTable('orders')
+        .set({ status: 'invalid', updated_at: new Date() })
+        .where('id', '=', orderId)
+        .execute();
+    }
+    if ((error.kind === 'validation' || error.kind === 'dns') && accountId) {
+      const { accountUrl } = await deps.issuerFor(step.directoryUrl);
+      await deps.recordFailedAuthorizations(step.directoryUrl, accountUrl, certificate.names);
+    }
+    return { kind: 'failed', error };
+  }
+}
+
+function hasCurrentCertificate(certificate: CertificateRow): boolean {
+  const now = Date.now();
+  return (
+    certificate.status === 'valid' &&
+    certificate.chain_pem !== null &&
+    certificate.not_after !== null &&
+    certificate.not_after.getTime() > now &&
+    (certificate.renew_at === null || certificate.renew_at.getTime() > now)
+  );
+}
+
+/** When a renewal is due by lifetime: 1/3 of it left, or 1/2 for certificates shorter than 10 days. */
+export function lifetimeRenewAt(notBefore: Date, notAfter: Date): Date {
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  const remainingFraction = lifetime < 10 * 86_400_000 ? 1 / 2 : 1 / 3;
+  return new Date(notAfter.getTime() - lifetime * remainingFraction);
+}
+
+async function findOpenOrder(db: Db, box: SecretBox, certificateId: string, directoryUrl: string) {
+  const order = await db
+    .selectFrom('orders')
+    .select(['id', 'order_url', 'key_encrypted'])
+    .where('certificate_id', '=', certificateId)
+    .where('directory_url', '=', directoryUrl)
+    .where('status', '=', 'open')
+    .where('order_url', 'is not', null)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+  if (!order?.order_url) return undefined;
+  return {
+    orderId: order.id,
+    orderUrl: order.order_url,
+    keyPem: order.key_encrypted ? box.openText(order.key_encrypted, `order:${order.id}`) : undefined,
+  };
+}
+
+async function saveCheckpoint(
+  db: Db,
+  box: SecretBox,
+  progress: {
+    orderId: string;
+    certificateId: string;
+    directoryUrl: string;
+    accountId: string;
+    challenge: ChallengeType;
+    orderUrl: string;
+    keyPem?: string | undefined;
+  },
+): Promise<void> {
+  const keyEncrypted = progress.keyPem ? box.seal(progress.keyPem, `order:${progress.orderId}`) : null;
+  await db
+    .insertInto('orders')
+    .values({
+      id: progress.orderId,
+      certificate_id: progress.certificateId,
+      directory_url: progress.directoryUrl,
+      acme_account_id: progress.accountId,
+      order_url: progress.orderUrl,
+      status: 'open',
+      challenge_type: progress.challenge,
+      key_encrypted: keyEncrypted,
+    })
+    .onConflict((conflict) =>
+      conflict.column('id').doUpdateSet({
+        order_url: progress.orderUrl,
+        updated_at: new Date(),
+        ...(keyEncrypted ? { key_encrypted: keyEncrypted } : {}),
+      }),
+    )
+    .execute();
+}
+
+async function storeIssued(
+  job: IssuanceJobRow,
+  certificate: CertificateRow,
+  step: AttemptStep,
+  deps: IssuanceDeps,
+  result: { issued: IssuedCertificate; accountId: string; orderId: string; startedAt: Date },
+): Promise<void> {
+  const chain = splitCertificateChain(result.issued.chainPem);
+  const leaf = chain[0]!;
+  if (!keyMatchesCertificate(leaf, result.issued.keyPem)) {
+    throw new IssueError('ca-server', 'the CA returned a certificate that does not match our key');
+  }
+  const facts = certificateFacts(leaf);
+  const now = new Date();
+  await deps.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('certificates')
+      .set({
+        status: 'valid',
+        issuer: step.directoryUrl,
+        acme_account_id: result.accountId,
+        serial: facts.serial,
+        chain_pem: result.issued.chainPem,
+        private_key_encrypted: deps.box.seal(result.issued.keyPem, `certificate:${certificate.id}`),
+        not_before: facts.notBefore,
+        not_after: facts.notAfter,
+        renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
+        renew_reason: 'lifetime',
+        failure_count: 0,
+        next_retry_at: null,
+        last_error_kind: null,
+        last_error_message: null,
+        last_error_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', certificate.id)
+      .execute();
+    await trx
+      .updateTable('orders')
+      .set({ status: 'valid', updated_at: now })
+      .where('id', '=', result.orderId)
+      .execute();
+    await trx
+      .insertInto('order_attempts')
+      .values({
+        id: randomUUID(),
+        certificate_id: certificate.id,
+        order_id: result.orderId,
+        directory_url: step.directoryUrl,
+        acme_account_id: result.accountId,
+        challenge_type: step.challenge,
+        outcome: 'success',
+        started_at: result.startedAt,
+        finished_at: now,
+        duration_ms: now.getTime() - result.startedAt.getTime(),
+      })
+      .execute();
+    await finishJob(trx, job.id, { status: 'done' });
+    await enqueue(
+      trx,
+      createEvent(certsIssued, {
+        source: deps.source,
+        subject: certificate.id,
+        data: {
+          certificateId: certificate.id,
+          names: certificate.names,
+          issuer: step.directoryUrl,
+          serial: facts.serial,
+          notBefore: facts.notBefore.toISOString(),
+          notAfter: facts.notAfter.toISOString(),
+        },
+      }),
+    );
+  });
+}
+
+async function recordAttempt(
+  db: Db,
+  attempt: {
+    certificate: CertificateRow;
+    step: AttemptStep;
+    accountId: string | null;
+    orderId: string | null;
+    startedAt: Date;
+    error: IssueError;
+  },
+): Promise<void> {
+  const now = new Date();
+  await db
+    .insertInto('order_attempts')
+    .values({
+      id: randomUUID(),
+      certificate_id: attempt.certificate.id,
+      order_id: null,
+      directory_url: attempt.step.directoryUrl,
+      acme_account_id: attempt.accountId,
+      challenge_type: attempt.step.challenge,
+      outcome: 'failure',
+      error_kind: attempt.error.kind,
+      error_message: attempt.error.message.slice(0, 2_000),
+      started_at: attempt.startedAt,
+      finished_at: now,
+      duration_ms: now.getTime() - attempt.startedAt.getTime(),
+    })
+    .execute();
+}
+
+/** Ends a round in failure: records it on the certificate, defers or fails the job, emits the event. */
+async function fail(
+  job: IssuanceJobRow,
+  certificate: CertificateRow,
+  deps: IssuanceDeps,
+  error: IssueError,
+  retryAt: Date | null,
+): Promise<void> {
+  const now = new Date();
+  const kind: IssueErrorKind = error.kind;
+  deps.logger.warn(
+    { cert_id: certificate.id, kind, err: error.message, retry_at: retryAt?.toISOString() ?? null },
+    'issuance round failed',
+  );
+  await deps.db.transaction().execute(async (trx) => {
+    const updated = await trx
+      .updateTable('certificates')
+      .set((eb) => ({
+        // A certificate that was valid keeps serving; only one that never was is marked failed.
+        status: certificate.chain_pem ? certificate.status : 'failed',
+        failure_count: eb('failure_count', '+', 1),
+        next_retry_at: retryAt,
+        last_error_kind: kind,
+        last_error_message: error.message.slice(0, 2_000),
+        last_error_at: now,
+        updated_at: now,
+      }))
+      .where('id', '=', certificate.id)
+      .returning('failure_count')
+      .executeTakeFirstOrThrow();
+    if (retryAt) {
+      await finishJob(trx, job.id, {
+        status: 'deferred',
+        until: retryAt,
+        reason: `retry after ${kind} failure`,
+        kind,
+        message: error.message,
+        countAttempt: true,
+      });
+    } else {
+      await finishJob(trx, job.id, { status: 'failed', kind, message: error.message });
+    }
+    await enqueue(
+      trx,
+      createEvent(certsIssueFailed, {
+        source: deps.source,
+        subject: certificate.id,
+        data: {
+          certificateId: certificate.id,
+          names: certificate.names,
+          kind,
+          message: error.message.slice(0, 2_000),
+          attempt: updated.failure_count,
+          retryAt: retryAt?.toISOString() ?? null,
+        },
+      }),
+    );
+  });
+}

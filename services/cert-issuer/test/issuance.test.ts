@@ -1,0 +1,184 @@
+import { X509Certificate } from 'node:crypto';
+import { createSecretBox, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
+import {
+  createTestDatabase,
+  freePort,
+  startNatsServer,
+  startPebble,
+  type TestDatabase,
+  type TestNatsServer,
+  type TestPebble,
+  waitFor,
+} from '@gatehouse/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CertIssuerProcess, masterKey, startCertIssuer } from './service.ts';
+import { attemptsOf, certificateRow, emittedEvents, requestCertificate, verifyChain } from './support.ts';
+
+const suffix = Math.random().toString(36).slice(2, 8);
+const name = (label: string) => `${label}-${suffix}.test`;
+
+describe('issuance', { timeout: 240_000 }, () => {
+  let database: TestDatabase;
+  let nats: TestNatsServer;
+  let pebble: TestPebble;
+  let issuer: CertIssuerProcess;
+  beforeAll(async () => {
+    const http01Port = await freePort();
+    [database, nats, pebble] = await Promise.all([
+      createTestDatabase('issuance'),
+      startNatsServer(),
+      // Pebble's default 5% badNonce rejection stays on: a real client must survive it.
+      startPebble({ httpPort: http01Port, domainBlocklist: [`blocked-${suffix}.test`] }),
+    ]);
+    issuer = await startCertIssuer({
+      database,
+      nats,
+      pebbles: [pebble],
+      http01Port,
+      env: {
+        ACME_RATE_LIMITS: JSON.stringify({
+          [pebble.directoryUrl]: { 'new-orders-per-account': { max: 5, windowSeconds: 3600 } },
+        }),
+      },
+    });
+  });
+  afterAll(async () => {
+    await issuer?.stop();
+    await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+  });
+
+  async function waitForStatus(id: string, status: string, timeoutMs = 45_000) {
+    return waitFor(
+      `certificate ${id} ${status}`,
+      async () => {
+        const row = await certificateRow(database.db, id);
+        return row.status === status && row;
+      },
+      { timeoutMs, intervalMs: 100 },
+    ).catch(async (error) => {
+      const row = await certificateRow(database.db, id);
+      throw new Error(
+        `status ${row.status}, last error ${row.last_error_kind}: ${row.last_error_message}\n${issuer.output().slice(-3000)}`,
+        {
+          cause: error,
+        },
+      );
+    });
+  }
+
+  it('issuance - app.test and www.app.test by HTTP-01: chain verifies against Pebble root, key matches, names right', async () => {
+    const names = [name('app'), `www.${name('app')}`];
+    const id = await requestCertificate(database.db, names, { challenge: 'http-01' });
+    const row = await waitForStatus(id, 'valid');
+    expect(verifyChain(row.chain_pem!, await pebble.rootPem())).toEqual({ ok: true });
+    const leaf = splitCertificateChain(row.chain_pem!)[0]!;
+    const keyPem = createSecretBox(Buffer.from(masterKey, 'base64')).openText(
+      row.private_key_encrypted!,
+      `certificate:${id}`,
+    );
+    expect(keyMatchesCertificate(leaf, keyPem)).toBe(true);
+    expect(leaf.subjectAltName?.split(', ').sort()).toEqual(names.map((n) => `DNS:${n}`).sort());
+    expect(new X509Certificate(leaf.raw).publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(row).toMatchObject({ issuer: pebble.directoryUrl, last_error_kind: null, source: 'acme' });
+    expect(row.renew_at!.getTime()).toBeLessThan(row.not_after!.getTime());
+    const attempts = await attemptsOf(database.db, id);
+    expect(attempts.at(-1)).toMatchObject({ outcome: 'success', challenge_type: 'http-01' });
+    const issued = await emittedEvents(database.db, 'certs.issued');
+    expect(issued.map((event) => event.data.certificateId)).toContain(id);
+    // Tokens are removed when the order ends.
+    expect(
+      await database.db
+        .selectFrom('http01_tokens')
+        .selectAll()
+        .where('token', 'not like', 'probe%')
+        .execute(),
+    ).toEqual([]);
+  });
+
+  it('issuance - *.w.test by DNS-01', async () => {
+    const base = name('w');
+    const id = await requestCertificate(database.db, [`*.${base}`, base]);
+    const row = await waitForStatus(id, 'valid');
+    expect(verifyChain(row.chain_pem!, await pebble.rootPem())).toEqual({ ok: true });
+    expect(splitCertificateChain(row.chain_pem!)[0]!.subjectAltName).toContain(`DNS:*.${base}`);
+    const attempts = await attemptsOf(database.db, id);
+    expect(attempts.at(-1)).toMatchObject({ outcome: 'success', challenge_type: 'dns-01' });
+  });
+
+  it('issuance - a name on the CA blocklist fails as policy, once, without a retry storm', async () => {
+    const id = await requestCertificate(database.db, [`blocked-${suffix}.test`]);
+    const row = await waitForStatus(id, 'failed');
+    expect(row.last_error_kind).toBe('policy');
+    expect(row.last_error_message).toMatch(/blocked|policy|forbid/i);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // Longer than the whole retry ladder's first rungs.
+    const attempts = await attemptsOf(database.db, id);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ outcome: 'failure', error_kind: 'policy' });
+    const job = await database.db
+      .selectFrom('issuance_jobs')
+      .selectAll()
+      .where('certificate_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(job.status).toBe('failed');
+    const failed = await emittedEvents(database.db, 'certs.issue-failed');
+    expect(failed.filter((event) => event.data.certificateId === id)).toHaveLength(1);
+  });
+
+  it('issuance - names that cannot get a public certificate are refused with the reason, before any order', async () => {
+    const id = await requestCertificate(database.db, ['localhost']);
+    const row = await waitForStatus(id, 'failed');
+    expect(row.last_error_kind).toBe('policy');
+    expect(row.last_error_message).toContain('localhost');
+    expect(
+      await database.db.selectFrom('orders').selectAll().where('certificate_id', '=', id).execute(),
+    ).toEqual([]);
+  });
+
+  it('issuance - with an order budget of 5 per window, the 6th request waits and says why', async () => {
+    // Orders placed by the tests above count against the same account's budget.
+    const used = Number(
+      (
+        await database.db
+          .selectFrom('rate_limit_events')
+          .where('limit_name', '=', 'new-orders-per-account')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+    const ids: string[] = [];
+    for (let index = 0; index < 6 - used; index++)
+      ids.push(await requestCertificate(database.db, [name(`budget${index}`)]));
+    const rows = await waitFor(
+      'every request settled',
+      async () => {
+        const current = await Promise.all(ids.map((id) => certificateRow(database.db, id)));
+        const settled = current.filter(
+          (row) => row.status === 'valid' || row.last_error_kind === 'rate-limited',
+        );
+        return settled.length === ids.length && current;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    const waiting = rows.filter((row) => row.status !== 'valid');
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]!.last_error_message).toMatch(/new orders per account \(.*\): 5 of 5 used/);
+    expect(waiting[0]!.next_retry_at!.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+    const job = await database.db
+      .selectFrom('issuance_jobs')
+      .selectAll()
+      .where('certificate_id', '=', waiting[0]!.id)
+      .executeTakeFirstOrThrow();
+    expect(job).toMatchObject({
+      status: 'deferred',
+      deferred_reason: expect.stringContaining('new orders per account'),
+    });
+    // It was never sent to the CA.
+    expect(
+      await database.db
+        .selectFrom('orders')
+        .selectAll()
+        .where('certificate_id', '=', waiting[0]!.id)
+        .execute(),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import type { TestDatabase, TestNatsServer, TestPebble } from '@gatehouse/testing';
+import { freePort, waitFor } from '@gatehouse/testing';
+import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
+
+export const masterKey = randomBytes(32).toString('base64');
+
+export interface CertIssuerProcess extends ServiceProcess {
+  healthUrl: string;
+}
+
+/**
+ * Starts a real cert-issuer process against the test's database, NATS and Pebble. Quick retries and
+ * a short retry ladder keep failure tests fast; everything else is the production configuration.
+ */
+export async function startCertIssuer(options: {
+  database: TestDatabase;
+  nats: TestNatsServer;
+  pebbles: TestPebble[];
+  /** Port Pebble connects to for HTTP-01; only one replica needs to listen there. */
+  http01Port?: number;
+  env?: Record<string, string>;
+}): Promise<CertIssuerProcess> {
+  const healthPort = await freePort();
+  const http01Port = options.http01Port ?? (await freePort());
+  const child = startServiceProcess('cert-issuer', {
+    DATABASE_URL: options.database.url,
+    NATS_URL: options.nats.url,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
+    HTTP01_LISTEN: `127.0.0.1:${http01Port}`,
+    GATEHOUSE_MASTER_KEY: masterKey,
+    ACME_DIRECTORY_URL: options.pebbles.map((pebble) => pebble.directoryUrl).join(','),
+    ACME_EMAIL: 'admin@gatehouse.test',
+    ACME_CA_BUNDLE: options.pebbles[0]!.listenerCaPath,
+    DNS01_PROVIDER: `challtestsrv:${process.env.CHALLTESTSRV_URL ?? 'http://127.0.0.1:8055'}`,
+    DNS_RESOLVERS: '127.0.0.1:8053',
+    PREFLIGHT_HTTP_PORT: String(options.pebbles[0]!.httpPort),
+    ISSUANCE_QUICK_RETRY: '200ms',
+    ISSUANCE_RETRY_LADDER: '1s,2s,3s',
+    ISSUANCE_LEASE: '5s',
+    ...options.env,
+  });
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  await waitFor(
+    'cert-issuer ready',
+    async () => (await fetch(`${healthUrl}/readyz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 30_000, intervalMs: 100 },
+  ).catch((error) => {
+    throw new Error(`cert-issuer did not become ready:\n${child.output()}`, { cause: error });
+  });
+  return { ...child, healthUrl };
+}
