@@ -20,6 +20,7 @@ import { createDb, type Db } from '@gatehouse/db';
 import { createEvent, defineEvent, type Envelope, streamFor } from '@gatehouse/events';
 import {
   connectNats,
+  consumerName,
   enqueue,
   ensureStreams,
   on,
@@ -79,7 +80,6 @@ const settings = {
   timeoutMs: positiveInt('timeout') * 1_000,
 };
 
-const consumer = 'bench-outbox';
 const logger = createLogger({ service: 'bench-outbox', level: String(flags['log-level']) });
 
 /** Per event id, `performance.now()` at each stage; all taken in this process, so they compare. */
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
         jsm,
         db: poolFor(settings.concurrency),
         logger,
-        name: consumer,
+        name: consumerName('bench', 'outbox'),
         concurrency: settings.concurrency,
         subscriptions: [
           on(benchedEvent, async (event, { trx }) => {
