@@ -48,7 +48,14 @@ export async function ensureAccount({
     );
     const raced = await findAccount(trx as unknown as Db, box, directoryUrl, email);
     if (raced) return raced;
-    const id = randomUUID();
+    // A forgotten account (the CA no longer knows it) keeps its row and id: certificates refer to it.
+    const forgotten = await trx
+      .selectFrom('acme_accounts')
+      .select('id')
+      .where('directory_url', '=', directoryUrl)
+      .where('email', '=', email)
+      .executeTakeFirst();
+    const id = forgotten?.id ?? randomUUID();
     const keyPem = generatePrivateKeyPem('ecdsa-p256');
     const client = new acme.Client({
       directoryUrl,
@@ -76,6 +83,13 @@ export async function ensureAccount({
         key_encrypted: box.seal(keyPem, `acme_account:${id}`),
         eab_key_id: eab?.keyId ?? null,
       })
+      .onConflict((conflict) =>
+        conflict.columns(['directory_url', 'email']).doUpdateSet((eb) => ({
+          account_url: eb.ref('excluded.account_url'),
+          key_encrypted: eb.ref('excluded.key_encrypted'),
+          eab_key_id: eb.ref('excluded.eab_key_id'),
+        })),
+      )
       .execute();
     return { id, directoryUrl, accountUrl, keyPem };
   });
@@ -100,4 +114,17 @@ async function findAccount(
     accountUrl: row.account_url,
     keyPem: box.openText(row.key_encrypted, `acme_account:${row.id}`),
   };
+}
+
+/**
+ * Marks the account for (directory, email) as unknown to the CA (a test CA restarted, an account
+ * deactivated), so the next `ensureAccount` registers a new one under the same row.
+ */
+export async function forgetAccount(db: Db, directoryUrl: string, email: string): Promise<void> {
+  await db
+    .updateTable('acme_accounts')
+    .set({ account_url: null })
+    .where('directory_url', '=', directoryUrl)
+    .where('email', '=', email)
+    .execute();
 }

@@ -1,7 +1,8 @@
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
-import { observeResponse } from './acme-problem.ts';
+import axios, { type AxiosAdapter } from 'axios';
+import { observeNetworkError, observeResponse } from './acme-problem.ts';
 
 let configured = false;
 
@@ -20,9 +21,28 @@ export function configureAcmeHttp({
   if (configured) return;
   configured = true;
   acme.axios.defaults.timeout = timeoutMs;
+  // acme-client retries network errors and 429/503 itself, up to 5 times over 75 s, which hides an
+  // unreachable CA from our policy for minutes. Allow one quick retry for a blip; the issuance
+  // policy (quick retry, next CA, retry ladder) does the rest with classified errors.
+  const settings = (acme.axios.defaults as { acmeSettings?: Record<string, unknown> }).acmeSettings;
+  if (settings) {
+    settings.retryMaxAttempts = 1;
+    settings.retryDefaultDelay = 1;
+  }
   if (caBundlePem) {
     acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, caBundlePem], keepAlive: true });
   }
+  // acme-client's retry interceptor loses the network error once its retries are used up (it throws
+  // a TypeError instead), so the transport itself reports network failures for classification.
+  const transport: AxiosAdapter = axios.getAdapter(acme.axios.defaults.adapter);
+  acme.axios.defaults.adapter = async (config) => {
+    try {
+      return await transport(config);
+    } catch (error) {
+      observeNetworkError(error);
+      throw error;
+    }
+  };
   acme.axios.interceptors.response.use(
     (response) => {
       observeResponse(response.status, response.headers as Record<string, unknown>, response.data);

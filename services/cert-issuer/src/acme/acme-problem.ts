@@ -16,10 +16,21 @@ export interface AcmeProblem {
  * problem is kept in the async context of the operation that made the request, so concurrent orders
  * never see each other's problems.
  */
-const problemStore = new AsyncLocalStorage<{ last: AcmeProblem | undefined }>();
+const problemStore = new AsyncLocalStorage<{ last: AcmeProblem | undefined; networkError?: string }>();
 
 export function runCapturingProblems<T>(operation: () => Promise<T>): Promise<T> {
   return problemStore.run({ last: undefined }, operation);
+}
+
+/** Records the code of a failed connection to the CA (ECONNREFUSED, ETIMEDOUT, …). */
+export function observeNetworkError(error: unknown): void {
+  const store = problemStore.getStore();
+  const code = (error as { code?: unknown } | null)?.code;
+  if (store && typeof code === 'string') store.networkError = code;
+}
+
+function lastNetworkError(): string | undefined {
+  return problemStore.getStore()?.networkError;
 }
 
 export function lastProblem(): AcmeProblem | undefined {
@@ -101,9 +112,12 @@ export function classifyAcmeError(
 ): IssueError {
   if (error instanceof IssueError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && connectionCodes.has(code)) {
-    return new IssueError('connection', `cannot reach the CA (${code}): ${message}`, { cause: error });
+  const ownCode = (error as { code?: unknown }).code;
+  const code = typeof ownCode === 'string' ? ownCode : lastNetworkError();
+  if (code && connectionCodes.has(code)) {
+    // When the code came from the transport, acme-client's own error message is noise.
+    const detail = typeof ownCode === 'string' ? `: ${message}` : '';
+    return new IssueError('connection', `cannot reach the CA (${code})${detail}`, { cause: error });
   }
   if (problem) {
     const short = problem.type.startsWith(acmeErrorPrefix)

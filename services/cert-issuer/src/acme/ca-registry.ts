@@ -1,6 +1,11 @@
 import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
-import { type AcmeAccount, type ExternalAccountBinding, ensureAccount } from './account-store.ts';
+import {
+  type AcmeAccount,
+  type ExternalAccountBinding,
+  ensureAccount,
+  forgetAccount,
+} from './account-store.ts';
 import { createAcmeIssuer } from './acme-issuer.ts';
 import type { Issuer } from './issuer.ts';
 
@@ -48,11 +53,7 @@ export function createCaRegistry(options: CaRegistryOptions) {
     },
     async forgetAccount(directoryUrl: string) {
       issuers.delete(directoryUrl);
-      await options.db
-        .deleteFrom('acme_accounts')
-        .where('directory_url', '=', directoryUrl)
-        .where('email', '=', options.email)
-        .execute();
+      await forgetAccount(options.db, directoryUrl, options.email);
     },
   };
 }
