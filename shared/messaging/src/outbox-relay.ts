@@ -75,7 +75,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   } = options;
   let stopping = false;
   let wake: (() => void) | undefined;
-  const wakeUp = () => wake?.();
+  // A commit notified while a batch is in flight must not be lost: remember it, and skip the next wait.
+  let notifiedDuringBatch = false;
+  const wakeUp = () => {
+    if (wake) wake();
+    else notifiedDuringBatch = true;
+  };
   const listener = options.listenConnectionString
     ? listenForCommits(options.listenConnectionString, logger, wakeUp)
     : undefined;
@@ -155,6 +160,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let lastPrune = 0;
     while (!stopping) {
       let result: BatchResult | undefined;
+      notifiedDuringBatch = false;
       try {
         result = await relayBatch();
         relayMetrics.published.inc(result.published);
@@ -172,6 +178,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (stopping) break;
       if (consecutiveFailures > 0) {
         await sleep(Math.min(200 * 2 ** (consecutiveFailures - 1), 5_000));
+      } else if (notifiedDuringBatch) {
+        notifiedDuringBatch = false;
       } else if (!result || result.size < batchSize) {
         // Idle (or another replica holds the lock): wait for a commit notification or the poll.
         await new Promise<void>((resolve) => {

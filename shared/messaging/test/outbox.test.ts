@@ -97,4 +97,27 @@ describe('outbox', () => {
       .execute();
     expect(unpublished).toEqual([]);
   });
+
+  it('outbox - commits notified while a batch is in flight are published without waiting for the poll', async () => {
+    await h.jsm.streams.purge('CERTS');
+    await h.db.deleteFrom('outbox').execute();
+    // The idle poll is a minute: only LISTEN/NOTIFY can get these events out within the test's wait.
+    const relay = startOutboxRelay({
+      db: h.db,
+      js: h.js,
+      logger: h.logger,
+      listenConnectionString: h.database.url,
+      idlePollMs: 60_000,
+      batchSize: 20,
+    });
+    try {
+      // Small transactions back to back, so many commits land while the relay is mid-batch.
+      for (let round = 0; round < 40; round++) await enqueueTestEvents(h.db, 5, 5);
+      await waitFor('all 200 events published', async () => (await streamMessageCount(h.jsm)) === 200, {
+        timeoutMs: 20_000,
+      });
+    } finally {
+      await relay.stop();
+    }
+  });
 });
