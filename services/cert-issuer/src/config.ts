@@ -29,6 +29,8 @@ export const certIssuerConfigShape = {
   ACME_DIRECTORY_URL: commaList(z.url({ protocol: /^https?$/ })).prefault(
     'https://acme-staging-v02.api.letsencrypt.org/directory',
   ),
+  /** A staging CA to prove a fix on after a failure, before production is tried again (as Caddy does). */
+  ACME_STAGING_DIRECTORY_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Contact address for the ACME accounts. */
   ACME_EMAIL: z.email().optional(),
   /** PEM file with extra CAs to trust for the ACME server's HTTPS (a private or test CA). */

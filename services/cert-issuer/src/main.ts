@@ -8,7 +8,7 @@ import { createCaRegistry } from './acme/ca-registry.ts';
 import { createChalltestsrvProvider } from './challenges/dns-provider.ts';
 import { createDns01Solver } from './challenges/dns01-solver.ts';
 import { createHttp01Responder } from './challenges/http01-responder.ts';
-import { createHttp01Solver } from './challenges/http01-solver.ts';
+import { createHttp01Solver, pruneExpiredHttp01Tokens } from './challenges/http01-solver.ts';
 import { certIssuerConfigShape } from './config.ts';
 import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
@@ -62,6 +62,7 @@ await runService({
         box,
         logger,
         directoryUrls: config.ACME_DIRECTORY_URL,
+        stagingDirectoryUrl: config.ACME_STAGING_DIRECTORY_URL,
         issuerFor: cas.issuerFor,
         forgetAccount: cas.forgetAccount,
         solvers: {
@@ -71,6 +72,7 @@ await runService({
         preflight,
         reserveOrderBudget: budgets.reserveOrderBudget,
         checkFailedAuthorizationBudget: budgets.checkFailedAuthorizationBudget,
+        throttleRequest: budgets.throttleRequest,
         recordFailedAuthorizations: budgets.recordFailedAuthorizations,
         quickRetryDelayMs: config.ISSUANCE_QUICK_RETRY[0]!,
         retryLadderMs: config.ISSUANCE_RETRY_LADDER ?? defaultRetryLadderMs,
@@ -87,8 +89,18 @@ await runService({
       name: consumerName('cert-issuer', 'issuance'),
       subscriptions: issuanceSubscriptions(() => worker.wake()),
     });
+    // Housekeeping: the rate-limit ledger and HTTP-01 tokens whose cleanup never ran (a crash).
+    const housekeeping = setInterval(async () => {
+      try {
+        await budgets.prune(config.ACME_DIRECTORY_URL);
+        await pruneExpiredHttp01Tokens(db);
+      } catch (error) {
+        logger.warn({ err: error }, 'housekeeping failed');
+      }
+    }, 10 * 60_000);
     return {
       async stop() {
+        clearInterval(housekeeping);
         await consumer.stop();
         await worker.stop();
         await closeServer(responder);

@@ -5,7 +5,9 @@ import {
   type LimitOutcome,
   type LimitRequest,
   limitsFor,
+  longestWindowMs,
   parseRateLimitOverrides,
+  prune,
   type RateLimitOverrides,
   rateLimitScopes,
   record,
@@ -62,6 +64,27 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
           })),
         ),
       );
+    },
+    /**
+     * Waits until the account's request budget has room, then spends one slot. A throttle, not a
+     * deferral: requests are short, so waiting a fraction of a second beats rescheduling the order.
+     */
+    async throttleRequest(directoryUrl: string, accountUrl: string, signal?: AbortSignal): Promise<void> {
+      const rule = limitsFor(directoryUrl, overrides)['requests-per-account'];
+      for (;;) {
+        const outcome = await reserve(db, [
+          { limit: 'requests-per-account', rule, scope: rateLimitScopes.account(accountUrl) },
+        ]);
+        if (outcome.allowed || signal?.aborted) return;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(outcome.retryAt.getTime() - Date.now(), 5)),
+        );
+      }
+    },
+    /** Deletes ledger rows older than the longest window of any configured CA. */
+    async prune(directoryUrls: readonly string[]): Promise<number> {
+      const longest = longestWindowMs(directoryUrls.map((url) => limitsFor(url, overrides)));
+      return prune(db, new Date(Date.now() - longest));
     },
     async recordFailedAuthorizations(_directoryUrl: string, accountUrl: string, names: string[]) {
       for (const name of names) {

@@ -25,6 +25,12 @@ export interface IssuanceDeps {
   logger: Logger;
   /** CA directories in fallback order. */
   directoryUrls: readonly string[];
+  /**
+   * A staging CA to prove a fix on before production is tried again (Caddy's approach): after a
+   * failed round, the next round first orders a throw-away certificate from staging, and only
+   * when that succeeds spends the production CA's budget.
+   */
+  stagingDirectoryUrl?: string | undefined;
   /** The issuer (with its account) for a directory; may throw a classified IssueError. */
   issuerFor(directoryUrl: string): Promise<{ issuer: Issuer; accountId: string; accountUrl: string }>;
   /** Drops an account the CA no longer knows, so the next attempt registers again. */
@@ -45,6 +51,8 @@ export interface IssuanceDeps {
   ): Promise<BudgetDecision>;
   /** Counts failed authorizations (they have a budget of their own at the CA). */
   recordFailedAuthorizations(directoryUrl: string, accountUrl: string, names: string[]): Promise<void>;
+  /** Waits for room in the account's ACME request budget (called before each ACME request). */
+  throttleRequest(directoryUrl: string, accountUrl: string, signal?: AbortSignal): Promise<void>;
   /** Checks the failed-authorization budget before ordering. */
   checkFailedAuthorizationBudget(
     directoryUrl: string,
@@ -112,6 +120,14 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   );
   if ('error' in challenges)
     return fail(job, certificate, deps, new IssueError('policy', challenges.error), null);
+
+  if (deps.stagingDirectoryUrl && job.attempt > 0) {
+    const trial = await stagingTrial(deps.stagingDirectoryUrl, challenges[0]!, certificate, deps, log);
+    if (trial) {
+      const retryAt = new Date(Date.now() + retryDelayMs(job.attempt + 1, deps.retryLadderMs));
+      return fail(job, certificate, deps, trial, retryAt);
+    }
+  }
 
   let lastError: IssueError | undefined;
   let earliestRefill: { at: Date; reason: string } | undefined;
@@ -232,6 +248,7 @@ async function attempt(
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
+      beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) =>
         saveCheckpoint(db, deps.box, {
           orderId: currentOrderId,
@@ -270,6 +287,55 @@ async function attempt(
       await deps.recordFailedAuthorizations(step.directoryUrl, accountUrl, certificate.names);
     }
     return { kind: 'failed', error };
+  }
+}
+
+/** Orders a certificate from staging and throws it away; returns the failure, if any. */
+async function stagingTrial(
+  directoryUrl: string,
+  challenge: ChallengeType,
+  certificate: CertificateRow,
+  deps: IssuanceDeps,
+  log: Logger,
+): Promise<IssueError | undefined> {
+  const step: AttemptStep = { directoryUrl, challenge, quickRetry: false };
+  const startedAt = new Date();
+  let accountId: string | null = null;
+  try {
+    const { issuer, accountId: account, accountUrl } = await deps.issuerFor(directoryUrl);
+    accountId = account;
+    await issuer.issue({
+      names: certificate.names,
+      keyType: certificate.key_type as KeyType,
+      solver: deps.solvers[challenge]!,
+      checkpoint: async () => {},
+      beforeRequest: () => deps.throttleRequest(directoryUrl, accountUrl, deps.signal),
+    });
+    const now = new Date();
+    await deps.db
+      .insertInto('order_attempts')
+      .values({
+        id: randomUUID(),
+        certificate_id: certificate.id,
+        directory_url: directoryUrl,
+        acme_account_id: account,
+        challenge_type: challenge,
+        outcome: 'staging-success',
+        started_at: startedAt,
+        finished_at: now,
+        duration_ms: now.getTime() - startedAt.getTime(),
+      })
+      .execute();
+    log.info({ directory_url: directoryUrl }, 'staging trial succeeded, trying production');
+    return undefined;
+  } catch (caught) {
+    const error =
+      caught instanceof IssueError
+        ? caught
+        : new IssueError('internal', String((caught as Error)?.message ?? caught));
+    await recordAttempt(deps.db, { certificate, step, accountId, orderId: null, startedAt, error });
+    log.warn({ directory_url: directoryUrl, kind: error.kind, err: error.message }, 'staging trial failed');
+    return error;
   }
 }
 
