@@ -1,5 +1,7 @@
+import type { Database } from '@gatehouse/db';
 import { certsRenewalDue, certsRequested } from '@gatehouse/events';
 import { on, PermanentEventError, type Subscription } from '@gatehouse/messaging';
+import type { Transaction } from 'kysely';
 import { enqueueIssuance } from './job-queue.ts';
 
 /**
@@ -44,4 +46,15 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
       onQueued();
     }),
   ];
+}
+
+/** An event about a certificate that does not exist can never succeed: it becomes a dead letter. */
+async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
+  const certificate = await trx
+    .selectFrom('certificates')
+    .select(['id', 'names_key', 'key_type'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!certificate) throw new PermanentEventError(`certificate ${id} does not exist`);
+  return certificate;
 }
