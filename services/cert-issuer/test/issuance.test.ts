@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecretBox, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
 import {
+  challtestsrv,
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -122,6 +123,40 @@ describe('issuance', { timeout: 240_000 }, () => {
     expect(job.status).toBe('failed');
     const failed = await emittedEvents(database.db, 'certs.issue-failed');
     expect(failed.filter((event) => event.data.certificateId === id)).toHaveLength(1);
+  });
+
+  it('issuance - a failed preflight defers the order with the reason and never contacts the CA', async () => {
+    const broken = name('nodns');
+    await challtestsrv.setServfail(broken);
+    try {
+      const id = await requestCertificate(database.db, [broken], { challenge: 'http-01' });
+      const row = await waitFor(
+        'the preflight failure recorded',
+        async () => {
+          const current = await certificateRow(database.db, id);
+          return current.last_error_kind === 'preflight' && current;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      expect(row.status).toBe('failed');
+      expect(row.last_error_message).toContain(broken);
+      expect(row.next_retry_at).not.toBeNull();
+      expect(row.preflight?.find((result) => result.check === 'dns')).toMatchObject({
+        name: broken,
+        ok: false,
+      });
+      expect(
+        await database.db.selectFrom('orders').selectAll().where('certificate_id', '=', id).execute(),
+      ).toEqual([]);
+      const used = await database.db
+        .selectFrom('rate_limit_events')
+        .selectAll()
+        .where('scope', 'like', `%${broken}%`)
+        .execute();
+      expect(used).toEqual([]);
+    } finally {
+      await challtestsrv.clearServfail(broken);
+    }
   });
 
   it('issuance - names that cannot get a public certificate are refused with the reason, before any order', async () => {
