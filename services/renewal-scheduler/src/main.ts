@@ -1,12 +1,42 @@
 import { runService } from '@gatehouse/runtime';
+import { renewalSchedulerConfigShape } from './config.ts';
+import { claimDueRenewals } from './renewal/claim-due.ts';
 
-// Renewal timing arrives with the renewal work; until then the scheduler runs the shared runtime
-// only: migrations, outbox relay, health and metrics.
 await runService({
   name: 'renewal-scheduler',
-  configShape: {},
+  configShape: renewalSchedulerConfigShape,
   defaultHealthPort: 9104,
-  async start() {
-    return undefined;
+  async start({ config, db, logger }) {
+    let stopping = false;
+    let wake: (() => void) | undefined;
+    const loop = (async () => {
+      while (!stopping) {
+        try {
+          // Drain everything due now, a batch at a time, before sleeping.
+          for (;;) {
+            const claimed = await claimDueRenewals(db, config.RENEWAL_BATCH_SIZE);
+            for (const renewal of claimed)
+              logger.info({ cert_id: renewal.id, reason: renewal.reason }, 'renewal due');
+            if (claimed.length < config.RENEWAL_BATCH_SIZE || stopping) break;
+          }
+        } catch (error) {
+          logger.warn({ err: error }, 'renewal tick failed');
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, config.RENEWAL_TICK_SECONDS * 1000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    })();
+    return {
+      async stop() {
+        stopping = true;
+        wake?.();
+        await loop;
+      },
+    };
   },
 });
