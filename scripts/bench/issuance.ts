@@ -179,13 +179,24 @@ function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** Busy and total CPU seconds of the whole machine (every session's work on it, not only ours). */
-function machineCpuSeconds(): { busy: number; total: number } {
+/**
+ * CPU seconds of the whole machine (every session's work on it, not only ours): busy (user, nice, system,
+ * irq, softirq), stolen by the hypervisor (`steal`: a noisy neighbour on a VM) and in total.
+ */
+function machineCpuSeconds(): { busy: number; steal: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const values = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = values.reduce((sum, value) => sum + value, 0);
-  const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: (total - idle) / clockTicks, total: total / clockTicks };
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is already in user)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return {
+    busy: busy / clockTicks,
+    steal: steal / clockTicks,
+    total: (busy + idle + iowait + steal) / clockTicks,
+  };
 }
 
 /** The pid of the process whose command line mentions `needle` (Pebble, by its config path). */
@@ -237,9 +248,13 @@ function cpuMeter(groups: () => Promise<PidGroups>) {
         result[group] = round2(used / wallS);
       }
       result.bench_process = round2((bench.user + bench.system) / 1e6 / wallS);
-      const busy = machine.busy - machineBefore.busy;
-      const total = machine.total - machineBefore.total;
-      result.machine = round2((busy / Math.max(total, 1e-9)) * cpus().length);
+      const total = Math.max(machine.total - machineBefore.total, 1e-9);
+      result.machine_busy = round2(((machine.busy - machineBefore.busy) / total) * cpus().length);
+      result.machine_steal = round2(((machine.steal - machineBefore.steal) / total) * cpus().length);
+      const ours = Object.entries(result)
+        .filter(([name]) => !name.startsWith('machine_'))
+        .reduce((sum, [, value]) => sum + value, 0);
+      result.other_processes = round2(Math.max(0, result.machine_busy - ours));
       return result;
     },
   };
@@ -748,7 +763,8 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(result));
     return wholePathResult.failures === 0 && bare.failures === 0 ? 0 : 1;
   } catch (error) {
-    console.error('bench: failed:', error);
+    if (abort.signal.aborted) console.error('bench: interrupted; everything it started is stopped');
+    else console.error('bench: failed:', error);
     return 1;
   }
 }
