@@ -6,8 +6,8 @@ await runService({
   name: 'api',
   configShape: apiConfigShape,
   defaultHealthPort: 9101,
-  async start({ config, logger }) {
-    const app = createApiApp({ token: config.GATEHOUSE_API_TOKEN, logger });
+  async start({ config, logger, db }) {
+    const app = createApiApp({ token: config.GATEHOUSE_API_TOKEN, logger, db });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };
   },

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createLogger } from '@gatehouse/telemetry';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiApp } from '../src/http/app.ts';
 
@@ -7,15 +8,24 @@ describe('api http', () => {
   const token = 'a'.repeat(40);
   let server: Server;
   let base: string;
+  let database: TestDatabase;
   beforeAll(async () => {
-    const app = createApiApp({ token, logger: createLogger({ service: 'api-test', level: 'silent' }) });
+    database = await createTestDatabase('api_http');
+    const app = createApiApp({
+      token,
+      logger: createLogger({ service: 'api-test', level: 'silent' }),
+      db: database.db,
+    });
     server = await new Promise((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
     const address = server.address();
     base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await database.drop();
+  });
 
   it('api - /v1 without a token is 401 problem+json with a hint', async () => {
     const response = await fetch(`${base}/v1/apps`);

@@ -13,8 +13,17 @@ export interface AppsTable {
   env: ColumnType<Record<string, string>, string | undefined, string>;
   command: ColumnType<string[] | null, string | null, string | null>;
   revision: Generated<number>;
+  /** App-level www mode (migration 0003); each domain row carries it too. */
+  www: Generated<string>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** Which certificates an app uses (migration 0003); deleting the app drops the link, not the certificate. */
+export interface AppCertificatesTable {
+  app_id: string;
+  certificate_id: string;
+  created_at: CreatedAt;
 }
 
 export interface DomainsTable {
@@ -222,6 +231,7 @@ export interface LeasesTable {
 export interface Database {
   apps: AppsTable;
   domains: DomainsTable;
+  app_certificates: AppCertificatesTable;
   deployments: DeploymentsTable;
   acme_accounts: AcmeAccountsTable;
   certificates: CertificatesTable;

@@ -1,31 +1,60 @@
+import type { Db } from '@gatehouse/db';
 import { traceRequests } from '@gatehouse/runtime';
 import type { Logger } from '@gatehouse/telemetry';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { appRoutes } from '../apps/app-routes.ts';
+import { certificateRoutes } from '../certificates/certificate-routes.ts';
+import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { bearerAuth } from './bearer-auth.ts';
+import { openApiDocument } from './openapi.ts';
 import { sendProblem } from './problem.ts';
 
 export interface ApiAppOptions {
   token: string;
   logger: Logger;
+  db: Db;
 }
 
+const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
+  validation: { status: 400, title: 'Bad Request' },
+  'not-found': { status: 404, title: 'Not Found' },
+  conflict: { status: 409, title: 'Conflict' },
+};
+
 /**
- * The HTTP API. Everything under `/v1` needs the bearer token; every error is problem+json.
- * Resource routes (apps, certificates, DNS providers) mount on `v1`.
+ * The HTTP API. Everything under `/v1` needs the bearer token, except the OpenAPI document (it describes the
+ * API and holds no data, so clients and tooling can fetch it before they have a token); every error is
+ * problem+json.
  */
-export function createApiApp({ token, logger }: ApiAppOptions): Express {
+export function createApiApp({ token, logger, db }: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(traceRequests());
+  app.get('/v1/openapi.json', (_request, response) => {
+    response.json(openApiDocument);
+  });
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
+  v1.use('/apps', appRoutes(db));
+  v1.use('/certificates', certificateRoutes(db));
   app.use('/v1', v1);
 
   app.use((request, response) => {
     sendProblem(response, 404, 'Not Found', `no resource at ${request.method} ${request.path}`);
   });
   const onError: ErrorRequestHandler = (error, _request, response, _next) => {
+    if (error instanceof ApiError) {
+      const { status, title } = problemTitles[error.code];
+      sendProblem(
+        response,
+        status,
+        title,
+        error.message,
+        error.errors.length > 0 ? { errors: error.errors } : {},
+      );
+      return;
+    }
     const status = (error as { status?: number }).status;
     if (status === 400 && (error as { type?: string }).type === 'entity.parse.failed') {
       sendProblem(response, 400, 'Bad Request', 'the request body is not valid JSON');

@@ -1,0 +1,73 @@
+import type { AppRow, DomainRow } from '@gatehouse/db';
+import type { ChallengePreference, WwwMode } from './domain-url.ts';
+
+/** An app as `GET /v1/apps/{name}` shows it (see the OpenAPI document's `App` schema). */
+export interface AppView {
+  name: string;
+  image: string;
+  port: number;
+  env: Record<string, string>;
+  command: string[] | null;
+  www: WwwMode;
+  revision: number;
+  domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
+  /** The deployer's newest report; null until it has acted on the app. */
+  container: {
+    state: string;
+    containerId: string | null;
+    upstream: { host: string; port: number } | null;
+    error: { reason: string; message: string } | null;
+  } | null;
+  certificates: Array<{ id: string; status: string }>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeploymentSummary {
+  status: string;
+  container_id: string | null;
+  upstream_host: string | null;
+  upstream_port: number | null;
+  error_reason: string | null;
+  error_message: string | null;
+}
+
+export function toAppView(
+  app: AppRow,
+  domains: readonly DomainRow[],
+  deployment: DeploymentSummary | undefined,
+  certificates: ReadonlyArray<{ id: string; status: string }>,
+): AppView {
+  return {
+    name: app.name,
+    image: app.image,
+    port: app.port,
+    env: app.env,
+    command: app.command,
+    www: app.www as WwwMode,
+    revision: app.revision,
+    domains: domains.map((domain) => ({
+      url: `${domain.https ? 'https' : 'http'}://${domain.hostname}`,
+      hostname: domain.hostname,
+      https: domain.https,
+      challenge: domain.challenge as ChallengePreference,
+    })),
+    container: deployment
+      ? {
+          state: deployment.status,
+          containerId: deployment.container_id,
+          upstream:
+            deployment.upstream_host !== null && deployment.upstream_port !== null
+              ? { host: deployment.upstream_host, port: deployment.upstream_port }
+              : null,
+          error:
+            deployment.error_reason !== null
+              ? { reason: deployment.error_reason, message: deployment.error_message ?? '' }
+              : null,
+        }
+      : null,
+    certificates: certificates.map(({ id, status }) => ({ id, status })),
+    createdAt: app.created_at.toISOString(),
+    updatedAt: app.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,44 @@
+import type { Db } from '@gatehouse/db';
+import { Router } from 'express';
+import { ApiError } from '../errors.ts';
+import type { FieldError } from '../http/field-errors.ts';
+import { parseCreateApp, parsePatchApp } from './app-input.ts';
+import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
+
+/** `/v1/apps`: create, list, show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
+export function appRoutes(db: Db): Router {
+  const router = Router();
+
+  router.post('/', async (request, response) => {
+    const parsed = parseCreateApp(request.body);
+    if (!parsed.ok) throw invalid(parsed.errors);
+    const app = await createApp(db, parsed.value);
+    response.status(201).location(`/v1/apps/${app.name}`).json(app);
+  });
+
+  router.get('/', async (_request, response) => {
+    response.json({ apps: await listApps(db) });
+  });
+
+  router.get('/:name', async (request, response) => {
+    response.json(await getAppOrThrow(db, request.params.name));
+  });
+
+  router.patch('/:name', async (request, response) => {
+    const www = await getAppWwwOrThrow(db, request.params.name);
+    const parsed = parsePatchApp(request.body, www);
+    if (!parsed.ok) throw invalid(parsed.errors);
+    response.json(await updateApp(db, request.params.name, parsed.value));
+  });
+
+  router.delete('/:name', async (request, response) => {
+    response.status(202).json(await deleteApp(db, request.params.name));
+  });
+
+  return router;
+}
+
+function invalid(errors: FieldError[]): ApiError {
+  const fields = [...new Set(errors.map((error) => error.field))].join(', ');
+  return new ApiError('validation', `the request has invalid fields: ${fields}; see errors`, { errors });
+}

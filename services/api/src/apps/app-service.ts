@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
+import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
+import { namesKey } from '@gatehouse/pki';
+import type { Transaction } from 'kysely';
+import { listAppCertificates } from '../certificates/certificate.repository.ts';
+import { findOrRequestCertificate } from '../certificates/request-certificate.ts';
+import { ApiError } from '../errors.ts';
+import {
+  deleteAppRow,
+  findAppByName,
+  findHostnameConflicts,
+  insertApp,
+  latestDeployments,
+  listAppRows,
+  listDomainRows,
+  lockAppWrites,
+  replaceCertificateLinks,
+  replaceDomains,
+  updateAppRow,
+} from './app.repository.ts';
+import type { CreateAppInput, PatchAppInput } from './app-input.ts';
+import { type AppView, toAppView } from './app-representation.ts';
+import {
+  type ChallengePreference,
+  certificateNames,
+  claimedHostnames,
+  commonChallenge,
+  type DomainSpec,
+  type WwwMode,
+} from './domain-url.ts';
+
+/** Event `source` of everything the api emits. */
+const source = 'api';
+
+/**
+ * Creates an app in one transaction: the app and its domains (revision 1), `apps.created`, and the certificate
+ * for its https names (found or requested, see findOrRequestCertificate). Refused with `conflict` when the name
+ * or a host name (www counterparts included) is taken; then nothing is written.
+ */
+export async function createApp(db: Db, input: CreateAppInput): Promise<AppView> {
+  await db.transaction().execute(async (trx) => {
+    await lockAppWrites(trx);
+    if (await findAppByName(trx, input.name)) {
+      throw new ApiError('conflict', `an app named ${input.name} already exists; choose another name`);
+    }
+    await refuseTakenHostnames(trx, input.domains, input.www);
+    const app = await insertApp(trx, { id: randomUUID(), ...input });
+    await replaceDomains(trx, app.id, input.domains, input.www);
+    await linkCertificate(trx, app.id, input.domains, input.www);
+    await enqueue(
+      trx,
+      createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
+    );
+  });
+  return getAppOrThrow(db, input.name);
+}
+
+/**
+ * Applies a validated patch in one transaction: revision + 1 and `apps.updated`. When the names the
+ * certificate must cover change, the app is pointed at the certificate for the new set (found or requested).
+ */
+export async function updateApp(db: Db, name: string, patch: PatchAppInput): Promise<AppView> {
+  await db.transaction().execute(async (trx) => {
+    await lockAppWrites(trx);
+    const current = await findAppByName(trx, name);
+    if (!current) throw notFound(name);
+    const currentWww = current.www as WwwMode;
+    const currentDomains = toDomainSpecs(await listDomainRows(trx, [current.id]));
+    const www = patch.www ?? currentWww;
+    const domains = patch.domains ?? currentDomains;
+    const domainsChanged = patch.domains !== undefined || www !== currentWww;
+    if (domainsChanged) {
+      await refuseTakenHostnames(trx, domains, www, current.id);
+      await replaceDomains(trx, current.id, domains, www);
+      const before = certificateNames(currentDomains, currentWww);
+      const after = certificateNames(domains, www);
+      if (keyOf(before) !== keyOf(after)) await linkCertificate(trx, current.id, domains, www);
+    }
+    const app = await updateAppRow(trx, current.id, patch);
+    await enqueue(trx, createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }));
+  });
+  return getAppOrThrow(db, name);
+}
+
+/**
+ * Deletes the app and its domains and emits `apps.deleted` (revision + 1, so it orders after the last update).
+ * Certificates stay: if the names come back, the certificate is reused instead of ordered again.
+ */
+export async function deleteApp(db: Db, name: string): Promise<{ name: string; revision: number }> {
+  return db.transaction().execute(async (trx) => {
+    await lockAppWrites(trx);
+    const app = await findAppByName(trx, name);
+    if (!app) throw notFound(name);
+    await deleteAppRow(trx, app.id);
+    const revision = app.revision + 1;
+    await enqueue(
+      trx,
+      createEvent(appsDeleted, {
+        source,
+        subject: app.id,
+        data: { appId: app.id, name: app.name, revision },
+      }),
+    );
+    return { name: app.name, revision };
+  });
+}
+
+export async function getAppOrThrow(db: Db, name: string): Promise<AppView> {
+  const app = await findAppByName(db, name);
+  if (!app) throw notFound(name);
+  const [view] = await viewsOf(db, [app]);
+  return view!;
+}
+
+/** The app's www mode, for validating a patch before the write; throws not-found. */
+export async function getAppWwwOrThrow(db: Db, name: string): Promise<WwwMode> {
+  const app = await findAppByName(db, name);
+  if (!app) throw notFound(name);
+  return app.www as WwwMode;
+}
+
+export async function listApps(db: Db): Promise<AppView[]> {
+  return viewsOf(db, await listAppRows(db));
+}
+
+async function viewsOf(db: Db, apps: readonly AppRow[]): Promise<AppView[]> {
+  const ids = apps.map((app) => app.id);
+  const [domains, deployments, certificates] = await Promise.all([
+    listDomainRows(db, ids),
+    latestDeployments(db, ids),
+    listAppCertificates(db, ids),
+  ]);
+  return apps.map((app) =>
+    toAppView(
+      app,
+      domains.filter((domain) => domain.app_id === app.id),
+      deployments.find((deployment) => deployment.app_id === app.id),
+      certificates.filter((certificate) => certificate.app_id === app.id),
+    ),
+  );
+}
+
+async function refuseTakenHostnames(
+  trx: Transaction<Database>,
+  domains: readonly DomainSpec[],
+  www: WwwMode,
+  exceptAppId?: string,
+): Promise<void> {
+  const conflicts = await findHostnameConflicts(trx, claimedHostnames(domains, www), exceptAppId);
+  if (conflicts.length === 0) return;
+  const list = conflicts.map(({ hostname, app }) => `${hostname} (app ${app})`).join(', ');
+  throw new ApiError('conflict', `host names already used by another app: ${list}; remove them there first`, {
+    errors: conflicts.map(({ hostname, app }) => ({
+      field: 'domains',
+      message: `${hostname} is used by app ${app}`,
+    })),
+  });
+}
+
+/** Finds or requests the certificate for the app's https names and links it; no https names, no link. */
+async function linkCertificate(
+  trx: Transaction<Database>,
+  appId: string,
+  domains: readonly DomainSpec[],
+  www: WwwMode,
+): Promise<void> {
+  const names = certificateNames(domains, www);
+  if (names.length === 0) {
+    await replaceCertificateLinks(trx, appId, []);
+    return;
+  }
+  const certificate = await findOrRequestCertificate(trx, {
+    names,
+    challenge: commonChallenge(domains),
+    source,
+  });
+  await replaceCertificateLinks(trx, appId, [certificate.id]);
+}
+
+function appSpec(app: AppRow, domains: readonly DomainSpec[]) {
+  return {
+    appId: app.id,
+    name: app.name,
+    image: app.image,
+    port: app.port,
+    domains: domains.map((domain) => ({ ...domain, www: app.www as WwwMode })),
+    env: app.env,
+    command: app.command,
+    revision: app.revision,
+  };
+}
+
+function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {
+  return rows.map((row) => ({
+    hostname: row.hostname,
+    https: row.https,
+    challenge: row.challenge as ChallengePreference,
+  }));
+}
+
+function keyOf(names: readonly string[]): string {
+  return names.length === 0 ? '' : namesKey(names);
+}
+
+function notFound(name: string): ApiError {
+  return new ApiError('not-found', `there is no app named ${name}; GET /v1/apps lists them`);
+}

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { AppRow, Database, DomainRow } from '@gatehouse/db';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
+
+type Queryable = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Advisory lock every app write takes first. Name and host-name uniqueness (www counterparts included, which
+ * no index can express) and certificate find-or-create are check-then-insert, so writers go one at a time;
+ * app writes are rare, so one lock for all of them costs nothing.
+ */
+const appWritesLock = 'gatehouse.api.app-writes';
+
+/** Serializes app writes until the transaction ends. Only a transaction can hold it. */
+export async function lockAppWrites(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${appWritesLock}))`.execute(trx);
+}
+
+export async function findAppByName(db: Queryable, name: string): Promise<AppRow | undefined> {
+  return db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function listAppRows(db: Queryable): Promise<AppRow[]> {
+  return db.selectFrom('apps').selectAll().orderBy('name', 'asc').execute();
+}
+
+export async function listDomainRows(db: Queryable, appIds: readonly string[]): Promise<DomainRow[]> {
+  if (appIds.length === 0) return [];
+  return db
+    .selectFrom('domains')
+    .selectAll()
+    .where('app_id', 'in', [...appIds])
+    .orderBy('created_at', 'asc')
+    .orderBy('hostname', 'asc')
+    .execute();
+}
+
+/**
+ * Host names in `claimed` that another app already occupies, directly or as the www counterpart its mode adds,
+ * with that app's name. `exceptAppId` is the app being changed.
+ */
+export async function findHostnameConflicts(
+  db: Queryable,
+  claimed: readonly string[],
+  exceptAppId?: string,
+): Promise<Array<{ hostname: string; app: string }>> {
+  if (claimed.length === 0) return [];
+  const wanted = new Set(claimed);
+  // A stored name conflicts if it is wanted, or if its counterpart is; the latter are `www.<wanted>` and the
+  // apex of a wanted `www.` name. Fetch those candidates, then decide with the same function that claims.
+  const candidates = new Set(claimed);
+  for (const name of claimed) {
+    candidates.add(`www.${name}`);
+    if (name.startsWith('www.')) candidates.add(name.slice(4));
+  }
+  let query = db
+    .selectFrom('domains')
+    .innerJoin('apps', 'apps.id', 'domains.app_id')
+    .select(['domains.hostname', 'domains.www', 'apps.name'])
+    .where('domains.hostname', 'in', [...candidates]);
+  if (exceptAppId !== undefined) query = query.where('domains.app_id', '!=', exceptAppId);
+  const rows = await query.execute();
+  const conflicts: Array<{ hostname: string; app: string }> = [];
+  for (const row of rows) {
+    const counterpart = wwwCounterpart(row.hostname, row.www as WwwMode);
+    if (wanted.has(row.hostname)) conflicts.push({ hostname: row.hostname, app: row.name });
+    else if (counterpart !== undefined && wanted.has(counterpart))
+      conflicts.push({ hostname: counterpart, app: row.name });
+  }
+  return conflicts;
+}
+
+export async function insertApp(
+  trx: Transaction<Database>,
+  app: {
+    id: string;
+    name: string;
+    image: string;
+    port: number;
+    env: Record<string, string>;
+    command: string[] | null;
+    www: WwwMode;
+  },
+): Promise<AppRow> {
+  return trx
+    .insertInto('apps')
+    .values({
+      id: app.id,
+      name: app.name,
+      image: app.image,
+      port: app.port,
+      env: JSON.stringify(app.env),
+      command: app.command === null ? null : JSON.stringify(app.command),
+      www: app.www,
+      revision: 1,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Sets the changed fields and bumps the revision by one. */
+export async function updateAppRow(
+  trx: Transaction<Database>,
+  id: string,
+  changes: {
+    image?: string;
+    port?: number;
+    env?: Record<string, string>;
+    command?: string[] | null;
+    www?: WwwMode;
+  },
+): Promise<AppRow> {
+  return trx
+    .updateTable('apps')
+    .set({
+      ...(changes.image !== undefined ? { image: changes.image } : {}),
+      ...(changes.port !== undefined ? { port: changes.port } : {}),
+      ...(changes.env !== undefined ? { env: JSON.stringify(changes.env) } : {}),
+      ...(changes.command !== undefined
+        ? { command: changes.command === null ? null : JSON.stringify(changes.command) }
+        : {}),
+      ...(changes.www !== undefined ? { www: changes.www } : {}),
+      revision: sql<number>`revision + 1`,
+      updated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Replaces the app's domains; each row carries the app's www mode. */
+export async function replaceDomains(
+  trx: Transaction<Database>,
+  appId: string,
+  domains: readonly DomainSpec[],
+  www: WwwMode,
+): Promise<void> {
+  await trx.deleteFrom('domains').where('app_id', '=', appId).execute();
+  if (domains.length === 0) return;
+  await trx
+    .insertInto('domains')
+    .values(
+      domains.map((domain) => ({
+        id: randomUUID(),
+        app_id: appId,
+        hostname: domain.hostname,
+        https: domain.https,
+        www,
+        challenge: domain.challenge,
+      })),
+    )
+    .execute();
+}
+
+/** Points the app at exactly these certificates (none when it has no https domain). */
+export async function replaceCertificateLinks(
+  trx: Transaction<Database>,
+  appId: string,
+  certificateIds: readonly string[],
+): Promise<void> {
+  await trx.deleteFrom('app_certificates').where('app_id', '=', appId).execute();
+  if (certificateIds.length === 0) return;
+  await trx
+    .insertInto('app_certificates')
+    .values(certificateIds.map((certificateId) => ({ app_id: appId, certificate_id: certificateId })))
+    .execute();
+}
+
+/** Deletes the app; its domains and certificate links go with it (cascade), its certificates stay. */
+export async function deleteAppRow(trx: Transaction<Database>, id: string): Promise<void> {
+  await trx.deleteFrom('apps').where('id', '=', id).execute();
+}
+
+/** The newest deployment row of each app (the deployer's observed state). */
+export async function latestDeployments(
+  db: Queryable,
+  appIds: readonly string[],
+): Promise<
+  Array<{
+    app_id: string;
+    status: string;
+    container_id: string | null;
+    upstream_host: string | null;
+    upstream_port: number | null;
+    error_reason: string | null;
+    error_message: string | null;
+  }>
+> {
+  if (appIds.length === 0) return [];
+  return db
+    .selectFrom('deployments')
+    .distinctOn('app_id')
+    .select([
+      'app_id',
+      'status',
+      'container_id',
+      'upstream_host',
+      'upstream_port',
+      'error_reason',
+      'error_message',
+    ])
+    .where('app_id', 'in', [...appIds])
+    .orderBy('app_id')
+    .orderBy('created_at', 'desc')
+    .orderBy('updated_at', 'desc')
+    .execute();
+}

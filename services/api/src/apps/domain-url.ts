@@ -1,0 +1,97 @@
+import type { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
+import { normalizeName, qualifiesForPublicCert } from '@gatehouse/pki';
+import type { z } from 'zod';
+
+export type ChallengePreference = z.infer<typeof challengePreferenceSchema>;
+export type WwwMode = z.infer<typeof wwwModeSchema>;
+
+/** One domain of an app as the API accepts it, parsed: `https://shop.example.com` → hostname + scheme. */
+export interface DomainSpec {
+  /** Lower-case ASCII (punycode for IDNs). */
+  hostname: string;
+  https: boolean;
+  challenge: ChallengePreference;
+}
+
+/**
+ * Parses a domain URL: scheme `http` or `https`, a host name and nothing else (no userinfo, port, path, query
+ * or fragment; a lone trailing `/` is allowed). The host is normalized with normalizeName (IDN → punycode) and
+ * an `https://` host must qualify for a certificate from the configured CA. Returns a reason when it fails.
+ */
+export function parseDomainUrl(
+  url: string,
+  challenge: ChallengePreference,
+): { ok: true; domain: DomainSpec } | { ok: false; reason: string } {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url.trim());
+  if (!match) {
+    return fail(`'${url}' is not a URL; give the scheme and host, as in https://shop.example.com`);
+  }
+  const scheme = match[1]!.toLowerCase();
+  const authority = match[2]!;
+  const rest = match[3]!;
+  if (scheme !== 'http' && scheme !== 'https') {
+    return fail(`the scheme must be http or https, not ${scheme}`);
+  }
+  if (authority.includes('@')) return fail('the URL must not contain a user name or password');
+  if (/:[0-9]*$/.test(authority) && !authority.endsWith(']')) {
+    return fail('the URL must not contain a port; Gatehouse serves http on 80 and https on 443');
+  }
+  if (rest !== '' && rest !== '/') {
+    return fail('the URL must not contain a path, query or fragment; give only the scheme and host');
+  }
+  const name = normalizeName(authority);
+  if (!name.ok) return fail(`the host name is not valid: ${name.reason}`);
+  const https = scheme === 'https';
+  if (name.name.startsWith('*.') && challenge === 'http-01') {
+    return fail('a wildcard name can only be validated with the dns-01 challenge');
+  }
+  if (https) {
+    const qualifies = qualifiesForPublicCert(name.name);
+    if (!qualifies.ok) {
+      return fail(`${qualifies.reason}; the local CA is not available yet, so serve it over http:// for now`);
+    }
+  }
+  return { ok: true, domain: { hostname: name.name, https, challenge } };
+}
+
+/**
+ * The other name a www mode adds for `hostname`: `www.<name>` for an apex, the apex for a `www.` name.
+ * Undefined for mode `none` and for wildcards (a wildcard has no www counterpart).
+ */
+export function wwwCounterpart(hostname: string, mode: WwwMode): string | undefined {
+  if (mode === 'none' || hostname.startsWith('*.')) return undefined;
+  return hostname.startsWith('www.') ? hostname.slice(4) : `www.${hostname}`;
+}
+
+/** Every host name an app's domains occupy: the domains themselves plus the www counterparts its mode adds. */
+export function claimedHostnames(domains: readonly Pick<DomainSpec, 'hostname'>[], mode: WwwMode): string[] {
+  const names = new Set<string>();
+  for (const { hostname } of domains) {
+    names.add(hostname);
+    const counterpart = wwwCounterpart(hostname, mode);
+    if (counterpart !== undefined) names.add(counterpart);
+  }
+  return [...names];
+}
+
+/**
+ * The names the app's certificate must cover: every https host name and, whatever the redirect direction, its
+ * www counterpart (a redirect source is always covered, or the browser warns before it can be redirected).
+ */
+export function certificateNames(domains: readonly DomainSpec[], mode: WwwMode): string[] {
+  return claimedHostnames(
+    domains.filter((domain) => domain.https),
+    mode,
+  );
+}
+
+/** The challenge for a certificate request: the domains' common preference, or `auto` when they differ. */
+export function commonChallenge(domains: readonly DomainSpec[]): ChallengePreference {
+  const https = domains.filter((domain) => domain.https);
+  const first = https[0]?.challenge ?? 'auto';
+  return https.every((domain) => domain.challenge === first) ? first : 'auto';
+}
+
+function fail(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
+}

@@ -1,0 +1,63 @@
+import type { OrderAttemptRow, PublicCertificateRow } from './certificate.repository.ts';
+
+/** A certificate as DESIGN.md's HTTP API shows it; never the chain's key. */
+export interface CertificateView {
+  id: string;
+  names: string[];
+  status: string;
+  source: string;
+  issuer: string | null;
+  keyType: string;
+  notBefore: string | null;
+  notAfter: string | null;
+  renewAt: string | null;
+  renewReason: string | null;
+  lastError: { kind: string; message: string; at: string | null } | null;
+}
+
+export interface AttemptView {
+  id: string;
+  directoryUrl: string;
+  challengeType: string | null;
+  outcome: string;
+  error: { kind: string; message: string } | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+export function toCertificateView(row: PublicCertificateRow): CertificateView {
+  return {
+    id: row.id,
+    names: row.names,
+    status: row.status,
+    source: row.source,
+    issuer: row.issuer,
+    keyType: row.key_type,
+    notBefore: iso(row.not_before),
+    notAfter: iso(row.not_after),
+    renewAt: iso(row.renew_at),
+    renewReason: row.renew_reason,
+    lastError:
+      row.last_error_kind !== null
+        ? { kind: row.last_error_kind, message: row.last_error_message ?? '', at: iso(row.last_error_at) }
+        : null,
+  };
+}
+
+export function toAttemptView(row: OrderAttemptRow): AttemptView {
+  return {
+    id: row.id,
+    directoryUrl: row.directory_url,
+    challengeType: row.challenge_type,
+    outcome: row.outcome,
+    error: row.error_kind !== null ? { kind: row.error_kind, message: row.error_message ?? '' } : null,
+    startedAt: row.started_at.toISOString(),
+    finishedAt: iso(row.finished_at),
+    durationMs: row.duration_ms,
+  };
+}
+
+function iso(value: Date | null): string | null {
+  return value === null ? null : value.toISOString();
+}

@@ -1,0 +1,73 @@
+import type { Db } from '@gatehouse/db';
+import { normalizeName } from '@gatehouse/pki';
+import { Router } from 'express';
+import { z } from 'zod';
+import { ApiError } from '../errors.ts';
+import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import {
+  type CertificateFilter,
+  findCertificateById,
+  listCertificates,
+  listOrderAttempts,
+} from './certificate.repository.ts';
+import { toAttemptView, toCertificateView } from './certificate-representation.ts';
+
+/** Every status a certificate can have (DESIGN.md). */
+export const certificateStatuses = ['pending', 'valid', 'renewing', 'failed', 'expired', 'fallback'] as const;
+const statusSchema = z.enum(certificateStatuses);
+
+/** `/v1/certificates`: list (`?status=`, `?name=`) and show with attempt history. */
+export function certificateRoutes(db: Db): Router {
+  const router = Router();
+
+  router.get('/', async (request, response) => {
+    const filter = parseFilter(request.query);
+    const rows = await listCertificates(db, filter);
+    response.json({ certificates: rows.map(toCertificateView) });
+  });
+
+  router.get('/:id', async (request, response) => {
+    const id = request.params.id;
+    // Not a UUID cannot name a certificate; answer 404 rather than let Postgres refuse the cast.
+    const certificate = z.uuid().safeParse(id).success ? await findCertificateById(db, id) : undefined;
+    if (!certificate) {
+      throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
+    }
+    const attempts = await listOrderAttempts(db, certificate.id);
+    response.json({ ...toCertificateView(certificate), attempts: attempts.map(toAttemptView) });
+  });
+
+  return router;
+}
+
+function parseFilter(query: Record<string, unknown>): CertificateFilter {
+  const errors: FieldError[] = [];
+  const filter: CertificateFilter = {};
+  for (const key of Object.keys(query)) {
+    if (key !== 'status' && key !== 'name')
+      errors.push({ field: fieldPath([key]), message: 'is not a known filter' });
+  }
+  if (query.status !== undefined) {
+    const status = statusSchema.safeParse(query.status);
+    if (status.success) filter.status = status.data;
+    else errors.push({ field: 'status', message: `must be one of ${certificateStatuses.join(', ')}` });
+  }
+  if (query.name !== undefined) {
+    const name = typeof query.name === 'string' ? normalizeName(query.name) : undefined;
+    if (name?.ok) {
+      const dot = name.name.indexOf('.');
+      const wildcard =
+        name.isIp || name.name.startsWith('*.') || dot < 0 ? undefined : `*.${name.name.slice(dot + 1)}`;
+      filter.coveringName = wildcard === undefined ? { name: name.name } : { name: name.name, wildcard };
+    } else {
+      errors.push({
+        field: 'name',
+        message: name === undefined ? 'give one host name' : `is not a host name: ${name.reason}`,
+      });
+    }
+  }
+  if (errors.length > 0) {
+    throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
+  }
+  return filter;
+}

@@ -1,0 +1,368 @@
+import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
+import { certificateStatuses } from '../certificates/certificate-routes.ts';
+
+/**
+ * The OpenAPI 3.1 description of `/v1` (apps and certificates), served at `GET /v1/openapi.json`. Response
+ * schemas are closed (`additionalProperties: false`) so the tests, which validate every response they receive
+ * against this document, catch a field that leaks out (a private key, say) as well as one that goes missing.
+ */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
+const dateTime = { type: 'string', format: 'date-time' };
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const unauthorized = problem('Missing or wrong bearer token');
+
+const certificateProperties = {
+  id: { type: 'string', format: 'uuid' },
+  names: { type: 'array', items: { type: 'string' }, minItems: 1 },
+  status: { type: 'string', enum: [...certificateStatuses] },
+  source: { type: 'string', enum: ['acme', 'custom', 'self-signed', 'local-ca'] },
+  issuer: nullable({ type: 'string', description: 'CA directory URL it came from' }),
+  keyType: { type: 'string' },
+  notBefore: nullable(dateTime),
+  notAfter: nullable(dateTime),
+  renewAt: nullable(dateTime),
+  renewReason: nullable({ type: 'string' }),
+  lastError: nullable({
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', 'message', 'at'],
+    properties: { kind: { type: 'string' }, message: { type: 'string' }, at: nullable(dateTime) },
+  }),
+};
+
+const appSpecProperties = {
+  image: {
+    type: 'string',
+    description: 'Docker image reference: [registry/][namespace/]name[:tag][@digest]',
+    pattern: '^\\S+$',
+  },
+  port: { type: 'integer', minimum: 1, maximum: 65535 },
+  domains: {
+    type: 'array',
+    items: {
+      oneOf: [
+        {
+          type: 'string',
+          description: 'http:// or https:// URL with only a host, as in https://shop.example.com',
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string' },
+            challenge: { type: 'string', enum: challengePreferenceSchema.options, default: 'auto' },
+          },
+        },
+      ],
+    },
+  },
+  env: {
+    type: 'object',
+    propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    additionalProperties: { type: 'string' },
+  },
+  command: nullable({ type: 'array', items: { type: 'string' }, description: "The container's Cmd" }),
+  www: { type: 'string', enum: wwwModeSchema.options, default: 'none' },
+};
+
+const nameParameter = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+};
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Gatehouse API',
+    version: '1',
+    description:
+      'Apps behind Traefik with automatic HTTPS. Every /v1 route except this document needs `Authorization: Bearer <token>`; errors are application/problem+json (RFC 9457).',
+  },
+  jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+  security: [{ bearer: [] }],
+  paths: {
+    '/v1/openapi.json': {
+      get: {
+        summary: 'This document',
+        security: [],
+        responses: { '200': { description: 'The OpenAPI document', content: json({ type: 'object' }) } },
+      },
+    },
+    '/v1/apps': {
+      post: {
+        summary: 'Create an app; requests the certificate for its https:// domains',
+        requestBody: { required: true, content: json(ref('CreateApp')) },
+        responses: {
+          '201': { description: 'Created', content: json(ref('App')) },
+          '400': problem('Invalid fields, listed in `errors`'),
+          '401': unauthorized,
+          '409': problem('The name or a host name is used by another app'),
+        },
+      },
+      get: {
+        summary: 'List apps',
+        responses: {
+          '200': {
+            description: 'Every app, by name',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['apps'],
+              properties: { apps: { type: 'array', items: ref('App') } },
+            }),
+          },
+          '401': unauthorized,
+        },
+      },
+    },
+    '/v1/apps/{name}': {
+      parameters: [nameParameter],
+      get: {
+        summary: 'Show an app with its domains, container and certificates',
+        responses: {
+          '200': { description: 'The app', content: json(ref('App')) },
+          '401': unauthorized,
+          '404': problem('No such app'),
+        },
+      },
+      patch: {
+        summary: 'Change an app; the revision goes up by one',
+        requestBody: { required: true, content: json(ref('PatchApp')) },
+        responses: {
+          '200': { description: 'The changed app', content: json(ref('App')) },
+          '400': problem('Invalid fields, listed in `errors`'),
+          '401': unauthorized,
+          '404': problem('No such app'),
+          '409': problem('A host name is used by another app'),
+        },
+      },
+      delete: {
+        summary: 'Delete an app; its certificates are kept for reuse',
+        responses: {
+          '202': {
+            description: 'Deleted; the container and routes go away asynchronously',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'revision'],
+              properties: { name: { type: 'string' }, revision: { type: 'integer' } },
+            }),
+          },
+          '401': unauthorized,
+          '404': problem('No such app'),
+        },
+      },
+    },
+    '/v1/certificates': {
+      get: {
+        summary: 'List certificates',
+        parameters: [
+          { name: 'status', in: 'query', schema: { type: 'string', enum: [...certificateStatuses] } },
+          {
+            name: 'name',
+            in: 'query',
+            description: 'Only certificates covering this host name (listed, or by a wildcard)',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'Certificates, oldest first',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['certificates'],
+              properties: { certificates: { type: 'array', items: ref('Certificate') } },
+            }),
+          },
+          '400': problem('A bad filter'),
+          '401': unauthorized,
+        },
+      },
+    },
+    '/v1/certificates/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        summary: 'Show a certificate with its issuance attempts',
+        responses: {
+          '200': { description: 'The certificate', content: json(ref('CertificateDetail')) },
+          '401': unauthorized,
+          '404': problem('No such certificate'),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Problem: {
+        type: 'object',
+        description: 'RFC 9457 problem details',
+        required: ['type', 'title', 'status', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer', minimum: 400, maximum: 599 },
+          detail: { type: 'string' },
+          errors: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['field', 'message'],
+              properties: {
+                field: { type: 'string', description: 'Path of the field, as in domains[1] or env.KEY' },
+                message: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      CreateApp: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'image', 'port', 'domains'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+          ...appSpecProperties,
+        },
+      },
+      PatchApp: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: appSpecProperties,
+      },
+      App: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'name',
+          'image',
+          'port',
+          'env',
+          'command',
+          'www',
+          'revision',
+          'domains',
+          'container',
+          'certificates',
+          'createdAt',
+          'updatedAt',
+        ],
+        properties: {
+          name: { type: 'string' },
+          image: { type: 'string' },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          env: { type: 'object', additionalProperties: { type: 'string' } },
+          command: nullable({ type: 'array', items: { type: 'string' } }),
+          www: { type: 'string', enum: wwwModeSchema.options },
+          revision: { type: 'integer', minimum: 1 },
+          domains: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['url', 'hostname', 'https', 'challenge'],
+              properties: {
+                url: { type: 'string', pattern: '^https?://[^/]+$' },
+                hostname: { type: 'string', description: 'Lower-case, IDNs as punycode' },
+                https: { type: 'boolean' },
+                challenge: { type: 'string', enum: challengePreferenceSchema.options },
+              },
+            },
+          },
+          container: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description: "The deployer's newest report",
+            required: ['state', 'containerId', 'upstream', 'error'],
+            properties: {
+              state: { type: 'string' },
+              containerId: nullable({ type: 'string' }),
+              upstream: nullable({
+                type: 'object',
+                additionalProperties: false,
+                required: ['host', 'port'],
+                properties: { host: { type: 'string' }, port: { type: 'integer' } },
+              }),
+              error: nullable({
+                type: 'object',
+                additionalProperties: false,
+                required: ['reason', 'message'],
+                properties: { reason: { type: 'string' }, message: { type: 'string' } },
+              }),
+            },
+          }),
+          certificates: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['id', 'status'],
+              properties: {
+                id: { type: 'string', format: 'uuid' },
+                status: { type: 'string', enum: [...certificateStatuses] },
+              },
+            },
+          },
+          createdAt: dateTime,
+          updatedAt: dateTime,
+        },
+      },
+      Certificate: {
+        type: 'object',
+        additionalProperties: false,
+        required: Object.keys(certificateProperties),
+        properties: certificateProperties,
+      },
+      CertificateDetail: {
+        type: 'object',
+        additionalProperties: false,
+        required: [...Object.keys(certificateProperties), 'attempts'],
+        properties: {
+          ...certificateProperties,
+          attempts: { type: 'array', items: ref('OrderAttempt') },
+        },
+      },
+      OrderAttempt: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id',
+          'directoryUrl',
+          'challengeType',
+          'outcome',
+          'error',
+          'startedAt',
+          'finishedAt',
+          'durationMs',
+        ],
+        properties: {
+          id: { type: 'string' },
+          directoryUrl: { type: 'string' },
+          challengeType: nullable({ type: 'string' }),
+          outcome: { type: 'string' },
+          error: nullable({
+            type: 'object',
+            additionalProperties: false,
+            required: ['kind', 'message'],
+            properties: { kind: { type: 'string' }, message: { type: 'string' } },
+          }),
+          startedAt: dateTime,
+          finishedAt: nullable(dateTime),
+          durationMs: nullable({ type: 'integer' }),
+        },
+      },
+    },
+  },
+} as const;
