@@ -348,6 +348,22 @@ describe('api apps', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('api - concurrent creates for one host name: one wins, the rest get 409, one certificate is requested', async () => {
+    const responses = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) =>
+        api.call('POST', '/v1/apps', {
+          body: { name: `race-${n}`, image: 'nginx', port: 80, domains: ['https://race.test'], www: 'both' },
+        }),
+      ),
+    );
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const requested = (await api.events('certs.requested')).filter((event) =>
+      event.data.names.includes('race.test'),
+    );
+    expect(requested).toHaveLength(1);
+    expect(requested[0]?.data.names).toEqual(['race.test', 'www.race.test']);
+  });
+
   it('api - the OpenAPI document is served without a token', async () => {
     const response = await api.call('GET', '/v1/openapi.json', { auth: false });
     expect(response.status).toBe(200);
