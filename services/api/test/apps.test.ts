@@ -348,6 +348,29 @@ describe('api apps', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('api - changing only the www mode re-certifies with the counterpart; an http counterpart of an https name is refused', async () => {
+    const response = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'buecher' },
+      body: { www: 'redirect-to-www' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ www: 'redirect-to-www', revision: 2 });
+    const requested = await api.events('certs.requested');
+    expect(requested.at(-1)?.data.names).toEqual(['www.xn--bcher-kva.test', 'xn--bcher-kva.test']);
+    expect(response.body.certificates).toEqual([{ id: requested.at(-1)?.subject, status: 'pending' }]);
+
+    const before = await api.counts();
+    const mixed = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'buecher' },
+      body: { domains: ['https://mixed.test', 'http://www.mixed.test'] },
+    });
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.errors).toEqual([
+      { field: 'domains', message: expect.stringContaining('www.mixed.test') },
+    ]);
+    expect(await api.counts()).toEqual(before);
+  });
+
   it('api - concurrent creates for one host name: one wins, the rest get 409, one certificate is requested', async () => {
     const responses = await Promise.all(
       [1, 2, 3, 4, 5].map((n) =>

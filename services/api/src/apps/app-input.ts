@@ -242,7 +242,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Zod reports `env` key types too; keep one message per field, the first. */
+/** One error per field and message, even when two checks reach the same conclusion. */
 function dedupe(errors: FieldError[]): FieldError[] {
   const seen = new Set<string>();
   return errors.filter((error) => {
