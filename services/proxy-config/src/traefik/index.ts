@@ -1,0 +1,29 @@
+export type { WriteOptions, WriteOutcome } from './atomic-write.ts';
+export { removeOrphans, writeFileAtomic } from './atomic-write.ts';
+export type {
+  TraefikCertificateFiles,
+  TraefikDynamicConfig,
+  TraefikLoadBalancerService,
+  TraefikMiddleware,
+  TraefikRouter,
+} from './dynamic-config.ts';
+export type { AppMiddlewareKind, AppRouterKind } from './names.ts';
+export {
+  ACME_HTTP01_ROUTER_NAME,
+  ACME_HTTP01_SERVICE_NAME,
+  APP_FILE_PATTERN,
+  appFileName,
+  appMiddlewareName,
+  appRouterName,
+  appServiceName,
+  CORE_FILE_NAME,
+  PEM_FILE_PATTERN,
+  pemFileNames,
+} from './names.ts';
+export type { AppDomain, AppProxyInput, WwwMode } from './render-app.ts';
+export { renderAppConfig, WEB_ENTRYPOINT, WEBSECURE_ENTRYPOINT } from './render-app.ts';
+export type { CoreProxyInput } from './render-core.ts';
+export { ACME_HTTP01_PRIORITY, renderCoreConfig } from './render-core.ts';
+export { serializeTraefikConfig, TemplateDelimiterError } from './serialize.ts';
+export type { TraefikValidation } from './validate.ts';
+export { createTraefikValidator, validateTraefikConfig } from './validate.ts';

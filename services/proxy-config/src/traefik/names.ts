@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The one place Traefik object names and proxy-config's file names come from. Every name an app owns starts
+ * with `app-<slug>`, so names never collide across the per-app files Traefik merges from the directory.
+ */
+
+/** The kinds of router an app file may hold; see render-app.ts for what each one routes. */
+export type AppRouterKind =
+  | 'https'
+  | 'http'
+  | 'to-https'
+  | 'redirect-apex-https'
+  | 'redirect-apex-http'
+  | 'redirect-www-https'
+  | 'redirect-www-http';
+
+/** The kinds of middleware an app file may hold. */
+export type AppMiddlewareKind = 'to-https' | 'redirect-apex' | 'redirect-www';
+
+const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Throws unless `slug` is safe inside Traefik names and file names (no `@`, `.`, `/` or upper case). */
+export function assertAppSlug(slug: string): void {
+  if (!SLUG.test(slug)) {
+    throw new TypeError(
+      `app slug '${slug}' must be lower-case letters, digits and '-', starting with a letter or digit`,
+    );
+  }
+}
+
+export function appServiceName(slug: string): string {
+  assertAppSlug(slug);
+  return `app-${slug}`;
+}
+
+export function appRouterName(slug: string, kind: AppRouterKind): string {
+  assertAppSlug(slug);
+  return `app-${slug}-${kind}`;
+}
+
+export function appMiddlewareName(slug: string, kind: AppMiddlewareKind): string {
+  assertAppSlug(slug);
+  return `app-${slug}-${kind}`;
+}
+
+/** The dynamic-config file holding one app's routers, services, middlewares and certificates. */
+export function appFileName(slug: string): string {
+  assertAppSlug(slug);
+  return `app-${slug}.yml`;
+}
+
+/** App files proxy-config owns in the dynamic directory (for orphan removal). The core file does not match. */
+export const APP_FILE_PATTERN = /^app-[a-z0-9][a-z0-9-]*\.yml$/;
+
+/** The file with the challenge route, default certificate and TLS options. */
+export const CORE_FILE_NAME = 'gatehouse-core.yml';
+
+/** Router for ACME HTTP-01 challenges on port 80, and the service pointing at cert-issuer's responder. */
+export const ACME_HTTP01_ROUTER_NAME = 'gatehouse-acme-http01';
+export const ACME_HTTP01_SERVICE_NAME = 'gatehouse-http01';
+
+/** Hex digits of SHA-256 kept in a PEM file name: 128 bits, no collision among any realistic number of files. */
+const PEM_HASH_LENGTH = 32;
+
+/**
+ * Content-addressed names for a certificate chain and its key: `<sha256 prefix>.crt` / `.key`, each hashed
+ * from its own bytes. A renewed certificate gets a new name, so the YAML that references it changes and
+ * Traefik (which watches the YAML, not the PEM files) reloads.
+ */
+export function pemFileNames(certPem: string, keyPem: string): { certFile: string; keyFile: string } {
+  return { certFile: `${contentHash(certPem)}.crt`, keyFile: `${contentHash(keyPem)}.key` };
+}
+
+/** PEM files proxy-config owns in the certificate directory (for orphan removal). */
+export const PEM_FILE_PATTERN = new RegExp(`^[0-9a-f]{${PEM_HASH_LENGTH}}\\.(crt|key)$`);
+
+function contentHash(content: string): string {
+  return createHash('sha256').update(content).digest('hex').slice(0, PEM_HASH_LENGTH);
+}

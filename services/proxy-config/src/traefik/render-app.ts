@@ -1,0 +1,219 @@
+import type {
+  TraefikCertificateFiles,
+  TraefikDynamicConfig,
+  TraefikMiddleware,
+  TraefikRouter,
+} from './dynamic-config.ts';
+import type { AppRouterKind } from './names.ts';
+import { appMiddlewareName, appRouterName, appServiceName, assertAppSlug } from './names.ts';
+
+/** Entry points Traefik's static configuration defines: `web` on :80, `websecure` on :443. */
+export const WEB_ENTRYPOINT = 'web';
+export const WEBSECURE_ENTRYPOINT = 'websecure';
+
+export type WwwMode = 'none' | 'redirect-to-apex' | 'redirect-to-www' | 'both';
+
+export interface AppDomain {
+  /** Lower-case ASCII (punycode for IDNs); an apex, a `www.` name or a `*.` wildcard. */
+  hostname: string;
+  https: boolean;
+  www: WwwMode;
+}
+
+/** What one app file is rendered from. */
+export interface AppProxyInput {
+  slug: string;
+  /** Where the app's container answers plain HTTP. */
+  upstream: { host: string; port: number };
+  domains: AppDomain[];
+  /** PEM paths as Traefik sees them; only the current version of each certificate (never old beside new). */
+  certificates: TraefikCertificateFiles[];
+}
+
+/**
+ * Renders one app's Traefik dynamic configuration. Pure and deterministic: hosts and certificates are sorted,
+ * so the same app gives the same object whatever order its domains arrive in.
+ *
+ * Routers (each present only when it has hosts):
+ * - `https`: `websecure`, TLS, the served https hosts → the app's service.
+ * - `http`: `web`, the served http-only hosts → the app's service.
+ * - `to-https`: `web`, every https host (redirect sources too) → permanent redirect to https. The ACME
+ *   challenge router in the core file outranks it, so challenges still reach cert-issuer on port 80.
+ * - `redirect-apex-*` / `redirect-www-*`: the www redirect sources, on `websecure` with TLS for https domains
+ *   (so the certificate must cover them) and on `web` for http domains, → permanent redirect.
+ *
+ * A host some domain serves is never also a redirect source, so two domains' modes cannot make a loop.
+ * Routers carry no explicit priority: their host sets are disjoint, and the v3 schema rejects negatives.
+ */
+export function renderAppConfig(app: AppProxyInput): TraefikDynamicConfig {
+  assertAppSlug(app.slug);
+  const service = appServiceName(app.slug);
+  const hosts = classifyHosts(app.domains);
+
+  const routers: Record<string, TraefikRouter> = {};
+  const middlewares: Record<string, TraefikMiddleware> = {};
+  const addRouter = (
+    kind: AppRouterKind,
+    hostnames: string[],
+    options: { https: boolean; middleware?: string },
+  ): void => {
+    if (hostnames.length === 0) return;
+    const router: TraefikRouter = {
+      entryPoints: [options.https ? WEBSECURE_ENTRYPOINT : WEB_ENTRYPOINT],
+      rule: hostRule(hostnames),
+      service,
+    };
+    if (options.middleware !== undefined) router.middlewares = [options.middleware];
+    if (options.https) router.tls = {};
+    routers[appRouterName(app.slug, kind)] = router;
+  };
+
+  addRouter('https', hosts.served.filter(isHttps(hosts)), { https: true });
+  addRouter('http', hosts.served.filter(isHttpOnly(hosts)), { https: false });
+
+  const allHttps = [...hosts.served, ...hosts.toApex, ...hosts.toWww].filter(isHttps(hosts)).sort();
+  if (allHttps.length > 0) {
+    const name = appMiddlewareName(app.slug, 'to-https');
+    middlewares[name] = { redirectScheme: { scheme: 'https', permanent: true } };
+    addRouter('to-https', allHttps, { https: false, middleware: name });
+  }
+  if (hosts.toApex.length > 0) {
+    const name = appMiddlewareName(app.slug, 'redirect-apex');
+    // Only www. hosts reach this router, so stripping the first label is always right.
+    middlewares[name] = {
+      redirectRegex: {
+        regex: '^(https?)://www\\.([^/]+)(.*)$',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Go regexp expansion (${n}), not a JS template
+        replacement: '${1}://${2}${3}',
+        permanent: true,
+      },
+    };
+    addRouter('redirect-apex-https', hosts.toApex.filter(isHttps(hosts)), { https: true, middleware: name });
+    addRouter('redirect-apex-http', hosts.toApex.filter(isHttpOnly(hosts)), {
+      https: false,
+      middleware: name,
+    });
+  }
+  if (hosts.toWww.length > 0) {
+    const name = appMiddlewareName(app.slug, 'redirect-www');
+    // Only apex hosts reach this router, so prefixing is always right.
+    middlewares[name] = {
+      redirectRegex: {
+        regex: '^(https?)://([^/]+)(.*)$',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Go regexp expansion (${n}), not a JS template
+        replacement: '${1}://www.${2}${3}',
+        permanent: true,
+      },
+    };
+    addRouter('redirect-www-https', hosts.toWww.filter(isHttps(hosts)), { https: true, middleware: name });
+    addRouter('redirect-www-http', hosts.toWww.filter(isHttpOnly(hosts)), { https: false, middleware: name });
+  }
+
+  const config: TraefikDynamicConfig = {
+    http: {
+      routers,
+      services: { [service]: { loadBalancer: { servers: [{ url: upstreamUrl(app.upstream) }] } } },
+    },
+  };
+  if (Object.keys(middlewares).length > 0) config.http!.middlewares = middlewares;
+  if (app.certificates.length > 0) {
+    config.tls = {
+      certificates: [...app.certificates]
+        .sort((a, b) => compare(a.certFile, b.certFile) || compare(a.keyFile, b.keyFile))
+        .map(({ certFile, keyFile }) => ({ certFile, keyFile })),
+    };
+  }
+  return config;
+}
+
+interface ClassifiedHosts {
+  /** Sorted hosts routed to the app. */
+  served: string[];
+  /** Sorted `www.` hosts redirected to their apex. */
+  toApex: string[];
+  /** Sorted apex hosts redirected to their `www.` name. */
+  toWww: string[];
+  /** Hosts of any https domain (a host named by an https and an http domain is https). */
+  https: Set<string>;
+}
+
+function classifyHosts(domains: readonly AppDomain[]): ClassifiedHosts {
+  const served = new Set<string>();
+  const toApex = new Set<string>();
+  const toWww = new Set<string>();
+  const https = new Set<string>();
+  for (const domain of domains) {
+    assertHostname(domain.hostname);
+    const names: string[] = [domain.hostname];
+    if (domain.www === 'none' || domain.hostname.startsWith('*.')) {
+      served.add(domain.hostname);
+    } else {
+      const apex = domain.hostname.startsWith('www.') ? domain.hostname.slice(4) : domain.hostname;
+      const www = `www.${apex}`;
+      names.push(apex, www);
+      switch (domain.www) {
+        case 'redirect-to-apex':
+          served.add(apex);
+          toApex.add(www);
+          break;
+        case 'redirect-to-www':
+          served.add(www);
+          toWww.add(apex);
+          break;
+        case 'both':
+          served.add(apex);
+          served.add(www);
+          break;
+        default:
+          assertNever(domain.www);
+      }
+    }
+    if (domain.https) for (const name of names) https.add(name);
+  }
+  for (const name of served) {
+    toApex.delete(name);
+    toWww.delete(name);
+  }
+  return { served: [...served].sort(), toApex: [...toApex].sort(), toWww: [...toWww].sort(), https };
+}
+
+const isHttps = (hosts: ClassifiedHosts) => (name: string) => hosts.https.has(name);
+const isHttpOnly = (hosts: ClassifiedHosts) => (name: string) => !hosts.https.has(name);
+
+/** `Host(`a`) || Host(`b`)`; a wildcard `*.example.com` becomes a HostRegexp for one extra label. */
+function hostRule(hostnames: readonly string[]): string {
+  return hostnames
+    .map((name) =>
+      name.startsWith('*.')
+        ? `HostRegexp(\`^[a-z0-9-]+\\.${name.slice(2).replaceAll('.', '\\.')}$\`)`
+        : `Host(\`${name}\`)`,
+    )
+    .join(' || ');
+}
+
+const LABEL = '[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?';
+const HOSTNAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+
+/** Rejects anything that could break out of a rule's backticks or a regex; the API only stores such names. */
+function assertHostname(hostname: string): void {
+  if (hostname.length > 253 || !HOSTNAME.test(hostname)) {
+    throw new TypeError(`'${hostname}' is not a lower-case ASCII host name`);
+  }
+}
+
+function upstreamUrl(upstream: AppProxyInput['upstream']): string {
+  if (!Number.isInteger(upstream.port) || upstream.port < 1 || upstream.port > 65535) {
+    throw new RangeError(`upstream port ${upstream.port} is not a TCP port`);
+  }
+  const host =
+    upstream.host.includes(':') && !upstream.host.startsWith('[') ? `[${upstream.host}]` : upstream.host;
+  return `http://${host}:${upstream.port}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function assertNever(value: never): never {
+  throw new TypeError(`unexpected www mode ${String(value)}`);
+}

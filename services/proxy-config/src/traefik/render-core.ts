@@ -1,0 +1,56 @@
+import type { TraefikCertificateFiles, TraefikDynamicConfig } from './dynamic-config.ts';
+import { ACME_HTTP01_ROUTER_NAME, ACME_HTTP01_SERVICE_NAME } from './names.ts';
+import { WEB_ENTRYPOINT } from './render-app.ts';
+
+/**
+ * Priority of the ACME HTTP-01 router: above every app router on `web` (those keep Traefik's default, the
+ * rule's length, a few hundred at most), so challenges for any host reach cert-issuer instead of an app's
+ * HTTP→HTTPS redirect. Traefik v3 requires priorities below MaxInt32 - 1000 on 32-bit builds (its own
+ * internal routers sit above that); this is the largest value that satisfies it on every platform.
+ */
+export const ACME_HTTP01_PRIORITY = 2_147_483_647 - 1001;
+
+export interface CoreProxyInput {
+  /** cert-issuer's HTTP-01 responder as Traefik reaches it, e.g. `http://cert-issuer:8402`. */
+  http01ResponderUrl: string;
+  /** Self-signed fallback served to clients without SNI or with an unknown name. Paths as Traefik sees them. */
+  defaultCertificate: TraefikCertificateFiles;
+}
+
+/** Renders the core file: the challenge route, the default certificate and TLS options for every router. */
+export function renderCoreConfig(input: CoreProxyInput): TraefikDynamicConfig {
+  const url = new URL(input.http01ResponderUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`the HTTP-01 responder URL must be http(s), not ${url.protocol}`);
+  }
+  return {
+    http: {
+      routers: {
+        [ACME_HTTP01_ROUTER_NAME]: {
+          entryPoints: [WEB_ENTRYPOINT],
+          rule: 'PathPrefix(`/.well-known/acme-challenge/`)',
+          priority: ACME_HTTP01_PRIORITY,
+          service: ACME_HTTP01_SERVICE_NAME,
+        },
+      },
+      services: {
+        // The responder looks tokens up by path and checks the Host header, so the original host is kept.
+        [ACME_HTTP01_SERVICE_NAME]: {
+          loadBalancer: { servers: [{ url: input.http01ResponderUrl }], passHostHeader: true },
+        },
+      },
+    },
+    tls: {
+      stores: {
+        default: {
+          defaultCertificate: {
+            certFile: input.defaultCertificate.certFile,
+            keyFile: input.defaultCertificate.keyFile,
+          },
+        },
+      },
+      // `default` applies to every TLS router that names no options.
+      options: { default: { minVersion: 'VersionTLS12' } },
+    },
+  };
+}
