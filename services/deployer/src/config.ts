@@ -1,5 +1,15 @@
 import { z } from 'zod';
 
+/** A duration such as `500ms`, `30s` or `2m`, in milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m)$/, 'expected a duration such as 500ms, 30s or 2m')
+  .transform((value) => {
+    const amount = Number.parseInt(value, 10);
+    if (value.endsWith('ms')) return amount;
+    return value.endsWith('m') ? amount * 60_000 : amount * 1_000;
+  });
+
 /** deployer's own variables (see the README's configuration table). */
 export const deployerConfigShape = {
   /** Docker engine: unix:///var/run/docker.sock, or tcp://host:port. */
@@ -7,4 +17,25 @@ export const deployerConfigShape = {
     .string()
     .regex(/^(unix|tcp|http|https):\/\/.+/, 'expected unix:///path/to/docker.sock or tcp://host:port')
     .default('unix:///var/run/docker.sock'),
+  /**
+   * Docker network app containers join. Production uses a bridge network shared with Traefik
+   * (`gatehouse-apps`, created by compose); tests use `host`, where containers listen on 127.0.0.1.
+   */
+  DOCKER_NETWORK: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a Docker network name such as gatehouse-apps or host')
+    .default('gatehouse-apps'),
+  /**
+   * Address the proxy reaches app containers at, sent in `deployments.started`. Unset: `127.0.0.1`
+   * on the `host` network, otherwise the container's name (Docker DNS on the shared network).
+   */
+  UPSTREAM_HOST: z.string().min(1).optional(),
+  /** How long a new container has to accept TCP connections on its port before it counts as unhealthy. */
+  DEPLOY_READY_TIMEOUT: duration.prefault('30s'),
+  /** `missing`: pull an image that is not present (bounded by IMAGE_PULL_TIMEOUT); `never`: fail at once. */
+  IMAGE_PULL: z.enum(['missing', 'never']).default('missing'),
+  /** Upper bound on one image pull. */
+  IMAGE_PULL_TIMEOUT: duration.prefault('5m'),
+  /** How often the full reconcile (Postgres desired state vs Docker) runs besides start and Docker events. */
+  RECONCILE_INTERVAL: duration.prefault('60s'),
 };

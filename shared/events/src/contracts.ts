@@ -88,6 +88,19 @@ export const deploymentsFailed = defineEvent(
   }),
 );
 
+/** The app's containers were stopped and removed (the app was deleted). */
+export const deploymentsRemoved = defineEvent(
+  'deployments.removed',
+  1,
+  z.object({
+    appId: id,
+    /** Revision of the `apps.deleted` event that caused it. */
+    revision: z.number().int().nonnegative(),
+    /** Docker ids of the containers removed (empty when none was left). */
+    containerIds: z.array(z.string().min(1)),
+  }),
+);
+
 export const certsRequested = defineEvent(
   'certs.requested',
   1,
@@ -187,6 +200,7 @@ export const allContracts = [
   appsDeleted,
   deploymentsStarted,
   deploymentsFailed,
+  deploymentsRemoved,
   certsRequested,
   certsUploaded,
   certsIssued,

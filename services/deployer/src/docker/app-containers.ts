@@ -1,0 +1,241 @@
+import { connect } from 'node:net';
+import type Docker from 'dockerode';
+import { DeployError } from '../errors.ts';
+import { containerLabels, containerName, labelKeys, managedFilter } from './labels.ts';
+
+/** What deployer needs to run one revision of an app (the `apps.*` spec or an apps row). */
+export interface AppSpec {
+  id: string;
+  name: string;
+  image: string;
+  port: number;
+  env: Record<string, string>;
+  command: string[] | null;
+  revision: number;
+}
+
+/** A container carrying the `gatehouse.managed` label, as listed by Docker. */
+export interface ManagedContainer {
+  id: string;
+  name: string;
+  appId: string;
+  appName: string;
+  revision: number;
+  /** Docker's state: `created`, `running`, `restarting`, `exited`, `dead`, … */
+  state: string;
+}
+
+export interface ContainerOptions {
+  network: string;
+  imagePull: 'missing' | 'never';
+  pullTimeoutMs: number;
+}
+
+interface DockerApiError {
+  statusCode?: number;
+  json?: { message?: string } | null;
+  message?: string;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as DockerApiError | undefined)?.statusCode;
+}
+
+function messageOf(error: unknown): string {
+  const apiError = error as DockerApiError | undefined;
+  return apiError?.json?.message ?? apiError?.message ?? String(error);
+}
+
+/** Managed containers, all of them or one app's, stopped ones included. */
+export async function listManagedContainers(docker: Docker, appId?: string): Promise<ManagedContainer[]> {
+  const containers = await docker.listContainers({ all: true, filters: managedFilter(appId) });
+  return containers.map((container) => ({
+    id: container.Id,
+    name: (container.Names[0] ?? '').replace(/^\//, ''),
+    appId: container.Labels[labelKeys.appId] ?? '',
+    appName: container.Labels[labelKeys.app] ?? '',
+    revision: Number(container.Labels[labelKeys.revision] ?? -1),
+    state: container.State,
+  }));
+}
+
+/**
+ * Creates and starts the container of one app revision and returns its id. Converges on
+ * redelivery: a container of the same name (same app, same revision) is reused, started if needed.
+ * A missing image is pulled when allowed (bounded); otherwise, or when the pull fails,
+ * `DeployError('image-missing')`.
+ */
+export async function startAppContainer(
+  docker: Docker,
+  app: AppSpec,
+  options: ContainerOptions,
+): Promise<string> {
+  const name = containerName(app.name, app.revision);
+  const body: Docker.ContainerCreateOptions = {
+    name,
+    Image: app.image,
+    Env: [...Object.entries(app.env).map(([key, value]) => `${key}=${value}`), `PORT=${app.port}`],
+    Labels: containerLabels(app),
+    ...(app.command ? { Cmd: app.command } : {}),
+    HostConfig: {
+      NetworkMode: options.network,
+      RestartPolicy: { Name: 'unless-stopped' },
+      // A PID 1 that ignores SIGTERM (busybox httpd) would otherwise make every stop take 10 s.
+      Init: true,
+    },
+  };
+  let id: string;
+  try {
+    id = (await createWithPull(docker, body, options)).id;
+  } catch (error) {
+    if (statusOf(error) !== 409) throw error;
+    // Name taken: an earlier delivery created it. Reuse it only if it is really this revision.
+    const existing = await docker.getContainer(name).inspect();
+    if (
+      existing.Config.Labels[labelKeys.appId] !== app.id ||
+      existing.Config.Labels[labelKeys.revision] !== String(app.revision)
+    ) {
+      throw new Error(`container name ${name} is taken by a container that is not this app revision`);
+    }
+    id = existing.Id;
+  }
+  try {
+    await docker.getContainer(id).start();
+  } catch (error) {
+    if (statusOf(error) === 304) return id; // Already running.
+    throw new DeployError('start-failed', `container ${name} did not start: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  return id;
+}
+
+async function createWithPull(
+  docker: Docker,
+  body: Docker.ContainerCreateOptions,
+  options: ContainerOptions,
+): Promise<Docker.Container> {
+  try {
+    return await docker.createContainer(body);
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+    const image = body.Image ?? '';
+    if (options.imagePull === 'never') {
+      throw new DeployError('image-missing', `image ${image} is not present on the Docker host`, {
+        cause: error,
+      });
+    }
+    try {
+      await pullImage(docker, image, options.pullTimeoutMs);
+    } catch (pullError) {
+      throw new DeployError(
+        'image-missing',
+        `image ${image} is not present and could not be pulled: ${messageOf(pullError)}`,
+        { cause: pullError },
+      );
+    }
+    return docker.createContainer(body);
+  }
+}
+
+async function pullImage(docker: Docker, image: string, timeoutMs: number): Promise<void> {
+  const abort = AbortSignal.timeout(timeoutMs);
+  const stream = await docker.pull(image, { abortSignal: abort });
+  await new Promise<void>((resolve, reject) => {
+    abort.addEventListener('abort', () => reject(new Error(`pull took longer than ${timeoutMs} ms`)));
+    docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
+      const failed = output?.find((line) => line.error);
+      if (error) reject(error);
+      else if (failed) reject(new Error(failed.error));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Resolves once the container accepts a TCP connection on host:port. Fails with `start-failed`
+ * when it exits (or Docker is restarting it) and with `unhealthy` when it is still silent after
+ * `timeoutMs`.
+ */
+export async function waitUntilAnswers(
+  docker: Docker,
+  containerId: string,
+  upstream: { host: string; port: number },
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await docker.getContainer(containerId).inspect();
+    if (!info.State.Running || info.State.Restarting || info.RestartCount > 0) {
+      const logs = await logTail(docker, containerId);
+      throw new DeployError(
+        'start-failed',
+        `container ${info.Name.replace(/^\//, '')} exited with code ${info.State.ExitCode}${logs ? `: ${logs}` : ''}`,
+      );
+    }
+    if (await answers(upstream.host, upstream.port)) return;
+    if (Date.now() > deadline) {
+      throw new DeployError(
+        'unhealthy',
+        `container ${info.Name.replace(/^\//, '')} did not accept connections on ${upstream.host}:${upstream.port} within ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Whether something accepts a TCP connection on host:port within a second. */
+export function answers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function logTail(docker: Docker, containerId: string): Promise<string> {
+  try {
+    const buffer = (await docker
+      .getContainer(containerId)
+      .logs({ stdout: true, stderr: true, tail: 5, follow: false })) as unknown as Buffer;
+    return demultiplex(buffer).trim().slice(-500);
+  } catch {
+    return '';
+  }
+}
+
+/** Docker's multiplexed log stream: frames of an 8-byte header (stream, 0, 0, 0, size BE) and a payload. */
+function demultiplex(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Stops and removes a container; one that is already gone counts as removed. */
+export async function removeContainer(docker: Docker, containerId: string): Promise<void> {
+  const container = docker.getContainer(containerId);
+  try {
+    await container.stop({ t: 10 });
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 404) return;
+    if (status !== 304) throw error;
+  }
+  try {
+    await container.remove({ force: true });
+  } catch (error) {
+    const status = statusOf(error);
+    // 409: removal already in progress (another replica, or Docker's own cleanup).
+    if (status !== 404 && status !== 409) throw error;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Db } from '@gatehouse/db';
+import type { Logger } from '@gatehouse/telemetry';
+import type Docker from 'dockerode';
+import type { AppDeployer } from '../deployments/app-deployer.ts';
+import { lockApp } from '../deployments/deployment.repository.ts';
+import { type AppSpec, listManagedContainers, removeContainer } from '../docker/app-containers.ts';
+
+export interface ReconcilerOptions {
+  db: Db;
+  docker: Docker;
+  deployer: AppDeployer;
+  logger: Logger;
+  intervalMs: number;
+  /** Quiet time after a Docker event before reconciling, so a burst (kill, die, stop) runs it once. */
+  debounceMs?: number;
+}
+
+export interface Reconciler {
+  /** One full pass now (coalesced with one already running). */
+  reconcile(): Promise<void>;
+  /** Reconcile once soon; calls within the debounce window share one pass. */
+  schedule(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Brings Docker in line with Postgres: every app runs a container of its current revision (a dead
+ * or removed one is reported and recreated by `converge`), and managed containers of apps that no
+ * longer exist are removed. Runs at start, after Docker events and every `intervalMs`.
+ */
+export function createReconciler(options: ReconcilerOptions): Reconciler {
+  const { db, docker, deployer } = options;
+  const logger = options.logger.child({ component: 'reconciler' });
+  const debounceMs = options.debounceMs ?? 500;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let debounce: NodeJS.Timeout | undefined;
+
+  async function pass(): Promise<void> {
+    const apps = await db
+      .selectFrom('apps')
+      .select(['id', 'name', 'image', 'port', 'env', 'command', 'revision'])
+      .execute();
+    for (const app of apps) {
+      if (stopped) return;
+      const spec: AppSpec = { ...app, env: app.env ?? {}, command: app.command ?? null };
+      try {
+        const outcome = await db.transaction().execute((trx) => deployer.converge(trx, spec, logger));
+        if (outcome === 'deployed' || outcome === 'failed') {
+          logger.info({ app_id: app.id, app: app.name, outcome }, 'app reconciled');
+        }
+      } catch (error) {
+        logger.warn({ err: error, app_id: app.id }, 'reconcile of app failed, next pass retries');
+      }
+    }
+    const known = new Set(apps.map((app) => app.id));
+    const orphans = (await listManagedContainers(docker)).filter((container) => !known.has(container.appId));
+    for (const orphan of orphans) {
+      // Check again under the app's lock: the app may have been created since the list was read.
+      await db.transaction().execute(async (trx) => {
+        await lockApp(trx, orphan.appId);
+        const exists = await trx
+          .selectFrom('apps')
+          .select('id')
+          .where('id', '=', orphan.appId)
+          .executeTakeFirst();
+        if (exists) return;
+        logger.info({ container_id: orphan.id, container: orphan.name }, 'removing container of deleted app');
+        await removeContainer(docker, orphan.id);
+      });
+    }
+  }
+
+  function reconcile(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await pass();
+        } catch (error) {
+          logger.warn({ err: error }, 'reconcile failed, will retry');
+        }
+      } while (again && !stopped);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void reconcile(), debounceMs);
+  }
+
+  const timer = setInterval(() => void reconcile(), options.intervalMs);
+  timer.unref();
+
+  return {
+    reconcile,
+    schedule,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(debounce);
+      await running;
+    },
+  };
+}
