@@ -26,6 +26,15 @@ export const deployerConfigShape = {
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a Docker network name such as gatehouse-apps or host')
     .default('gatehouse-apps'),
   /**
+   * Name of this Gatehouse installation, put on every container as `gatehouse.stack`. Deployer only
+   * sees (and reconciles, and removes) its own stack's containers, so two stacks, or parallel test
+   * runs, can share one Docker engine.
+   */
+  GATEHOUSE_STACK: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash and underscore only')
+    .default('gatehouse'),
+  /**
    * Address the proxy reaches app containers at, sent in `deployments.started`. Unset: `127.0.0.1`
    * on the `host` network, otherwise the container's name (Docker DNS on the shared network).
    */

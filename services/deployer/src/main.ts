@@ -18,6 +18,7 @@ await runService({
     const deployer = createAppDeployer({
       docker,
       container: {
+        stack: config.GATEHOUSE_STACK,
         network: config.DOCKER_NETWORK,
         imagePull: config.IMAGE_PULL,
         pullTimeoutMs: config.IMAGE_PULL_TIMEOUT,
@@ -31,9 +32,10 @@ await runService({
       deployer,
       logger,
       intervalMs: config.RECONCILE_INTERVAL,
+      stack: config.GATEHOUSE_STACK,
     });
     // Watch first, so a container dying during the start-up pass is not missed.
-    const watch = watchDockerEvents(docker, logger, () => reconciler.schedule());
+    const watch = watchDockerEvents(docker, config.GATEHOUSE_STACK, logger, () => reconciler.schedule());
     void reconciler.reconcile();
     const consumer = await startAppsConsumer({ nc, js, jsm, db, logger, deployer });
     return {

@@ -101,7 +101,7 @@ export function createAppDeployer(options: AppDeployerOptions): AppDeployer {
       log.info('older revision than deployed, ignored');
       return 'stale';
     }
-    let containers = await listManagedContainers(docker, app.id);
+    let containers = await listManagedContainers(docker, options.container.stack, app.id);
     const latest = await findLatestDeployment(trx, app.id);
     if (latest?.revision === app.revision) {
       if (latest.status === 'failed' && latest.error_reason !== 'container-died') {
@@ -194,7 +194,7 @@ export function createAppDeployer(options: AppDeployerOptions): AppDeployer {
   }
 
   async function findContainerId(app: AppSpec): Promise<string | undefined> {
-    const containers = await listManagedContainers(docker, app.id);
+    const containers = await listManagedContainers(docker, options.container.stack, app.id);
     return containers.find((container) => container.revision === app.revision)?.id;
   }
 
@@ -217,7 +217,7 @@ export function createAppDeployer(options: AppDeployerOptions): AppDeployer {
   ): Promise<void> {
     const log = logger.child({ app_id: app.appId, revision: app.revision });
     await lockApp(trx, app.appId);
-    const containers = await listManagedContainers(docker, app.appId);
+    const containers = await listManagedContainers(docker, options.container.stack, app.appId);
     for (const container of containers) await removeContainer(docker, container.id);
     await retireRunningDeployments(trx, app.appId, 'removed');
     await insertDeployment(trx, {

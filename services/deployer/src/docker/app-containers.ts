@@ -26,6 +26,8 @@ export interface ManagedContainer {
 }
 
 export interface ContainerOptions {
+  /** GATEHOUSE_STACK: the `gatehouse.stack` label value. */
+  stack: string;
   network: string;
   imagePull: 'missing' | 'never';
   pullTimeoutMs: number;
@@ -47,8 +49,12 @@ function messageOf(error: unknown): string {
 }
 
 /** Managed containers, all of them or one app's, stopped ones included. */
-export async function listManagedContainers(docker: Docker, appId?: string): Promise<ManagedContainer[]> {
-  const containers = await docker.listContainers({ all: true, filters: managedFilter(appId) });
+export async function listManagedContainers(
+  docker: Docker,
+  stack: string,
+  appId?: string,
+): Promise<ManagedContainer[]> {
+  const containers = await docker.listContainers({ all: true, filters: managedFilter(stack, appId) });
   return containers.map((container) => ({
     id: container.Id,
     name: (container.Names[0] ?? '').replace(/^\//, ''),
@@ -75,7 +81,7 @@ export async function startAppContainer(
     name,
     Image: app.image,
     Env: [...Object.entries(app.env).map(([key, value]) => `${key}=${value}`), `PORT=${app.port}`],
-    Labels: containerLabels(app),
+    Labels: containerLabels(options.stack, app),
     ...(app.command ? { Cmd: app.command } : {}),
     HostConfig: {
       NetworkMode: options.network,

@@ -4,6 +4,8 @@
  */
 export const labelKeys = {
   managed: 'gatehouse.managed',
+  /** Which Gatehouse installation owns the container, so stacks sharing one engine leave each other alone. */
+  stack: 'gatehouse.stack',
   app: 'gatehouse.app',
   appId: 'gatehouse.app-id',
   revision: 'gatehouse.revision',
@@ -13,18 +15,22 @@ export function containerName(appName: string, revision: number): string {
   return `gatehouse-app-${appName}-r${revision}`;
 }
 
-export function containerLabels(app: { id: string; name: string; revision: number }): Record<string, string> {
+export function containerLabels(
+  stack: string,
+  app: { id: string; name: string; revision: number },
+): Record<string, string> {
   return {
     [labelKeys.managed]: 'true',
+    [labelKeys.stack]: stack,
     [labelKeys.app]: app.name,
     [labelKeys.appId]: app.id,
     [labelKeys.revision]: String(app.revision),
   };
 }
 
-/** Docker `filters` for every managed container, or one app's. */
-export function managedFilter(appId?: string): { label: string[] } {
-  const label = [`${labelKeys.managed}=true`];
+/** Docker `filters` for every container this stack manages, or one app's. */
+export function managedFilter(stack: string, appId?: string): { label: string[] } {
+  const label = [`${labelKeys.managed}=true`, `${labelKeys.stack}=${stack}`];
   if (appId) label.push(`${labelKeys.appId}=${appId}`);
   return { label };
 }

@@ -14,7 +14,12 @@ export interface DockerEventWatch {
  * event. The stream is reopened after an error or end (the engine restarted), and `onChange` is
  * called then too, since events may have been missed.
  */
-export function watchDockerEvents(docker: Docker, logger: Logger, onChange: () => void): DockerEventWatch {
+export function watchDockerEvents(
+  docker: Docker,
+  stack: string,
+  logger: Logger,
+  onChange: () => void,
+): DockerEventWatch {
   let stopped = false;
   let current: NodeJS.ReadableStream | undefined;
 
@@ -22,7 +27,7 @@ export function watchDockerEvents(docker: Docker, logger: Logger, onChange: () =
     while (!stopped) {
       try {
         const stream = await docker.getEvents({
-          filters: { ...managedFilter(), type: ['container'], event: watchedEvents },
+          filters: { ...managedFilter(stack), type: ['container'], event: watchedEvents },
         });
         current = stream;
         let buffered = '';

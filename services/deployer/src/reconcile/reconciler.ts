@@ -11,6 +11,8 @@ export interface ReconcilerOptions {
   deployer: AppDeployer;
   logger: Logger;
   intervalMs: number;
+  /** GATEHOUSE_STACK: only this stack's containers are looked at. */
+  stack: string;
   /** Quiet time after a Docker event before reconciling, so a burst (kill, die, stop) runs it once. */
   debounceMs?: number;
 }
@@ -55,7 +57,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       }
     }
     const known = new Set(apps.map((app) => app.id));
-    const orphans = (await listManagedContainers(docker)).filter((container) => !known.has(container.appId));
+    const orphans = (await listManagedContainers(docker, options.stack)).filter(
+      (container) => !known.has(container.appId),
+    );
     for (const orphan of orphans) {
       // Check again under the app's lock: the app may have been created since the list was read.
       await db.transaction().execute(async (trx) => {
