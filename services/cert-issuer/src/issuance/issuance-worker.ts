@@ -36,10 +36,12 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
 
   function run(job: IssuanceJobRow): void {
     const abort = new AbortController();
+    let finished = false;
     const renew = setInterval(
       async () => {
         try {
-          if (!(await renewLease(db, job.id, holder, leaseMs))) {
+          // A renewal that lands after the job finished (and released its lease) is not a lost lease.
+          if (!(await renewLease(db, job.id, holder, leaseMs)) && !finished) {
             logger.warn({ job_id: job.id }, 'issuance lease lost, aborting');
             abort.abort();
           }
@@ -58,6 +60,7 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
         ),
       )
       .finally(() => {
+        finished = true;
         clearInterval(renew);
         inFlight.delete(job.id);
         wakeUp?.();
