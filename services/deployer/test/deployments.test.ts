@@ -18,6 +18,7 @@ import {
   fetchOk,
   httpdCommand,
   removeStackContainers,
+  republish,
   testDocker,
   testImage,
   testStack,
@@ -133,7 +134,11 @@ describe('deployments', { timeout: 120_000 }, () => {
     expect(containers[0]!.Labels['gatehouse.revision']).toBe('2');
     expect(containers[0]!.Names).toEqual([`/gatehouse-app-${app.name}-r2`]);
 
-    const started = await emittedEvents(database.db, app.id, 'deployments.started');
+    // The outcome is committed after the old container is removed: wait for it.
+    const started = await waitFor('second deployments.started', async () => {
+      const events = await emittedEvents(database.db, app.id, 'deployments.started');
+      return events.length === 2 && events;
+    }).catch(failWithOutput);
     expect(started.map((event) => event.data)).toEqual([
       expect.objectContaining({ revision: 1, upstream: { host: '127.0.0.1', port: oldPort } }),
       expect.objectContaining({ revision: updated.revision, upstream: { host: '127.0.0.1', port: newPort } }),
@@ -209,5 +214,76 @@ describe('deployments', { timeout: 120_000 }, () => {
     expect(removed[0]!.data).toMatchObject({ appId: app.id, revision: 2 });
     const rows = await deploymentRows(database.db, app.id);
     expect(rows.at(-1)).toMatchObject({ status: 'removed', revision: 2 });
+  });
+
+  it('deployer - a repeated event or an older revision arriving late changes nothing', async () => {
+    const firstPort = await freePort();
+    const app = await createApp(database.db, {
+      name: appName('again'),
+      image: testImage,
+      port: firstPort,
+      command: httpdCommand(firstPort, 'one'),
+    });
+    await waitFor('r1 answers', () => fetchOk(firstPort), { timeoutMs: 30_000 }).catch(failWithOutput);
+    const secondPort = await freePort();
+    const updated = await updateApp(database.db, app, {
+      port: secondPort,
+      command: httpdCommand(secondPort, 'two'),
+    });
+    await waitFor('r2 answers', () => fetchOk(secondPort), { timeoutMs: 30_000 }).catch(failWithOutput);
+    await waitFor(
+      'r2 started',
+      async () => (await emittedEvents(database.db, app.id, 'deployments.started')).length === 2,
+    );
+
+    await republish(database.db, updated, 'updated');
+    await republish(database.db, app, 'created');
+    // Every apps.* event written so far has been handled once processed_events counts them all.
+    await waitFor('consumer idle', async () => {
+      const pending = await database.db
+        .selectFrom('processed_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
+      const outbox = await database.db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('type', 'like', 'apps.%')
+        .executeTakeFirstOrThrow();
+      return pending.n === outbox.n;
+    });
+
+    expect(await fetchOk(secondPort)).toBe('two');
+    expect(await fetchOk(firstPort)).toBeUndefined();
+    const containers = await appContainers(docker, stack, app.id);
+    expect(containers.map((container) => container.Labels['gatehouse.revision'])).toEqual(['2']);
+    expect(await emittedEvents(database.db, app.id, 'deployments.started')).toHaveLength(2);
+    expect((await deploymentRows(database.db, app.id)).map((row) => row.status)).toEqual([
+      'replaced',
+      'running',
+    ]);
+  });
+
+  it('deployer - on the host network an update on the same port replaces the container (old stopped first)', async () => {
+    const port = await freePort();
+    const app = await createApp(database.db, {
+      name: appName('sameport'),
+      image: testImage,
+      port,
+      command: httpdCommand(port, 'before'),
+    });
+    await waitFor('r1 answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(failWithOutput);
+    await updateApp(database.db, app, { env: { MODE: 'after' }, command: httpdCommand(port, 'after') });
+    expect(
+      await waitFor('r2 answers', async () => (await fetchOk(port)) === 'after' && 'after', {
+        timeoutMs: 30_000,
+      }).catch(failWithOutput),
+    ).toBe('after');
+    const containers = await waitFor('one container left', async () => {
+      const list = await appContainers(docker, stack, app.id);
+      return list.length === 1 && list;
+    });
+    expect(containers[0]!.Labels['gatehouse.revision']).toBe('2');
+    const info = await docker.getContainer(containers[0]!.Id).inspect();
+    expect(info.Config.Env).toContain('MODE=after');
   });
 });

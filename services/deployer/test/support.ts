@@ -97,6 +97,17 @@ export async function updateApp(
   return next;
 }
 
+/**
+ * The same spec again under a new event id, as a producer retry or an older event arriving late
+ * would look: processed_events cannot catch it, only deployer's revision check can.
+ */
+export async function republish(db: Db, app: TestApp, type: 'created' | 'updated'): Promise<void> {
+  const contract = type === 'created' ? appsCreated : appsUpdated;
+  await db.transaction().execute(async (trx) => {
+    await enqueue(trx, createEvent(contract, { source: 'api', subject: app.id, data: spec(app) }));
+  });
+}
+
 /** What the api does on DELETE: the row goes, `apps.deleted` with revision + 1. */
 export async function deleteApp(db: Db, app: TestApp): Promise<void> {
   await db.transaction().execute(async (trx) => {
