@@ -1,9 +1,21 @@
+import { key256 } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** proxy-config's own variables (see the README's configuration table). */
 export const proxyConfigShape = {
-  /** Directory Traefik's file provider watches; proxy-config owns every `*.yml` in it. */
+  /** Directory Traefik's file provider watches; proxy-config owns `gatehouse-core.yml` and `app-*.yml` in it. */
   TRAEFIK_DYNAMIC_DIR: z.string().min(1).default('.gatehouse-dev/traefik/dynamic'),
-  /** Directory for certificate and key PEM files (mode 0600), as Traefik sees them. */
+  /** Directory for certificate and key PEM files (keys mode 0600). */
   TRAEFIK_CERTS_DIR: z.string().min(1).default('.gatehouse-dev/traefik/certs'),
+  /** TRAEFIK_CERTS_DIR as Traefik's container sees it, when mounted at another path. */
+  TRAEFIK_CERTS_DIR_IN_TRAEFIK: z.string().min(1).optional(),
+  /** cert-issuer's HTTP-01 responder as Traefik reaches it. */
+  HTTP01_UPSTREAM_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8081'),
+  /** Decrypts certificate keys to write them for Traefik (32 bytes, base64 or hex; or `_FILE`). */
+  GATEHOUSE_MASTER_KEY: key256,
+  /** Name of this edge node; each node has its own durable consumers. */
+  EDGE_NODE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash and underscore only')
+    .default('edge-1'),
 };
