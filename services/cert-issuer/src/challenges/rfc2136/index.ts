@@ -4,4 +4,5 @@ export {
   type Rfc2136Provider,
   type Rfc2136ProviderOptions,
 } from './rfc2136-provider.ts';
+export type { DnsServer } from './transport.ts';
 export type { TsigAlgorithm } from './tsig.ts';

@@ -65,6 +65,7 @@ describe('rfc2136 message', () => {
     expect(() => encodeName(`${'a'.repeat(64)}.test`)).toThrow(DnsProviderError);
     expect(() => encodeName('a..test')).toThrow(/empty or >63-byte label/);
     expect(() => encodeName(Array.from({ length: 60 }, () => 'abcd').join('.'))).toThrow(/too long/);
+    expect(() => encodeName('bücher.example.test')).toThrow(/ASCII \(punycode\) form/);
     expect(encodeName('.').toString('hex')).toBe('00');
     expect(encodeName('A.Test', true).toString('hex')).toBe('0161047465737400');
   });

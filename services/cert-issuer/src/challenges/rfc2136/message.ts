@@ -43,6 +43,12 @@ export function encodeName(name: string, canonical = false): Buffer {
   const parts: Buffer[] = [];
   if (trimmed !== '') {
     for (const label of trimmed.split('.')) {
+      if (!/^[\x21-\x7e]*$/.test(label)) {
+        throw new DnsProviderError(
+          'protocol',
+          `invalid DNS name ${JSON.stringify(name)}: use the ASCII (punycode) form`,
+        );
+      }
       const bytes = Buffer.from(canonical ? label.toLowerCase() : label, 'ascii');
       if (bytes.length === 0 || bytes.length > 63) {
         throw new DnsProviderError(

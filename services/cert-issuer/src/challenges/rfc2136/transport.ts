@@ -27,7 +27,7 @@ function timeoutError(server: DnsServer, transport: string, timeoutMs: number): 
   );
 }
 
-/** One UDP round trip; answers with another ID (late or spoofed) are ignored, as RFC 5452 advises. */
+/** One UDP round trip; answers from another port or with another ID (late or spoofed) are ignored (RFC 5452). */
 function udpExchange(server: DnsServer, message: Buffer, timeoutMs: number): Promise<Buffer> {
   const id = message.readUInt16BE(0);
   return new Promise((resolve, reject) => {
@@ -39,8 +39,9 @@ function udpExchange(server: DnsServer, message: Buffer, timeoutMs: number): Pro
       else resolve(answer!);
     };
     const timer = setTimeout(() => finish(timeoutError(server, 'UDP', timeoutMs)), timeoutMs);
-    socket.on('message', (answer) => {
-      if (answer.length >= 2 && answer.readUInt16BE(0) === id) finish(undefined, answer);
+    socket.on('message', (answer, from) => {
+      if (from.port === server.port && answer.length >= 2 && answer.readUInt16BE(0) === id)
+        finish(undefined, answer);
     });
     socket.on('error', (error) =>
       finish(
