@@ -126,9 +126,9 @@ describe('npm start', () => {
       expect(readFileSync(join(cwd, '.gatehouse-dev', 'api-token'), 'utf8').trim()).toBe(token);
       const api = `http://127.0.0.1:${8080 + offset}`;
       expect((await fetch(`${api}/v1/apps`)).status).toBe(401);
-      expect((await fetch(`${api}/v1/apps`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
-        404,
-      );
+      const listed = await fetch(`${api}/v1/apps`, { headers: { authorization: `Bearer ${token}` } });
+      expect(listed.status).toBe(200);
+      expect(await listed.json()).toEqual({ apps: [] });
 
       const output = start.output();
       expect(output).not.toContain(token);
@@ -169,7 +169,8 @@ describe('npm start', () => {
   it('start - a service that exits on its own stops the others, and start exits with its code', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gh-start-'));
     const offset = await freePortOffset();
-    // The user's own (malformed) key wins over the generated one: cert-issuer refuses it and exits 78.
+    // The user's own (malformed) key wins over the generated one: the services that read it (cert-issuer,
+    // proxy-config) refuse it and exit 78; whichever exits first stops the others.
     const start = runStart(cwd, {
       ...base,
       GATEHOUSE_PORT_OFFSET: String(offset),
@@ -178,8 +179,8 @@ describe('npm start', () => {
 
     expect(await start.exited).toBe(78);
     expect(start.output()).toContain('GATEHOUSE_MASTER_KEY: expected 32 random bytes');
-    expect(start.output()).toContain(
-      'cert-issuer exited unexpectedly (code 78); stopping the other services',
+    expect(start.output()).toMatch(
+      /(cert-issuer|proxy-config) exited unexpectedly \(code 78\); stopping the other services/,
     );
     const stillListening = await Promise.all(defaultPorts.map((port) => isListening(port + offset)));
     expect(stillListening.every((listening) => !listening)).toBe(true);

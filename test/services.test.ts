@@ -33,8 +33,14 @@ async function envFor(service: (typeof services)[number], base: Record<string, s
     const dir = mkdtempSync(join(tmpdir(), 'gh-traefik-'));
     env.TRAEFIK_DYNAMIC_DIR = join(dir, 'dynamic');
     env.TRAEFIK_CERTS_DIR = join(dir, 'certs');
+    env.GATEHOUSE_MASTER_KEY = masterKey;
   }
-  if (service === 'deployer') env.DOCKER_HOST = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  if (service === 'deployer') {
+    env.DOCKER_HOST = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    env.DOCKER_NETWORK = 'host';
+    // A stack of its own: the deployer never touches containers of other test runs.
+    env.GATEHOUSE_STACK = `test-services-${healthPort}`;
+  }
   return { env, healthUrl: `http://127.0.0.1:${healthPort}` };
 }
 

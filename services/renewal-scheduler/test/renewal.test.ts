@@ -56,9 +56,11 @@ describe('renewal', { timeout: 240_000 }, () => {
   });
 
   it('renewal - several scheduler replicas hand out each due certificate exactly once', async () => {
+    const schedulers = await Promise.all([0, 1, 2].map(() => startScheduler(database, nats)));
     const ids: string[] = [];
+    // Made due only once all three run, so they compete for the same rows.
     await database.db.transaction().execute(async (trx) => {
-      for (let index = 0; index < 30; index++) {
+      for (let index = 0; index < 300; index++) {
         const id = randomUUID();
         ids.push(id);
         const name = `due${index}-${suffix}.test`;
@@ -76,7 +78,6 @@ describe('renewal', { timeout: 240_000 }, () => {
           .execute();
       }
     });
-    const schedulers = await Promise.all([0, 1, 2].map(() => startScheduler(database, nats)));
     try {
       await waitFor(
         'every due certificate handed out',
@@ -85,7 +86,7 @@ describe('renewal', { timeout: 240_000 }, () => {
             select count(*) as n from certificates where status = 'renewing'`.execute(database.db);
           return Number(rows[0]?.n) === ids.length;
         },
-        { timeoutMs: 30_000 },
+        { timeoutMs: 60_000 },
       );
       const { rows } = await sql<{ subject: string; n: string }>`
         select subject, count(*) as n from outbox where type = 'certs.renewal-due' group by subject`.execute(
