@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import { certsIssued, createEvent, deploymentsStarted } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { createSecretBox } from '@gatehouse/pki';
+import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
 import {
   createTestDatabase,
   freePort,
@@ -24,38 +24,7 @@ const masterKey = randomBytes(32);
 const box = createSecretBox(masterKey);
 
 function selfSigned(names: string[]): { certPem: string; keyPem: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-proxy-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '30',
-        '-subj',
-        `/CN=${names[0]}`,
-        '-addext',
-        `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      keyPem: readFileSync(join(dir, 'key.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return createSelfSignedCertificate({ commonName: names[0]!, dnsNames: names, days: 30 });
 }
 
 function snapshot(dir: string): Record<string, string> {

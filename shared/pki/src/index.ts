@@ -16,3 +16,4 @@ export {
   sortNames,
 } from './names.ts';
 export { createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
+export { createSelfSignedCertificate, type PemPair } from './self-signed.ts';

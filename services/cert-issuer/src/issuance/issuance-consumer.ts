@@ -11,13 +11,7 @@ import { enqueueIssuance } from './job-queue.ts';
 export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
   return [
     on(certsRequested, async (event, { trx, logger }) => {
-      const certificate = await trx
-        .selectFrom('certificates')
-        .select(['id', 'names_key', 'key_type'])
-        .where('id', '=', event.data.certificateId)
-        .executeTakeFirst();
-      if (!certificate)
-        throw new PermanentEventError(`certificate ${event.data.certificateId} does not exist`);
+      const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       const created = await enqueueIssuance(trx, {
         certificateId: certificate.id,
         namesKey: certificate.names_key,
@@ -29,13 +23,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
       onQueued();
     }),
     on(certsRenewalDue, async (event, { trx }) => {
-      const certificate = await trx
-        .selectFrom('certificates')
-        .select(['id', 'names_key', 'key_type'])
-        .where('id', '=', event.data.certificateId)
-        .executeTakeFirst();
-      if (!certificate)
-        throw new PermanentEventError(`certificate ${event.data.certificateId} does not exist`);
+      const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       await enqueueIssuance(trx, {
         certificateId: certificate.id,
         namesKey: certificate.names_key,

@@ -1,17 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Db } from '@gatehouse/db';
-import type { SecretBox } from '@gatehouse/pki';
+import { createSelfSignedCertificate, type PemPair, type SecretBox } from '@gatehouse/pki';
 import { sql } from 'kysely';
 
 const settingKey = 'proxy.default-certificate';
 
-export interface PemPair {
-  certPem: string;
-  keyPem: string;
-}
+export type { PemPair };
 
 /**
  * The self-signed certificate Traefik serves when no other matches (no SNI, unknown name). Made once
@@ -30,7 +23,7 @@ export async function ensureDefaultCertificate(db: Db, box: SecretBox): Promise<
       const stored = existing.value as { certPem: string; keySealed: string };
       return { certPem: stored.certPem, keyPem: box.openText(stored.keySealed, settingKey) };
     }
-    const made = makeSelfSigned('gatehouse-default');
+    const made = createSelfSignedCertificate({ commonName: 'gatehouse-default' });
     await trx
       .insertInto('settings')
       .values({
@@ -40,38 +33,4 @@ export async function ensureDefaultCertificate(db: Db, box: SecretBox): Promise<
       .execute();
     return made;
   });
-}
-
-/** A P-256 self-signed certificate via openssl (Node has no X.509 writer). */
-function makeSelfSigned(commonName: string): PemPair {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-selfsigned-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '3650',
-        '-subj',
-        `/CN=${commonName}`,
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-      keyPem: readFileSync(join(dir, 'key.pem'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
