@@ -133,13 +133,18 @@ export async function runService<Shape extends z.ZodRawShape>(
     const db = createDb({
       connectionString: config.DATABASE_URL,
       onIdleError: (error) => logger.warn({ err: error.message }, 'postgres connection lost'),
-      onQuery: (event) =>
-        recordFinishedSpan(
-          'db query',
-          event.queryDurationMillis,
-          { 'db.system.name': 'postgresql', 'db.query.text': event.query.sql.slice(0, 500) },
-          event.level === 'error' ? event.error : undefined,
-        ),
+      // A span per query costs ~25 µs of CPU; only worth it when spans are exported.
+      ...(config.OTEL_EXPORTER_OTLP_ENDPOINT
+        ? {
+            onQuery: (event) =>
+              recordFinishedSpan(
+                'db query',
+                event.queryDurationMillis,
+                { 'db.system.name': 'postgresql', 'db.query.text': event.query.sql.slice(0, 500) },
+                event.level === 'error' ? event.error : undefined,
+              ),
+          }
+        : {}),
     });
     stops.push({ name: 'postgres', stop: () => db.destroy() });
     const migrated = await retryUntilReady('postgres', () => migrateToLatest(db), logger, {
