@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
-import { type ServiceProcess, startServiceProcess } from './service-process.ts';
+import { type ServiceProcess, startReadyService } from './service-process.ts';
 
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
 const apiToken = randomBytes(32).toString('base64');
@@ -43,24 +43,6 @@ interface TraefikFile {
     services?: Record<string, { loadBalancer?: { servers?: Array<{ url: string }> } }>;
   };
   tls?: { certificates?: Array<{ certFile: string; keyFile: string }> };
-}
-
-/** Starts a service process and waits for its /readyz; its output is in the error if it never gets there. */
-async function startReady(name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const healthPort = await freePort();
-  const child = startServiceProcess(name, {
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
-    ...env,
-  });
-  await waitFor(
-    `${name} ready`,
-    async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200,
-    { timeoutMs: 30_000, intervalMs: 100 },
-  ).catch((error) => {
-    throw new Error(`${name} did not become ready:\n${child.output()}`, { cause: error });
-  });
-  return child;
 }
 
 /** Completes a TLS handshake for `servername` against a server built from the files the YAML references. */
@@ -126,10 +108,12 @@ describe('e2e', { timeout: 240_000 }, () => {
     const certIssuer = await startCertIssuer({ database, nats, pebbles: [pebble], http01Port });
     processes.push({ name: 'cert-issuer', process: certIssuer });
     const started = await Promise.all([
-      startReady('api', { ...base, API_LISTEN: `127.0.0.1:${apiPort}`, GATEHOUSE_API_TOKEN: apiToken }).then(
-        (process) => ({ name: 'api', process }),
-      ),
-      startReady('deployer', {
+      startReadyService('api', {
+        ...base,
+        API_LISTEN: `127.0.0.1:${apiPort}`,
+        GATEHOUSE_API_TOKEN: apiToken,
+      }).then((process) => ({ name: 'api', process })),
+      startReadyService('deployer', {
         ...base,
         DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
         DOCKER_NETWORK: 'host',
@@ -137,7 +121,7 @@ describe('e2e', { timeout: 240_000 }, () => {
         IMAGE_PULL: 'never',
         DEPLOY_READY_TIMEOUT: '15s',
       }).then((process) => ({ name: 'deployer', process })),
-      startReady('proxy-config', {
+      startReadyService('proxy-config', {
         ...base,
         TRAEFIK_DYNAMIC_DIR: join(root, 'dynamic'),
         TRAEFIK_CERTS_DIR: join(root, 'certs'),

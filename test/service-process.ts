@@ -39,3 +39,34 @@ export function startServiceProcess(name: string, env: Record<string, string>): 
     },
   };
 }
+
+export interface ReadyServiceProcess extends ServiceProcess {
+  /** Base URL of its /healthz, /readyz and /metrics. */
+  healthUrl: string;
+}
+
+/**
+ * Starts `services/<name>` on a free health port and waits until its /readyz answers 200; if it never
+ * does, the error carries the service's output.
+ */
+export async function startReadyService(
+  name: string,
+  env: Record<string, string>,
+): Promise<ReadyServiceProcess> {
+  const { freePort, waitFor } = await import('@gatehouse/testing');
+  const healthPort = await freePort();
+  const child = startServiceProcess(name, {
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
+    ...env,
+  });
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  await waitFor(
+    `${name} ready`,
+    async () => (await fetch(`${healthUrl}/readyz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 30_000, intervalMs: 100 },
+  ).catch((error) => {
+    throw new Error(`${name} did not become ready:\n${child.output()}`, { cause: error });
+  });
+  return { ...child, healthUrl };
+}

@@ -11,30 +11,19 @@ import {
 } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
+import { type ServiceProcess, startReadyService } from '../../../test/service-process.ts';
 import { startCertIssuer } from '../../cert-issuer/test/service.ts';
 import { certificateRow, requestCertificate } from '../../cert-issuer/test/support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 
-async function startScheduler(database: TestDatabase, nats: TestNatsServer): Promise<ServiceProcess> {
-  const healthPort = await freePort();
-  const scheduler = startServiceProcess('renewal-scheduler', {
+function startScheduler(database: TestDatabase, nats: TestNatsServer): Promise<ServiceProcess> {
+  return startReadyService('renewal-scheduler', {
     DATABASE_URL: database.url,
     NATS_URL: nats.url,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-    HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
     RENEWAL_TICK_SECONDS: '1',
     RENEWAL_BATCH_SIZE: '3',
   });
-  await waitFor(
-    'scheduler ready',
-    async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200,
-    {
-      timeoutMs: 30_000,
-    },
-  );
-  return scheduler;
 }
 
 describe('renewal', { timeout: 240_000 }, () => {
