@@ -29,6 +29,7 @@ function selfSigned(names: string[]): { certPem: string; keyPem: string } {
 function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(
     readdirSync(dir)
+      .filter((name) => !name.startsWith('.'))
       .sort()
       .map((name) => [name, readFileSync(join(dir, name), 'utf8')]),
   );
@@ -229,7 +230,9 @@ describe('proxy-config sync', { timeout: 120_000 }, () => {
     try {
       await waitFor('the directory rebuilt', () => {
         try {
-          return Object.keys(snapshot(join(root, 'dynamic'))).length === Object.keys(before.dynamic).length;
+          // Temp files of an atomic write in progress are ignored; wait for the settled directory.
+          const now = { dynamic: snapshot(join(root, 'dynamic')), certs: snapshot(join(root, 'certs')) };
+          return JSON.stringify(now) === JSON.stringify(before);
         } catch {
           return false;
         }
