@@ -86,6 +86,10 @@ export interface CertificatesTable {
   last_error_at: Timestamp | null;
   preflight: ColumnType<PreflightResult[] | null, string | null, string | null>;
   preflight_at: Timestamp | null;
+  /** Self-signed stand-in served while `status` is `fallback` (migration 0004). */
+  fallback_chain_pem: string | null;
+  fallback_key_encrypted: string | null;
+  fallback_activated_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

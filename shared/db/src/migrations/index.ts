@@ -2,10 +2,12 @@ import type { Migration } from 'kysely/migration';
 import * as initial from './0001-initial.ts';
 import * as issuance from './0002-issuance.ts';
 import * as appsApi from './0003-apps-api.ts';
+import * as fallback from './0004-fallback.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-issuance': issuance,
   '0003-apps-api': appsApi,
+  '0004-fallback': fallback,
 };
