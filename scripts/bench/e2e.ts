@@ -1,0 +1,251 @@
+/**
+ * End-to-end benchmark: the time from `POST /v1/apps` to a servable certificate file, the product's main
+ * path (api → outbox → cert-issuer → Pebble → proxy-config), for rounds of 1, 20 and 100 apps posted at once.
+ * Run on demand, never in tests:
+ *
+ *   npm run bench:e2e -- --apps 1,20,100
+ *
+ * Needs the test bed (`npm run testbed`): Postgres (TESTBED_PG_URL), `nats-server` and `pebble` on PATH,
+ * pebble-challtestsrv for Pebble's lookups, and a Docker engine with the test image
+ * (`gatehouse-test/busybox:1`, made by `scripts/testbed up`).
+ *
+ * It starts a database, a nats-server and a Pebble of its own and one real process of api, deployer,
+ * cert-issuer and proxy-config, configured as in the e2e test (host networking, preflight enforced).
+ * Each app has one `https://` domain of its own registered domain (so CA rate limits do not queue them) and a
+ * busybox httpd container. An app's latency runs from just before its POST to the moment its YAML file lists
+ * a certificate whose PEM files exist (checked every 20 ms); a round's throughput is apps / (last servable −
+ * first POST). Prints a table, then one JSON line. Exits 1 when an app is not servable within the timeout.
+ * Everything it starts is stopped, containers removed and the database dropped, on failure and Ctrl-C too.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import {
+  createTestDatabase,
+  freePort,
+  startNatsServer,
+  startPebble,
+  type TestDatabase,
+  type TestNatsServer,
+  type TestPebble,
+} from '@gatehouse/testing';
+import { parse } from 'yaml';
+import { masterKey, startCertIssuer } from '../../services/cert-issuer/test/service.ts';
+import { type ServiceProcess, startReadyService } from '../../test/service-process.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    apps: { type: 'string', default: '1,20,100' },
+    /** Per app: how long to wait for a servable certificate before the round fails. */
+    'timeout-s': { type: 'string', default: '300' },
+    image: { type: 'string', default: process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1' },
+  },
+});
+
+const rounds = flags.apps.split(',').map((entry) => {
+  const count = Number(entry.trim());
+  if (!Number.isInteger(count) || count < 1) {
+    console.error(`--apps: "${entry}" is not a positive whole number (example: --apps 1,20,100)`);
+    process.exit(2);
+  }
+  return count;
+});
+const timeoutMs = Number(flags['timeout-s']) * 1_000;
+if (!(timeoutMs > 0)) {
+  console.error('--timeout-s must be a positive number of seconds');
+  process.exit(2);
+}
+
+const run = randomBytes(3).toString('hex');
+const stack = `bench-e2e-${run}`;
+const apiToken = randomBytes(32).toString('base64');
+
+interface RoundResult {
+  apps: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  appsPerSecond: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)]!;
+}
+
+function removeStackContainers(): void {
+  try {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=gatehouse.stack=${stack}`], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+  } catch {
+    // best effort: nothing to remove, or docker is gone
+  }
+}
+
+const processes: Array<{ name: string; process: ServiceProcess }> = [];
+let database: TestDatabase | undefined;
+let nats: TestNatsServer | undefined;
+let pebble: TestPebble | undefined;
+let root: string | undefined;
+
+async function cleanUp(): Promise<void> {
+  await Promise.all(processes.map(({ process }) => process.stop()));
+  removeStackContainers();
+  await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+  if (root) rmSync(root, { recursive: true, force: true });
+}
+
+process.once('SIGINT', () => {
+  void cleanUp().finally(() => process.exit(130));
+});
+
+/** True once the app's YAML lists certificates and every referenced PEM file exists. */
+function servable(appName: string): boolean {
+  const path = join(root!, 'dynamic', `app-${appName}.yml`);
+  if (!existsSync(path)) return false;
+  let config: { tls?: { certificates?: Array<{ certFile: string; keyFile: string }> } } | undefined;
+  try {
+    config = parse(readFileSync(path, 'utf8'));
+  } catch {
+    return false; // cannot happen with atomic renames, but a torn read must not end the run
+  }
+  const entries = config?.tls?.certificates ?? [];
+  return (
+    entries.length > 0 && entries.every((entry) => existsSync(entry.certFile) && existsSync(entry.keyFile))
+  );
+}
+
+async function postApp(apiUrl: string, name: string, domain: string, port: number): Promise<void> {
+  const response = await fetch(`${apiUrl}/v1/apps`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name,
+      image: flags.image,
+      port,
+      domains: [`https://${domain}`],
+      command: [
+        'sh',
+        '-c',
+        `mkdir -p /www && echo ok > /www/index.html && exec httpd -f -h /www -p 127.0.0.1:${port}`,
+      ],
+    }),
+  });
+  if (response.status !== 201)
+    throw new Error(`POST /v1/apps ${name}: ${response.status} ${await response.text()}`);
+}
+
+async function runRound(apiUrl: string, roundIndex: number, count: number): Promise<RoundResult> {
+  const apps = await Promise.all(
+    Array.from({ length: count }, async (_, i) => ({
+      name: `r${roundIndex}a${i}-${run}`,
+      domain: `r${roundIndex}a${i}-${run}.test`,
+      port: await freePort(),
+    })),
+  );
+  const started = performance.now();
+  const latencies = await Promise.all(
+    apps.map(async (app) => {
+      const posted = performance.now();
+      await postApp(apiUrl, app.name, app.domain, app.port);
+      while (!servable(app.name)) {
+        if (performance.now() - posted > timeoutMs) {
+          throw new Error(`app ${app.name} had no servable certificate after ${timeoutMs / 1000} s`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return performance.now() - posted;
+    }),
+  );
+  const wallMs = performance.now() - started;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    apps: count,
+    p50Ms: Math.round(percentile(sorted, 50)),
+    p95Ms: Math.round(percentile(sorted, 95)),
+    maxMs: Math.round(sorted.at(-1) ?? Number.NaN),
+    appsPerSecond: Number(((count * 1000) / wallMs).toFixed(2)),
+  };
+}
+
+async function main(): Promise<void> {
+  const http01Port = await freePort();
+  [database, nats, pebble] = await Promise.all([
+    createTestDatabase('bench_e2e'),
+    startNatsServer(),
+    startPebble({ httpPort: http01Port }),
+  ]);
+  root = mkdtempSync(join(tmpdir(), 'gh-bench-e2e-'));
+  const base = { DATABASE_URL: database.url, NATS_URL: nats.url, LOG_LEVEL: 'warn' };
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+
+  processes.push({
+    name: 'cert-issuer',
+    process: await startCertIssuer({
+      database,
+      nats,
+      pebbles: [pebble],
+      http01Port,
+      env: { LOG_LEVEL: 'warn' },
+    }),
+  });
+  const started = await Promise.all([
+    startReadyService('api', {
+      ...base,
+      API_LISTEN: `127.0.0.1:${apiPort}`,
+      GATEHOUSE_API_TOKEN: apiToken,
+    }).then((process) => ({ name: 'api', process })),
+    startReadyService('deployer', {
+      ...base,
+      DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+      DOCKER_NETWORK: 'host',
+      GATEHOUSE_STACK: stack,
+      IMAGE_PULL: 'never',
+    }).then((process) => ({ name: 'deployer', process })),
+    startReadyService('proxy-config', {
+      ...base,
+      TRAEFIK_DYNAMIC_DIR: join(root, 'dynamic'),
+      TRAEFIK_CERTS_DIR: join(root, 'certs'),
+      GATEHOUSE_MASTER_KEY: masterKey,
+      HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
+      EDGE_NODE: `bench-${run}`,
+    }).then((process) => ({ name: 'proxy-config', process })),
+  ]);
+  processes.push(...started);
+
+  // Warm-up (not counted): registers the ACME account and brings every code path into the JIT.
+  await runRound(apiUrl, 0, 1);
+
+  const results: RoundResult[] = [];
+  for (const [index, count] of rounds.entries()) {
+    const result = await runRound(apiUrl, index + 1, count);
+    results.push(result);
+    console.log(
+      `apps=${String(result.apps).padStart(4)}  p50=${String(result.p50Ms).padStart(6)} ms  p95=${String(result.p95Ms).padStart(6)} ms  max=${String(result.maxMs).padStart(6)} ms  ${result.appsPerSecond} apps/s`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'e2e', results }));
+}
+
+try {
+  await main();
+  await cleanUp();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  for (const { name, process } of processes) {
+    const tail = process.output().split('\n').slice(-30).join('\n');
+    console.error(`--- ${name} (last lines) ---\n${tail}`);
+  }
+  await cleanUp();
+  process.exitCode = 1;
+}
