@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockHostnames } from '../src/apps/app.repository.ts';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
 describe('api apps', () => {
@@ -385,6 +386,74 @@ describe('api apps', () => {
     );
     expect(requested).toHaveLength(1);
     expect(requested[0]?.data.names).toEqual(['race.test', 'www.race.test']);
+  });
+
+  it('api - concurrent creates that overlap only through a www counterpart: one wins, the other gets 409', async () => {
+    const responses = await Promise.all([
+      api.call('POST', '/v1/apps', {
+        body: { name: 'pair-apex', image: 'nginx', port: 80, domains: ['https://pair.test'], www: 'both' },
+      }),
+      api.call('POST', '/v1/apps', {
+        body: { name: 'pair-www', image: 'nginx', port: 80, domains: ['https://www.pair.test'] },
+      }),
+    ]);
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409]);
+  });
+
+  it('api - 100 apps created at once all succeed, each with its own certificate request', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, n) =>
+        api.call('POST', '/v1/apps', {
+          body: { name: `bulk-${n}`, image: 'nginx', port: 80, domains: [`https://bulk-${n}.test`] },
+        }),
+      ),
+    );
+    expect(responses.filter((response) => response.status !== 201).map((response) => response.body)).toEqual(
+      [],
+    );
+    const requested = (await api.events('certs.requested')).filter((event) =>
+      event.data.names.some((name: string) => name.startsWith('bulk-')),
+    );
+    expect(requested).toHaveLength(100);
+  });
+
+  it('api - a write holding one host name does not hold up an app with other names, only one claiming the same name', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = api.db.transaction().execute(async (trx) => {
+      await lockHostnames(trx, ['held.test']);
+      locked();
+      await released;
+    });
+    await lockTaken;
+    try {
+      const other = await api.call('POST', '/v1/apps', {
+        body: { name: 'not-held', image: 'nginx', port: 80, domains: ['https://not-held.test'] },
+      });
+      expect(other.status).toBe(201);
+      let sameSettled = false;
+      const same = api
+        .call('POST', '/v1/apps', {
+          body: { name: 'held', image: 'nginx', port: 80, domains: ['https://held.test'] },
+        })
+        .finally(() => {
+          sameSettled = true;
+        });
+      // The other app's create finished above while the lock was held; this one must still be waiting.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sameSettled).toBe(false);
+      release();
+      expect((await same).status).toBe(201);
+    } finally {
+      release();
+      await holder;
+    }
   });
 
   it('api - the OpenAPI document is served without a token', async () => {

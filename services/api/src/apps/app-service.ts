@@ -15,7 +15,8 @@ import {
   latestDeployments,
   listAppRows,
   listDomainRows,
-  lockAppWrites,
+  lockAppName,
+  lockHostnames,
   replaceCertificateLinks,
   replaceDomains,
   updateAppRow,
@@ -41,7 +42,8 @@ const source = 'api';
  */
 export async function createApp(db: Db, input: CreateAppInput): Promise<AppView> {
   await db.transaction().execute(async (trx) => {
-    await lockAppWrites(trx);
+    await lockAppName(trx, input.name);
+    await lockHostnames(trx, claimedHostnames(input.domains, input.www));
     if (await findAppByName(trx, input.name)) {
       throw new ApiError('conflict', `an app named ${input.name} already exists; choose another name`);
     }
@@ -63,7 +65,7 @@ export async function createApp(db: Db, input: CreateAppInput): Promise<AppView>
  */
 export async function updateApp(db: Db, name: string, patch: PatchAppInput): Promise<AppView> {
   await db.transaction().execute(async (trx) => {
-    await lockAppWrites(trx);
+    await lockAppName(trx, name);
     const current = await findAppByName(trx, name);
     if (!current) throw notFound(name);
     const currentWww = current.www as WwwMode;
@@ -72,6 +74,7 @@ export async function updateApp(db: Db, name: string, patch: PatchAppInput): Pro
     const domains = patch.domains ?? currentDomains;
     const domainsChanged = patch.domains !== undefined || www !== currentWww;
     if (domainsChanged) {
+      await lockHostnames(trx, claimedHostnames(domains, www));
       await refuseTakenHostnames(trx, domains, www, current.id);
       await replaceDomains(trx, current.id, domains, www);
       const before = certificateNames(currentDomains, currentWww);
@@ -90,7 +93,7 @@ export async function updateApp(db: Db, name: string, patch: PatchAppInput): Pro
  */
 export async function deleteApp(db: Db, name: string): Promise<{ name: string; revision: number }> {
   return db.transaction().execute(async (trx) => {
-    await lockAppWrites(trx);
+    await lockAppName(trx, name);
     const app = await findAppByName(trx, name);
     if (!app) throw notFound(name);
     await deleteAppRow(trx, app.id);

@@ -10,11 +10,36 @@ type Queryable = Kysely<Database> | Transaction<Database>;
  * no index can express) and certificate find-or-create are check-then-insert, so writers go one at a time;
  * app writes are rare, so one lock for all of them costs nothing.
  */
-const appWritesLock = 'gatehouse.api.app-writes';
+/**
+ * Advisory lock classes (the first key of the two-key form), so an app name and a host name never share a
+ * lock by accident of spelling.
+ */
+const appNameLockClass = 7101;
+const hostnameLockClass = 7102;
 
-/** Serializes app writes until the transaction ends. Only a transaction can hold it. */
-export async function lockAppWrites(trx: Transaction<Database>): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext(${appWritesLock}))`.execute(trx);
+/**
+ * Serializes writes to the app called `name` until the transaction ends. Every app write takes it first and
+ * alone, before any host name lock: a transaction never waits for a name lock while holding a host name lock,
+ * which (with the sorted host name order below) rules out deadlocks. Unrelated apps no longer wait on each
+ * other (one global lock made 100 parallel POSTs queue for the pool until they timed out).
+ */
+export async function lockAppName(trx: Transaction<Database>, name: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${appNameLockClass}, hashtext(${name}))`.execute(trx);
+}
+
+/**
+ * Serializes claims of these host names until the transaction ends: two apps that could conflict (their
+ * claimed names, www counterparts included, overlap) share at least one lock, and the same set also guards
+ * the pending certificate for those names. Locks are taken in ascending hash order, one global order.
+ */
+export async function lockHostnames(trx: Transaction<Database>, hostnames: readonly string[]): Promise<void> {
+  if (hostnames.length === 0) return;
+  // unnest() yields the sorted array in order, so the locks are taken in that order.
+  await sql`
+    select pg_advisory_xact_lock(${hostnameLockClass}, h)
+    from unnest(array(select distinct hashtext(n) from unnest(${[...hostnames]}::text[]) as n order by 1)) as h`.execute(
+    trx,
+  );
 }
 
 export async function findAppByName(db: Queryable, name: string): Promise<AppRow | undefined> {
