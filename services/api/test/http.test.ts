@@ -59,3 +59,33 @@ describe('api http', () => {
     expect(body).not.toContain('at ');
   });
 });
+
+describe('api http without its database', () => {
+  it('api - Postgres unreachable: a write is a 503 problem with Retry-After, not a 500', async () => {
+    const { createDb } = await import('@gatehouse/db');
+    const { freePort } = await import('@gatehouse/testing');
+    // A port nothing listens on: every connection attempt is refused.
+    const db = createDb({ connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
+    const token = 'b'.repeat(40);
+    const app = createApiApp({ token, logger: createLogger({ service: 'api-test', level: 'silent' }), db });
+    const server: Server = await new Promise((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const response = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'shop', image: 'nginx', port: 80, domains: ['https://shop.test'] }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/nothing was changed; retry/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.destroy();
+    }
+  });
+});

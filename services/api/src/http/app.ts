@@ -64,9 +64,31 @@ export function createApiApp({ token, logger, db }: ApiAppOptions): Express {
       sendProblem(response, 413, 'Payload Too Large', 'the request body is larger than 1 MB');
       return;
     }
+    if (isDatabaseUnavailable(error)) {
+      // Overload or a Postgres outage: nothing was written; the client may simply try again.
+      logger.warn({ err: error }, 'database unavailable');
+      response.setHeader('retry-after', '5');
+      sendProblem(
+        response,
+        503,
+        'Service Unavailable',
+        'the database is busy or unreachable, nothing was changed; retry in a few seconds',
+      );
+      return;
+    }
     logger.error({ err: error }, 'request failed');
     sendProblem(response, 500, 'Internal Server Error', 'the request failed; the server log has the details');
   };
   app.use(onError);
   return app;
+}
+
+/**
+ * A pool that could not hand out a connection in time (pg-pool's message) or a refused/reset connection:
+ * conditions where retrying later is the right answer, not a server bug.
+ */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const { message, code } = error as { message?: unknown; code?: unknown };
+  if (typeof message === 'string' && message.includes('timeout exceeded when trying to connect')) return true;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P03' || code === '53300';
 }
