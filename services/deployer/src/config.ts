@@ -1,14 +1,5 @@
+import { duration } from '@gatehouse/config';
 import { z } from 'zod';
-
-/** A duration such as `500ms`, `30s` or `2m`, in milliseconds. */
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m)$/, 'expected a duration such as 500ms, 30s or 2m')
-  .transform((value) => {
-    const amount = Number.parseInt(value, 10);
-    if (value.endsWith('ms')) return amount;
-    return value.endsWith('m') ? amount * 60_000 : amount * 1_000;
-  });
 
 /** deployer's own variables (see the README's configuration table). */
 export const deployerConfigShape = {

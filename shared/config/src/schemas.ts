@@ -16,6 +16,17 @@ export const hostPort = z
   });
 export type HostPort = z.output<typeof hostPort>;
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `500ms`, `30s`, `2m`, `1h` or `1d`, in milliseconds. */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 500ms, 30s, 2m, 1h or 1d')
+  .transform((value) => {
+    const [, amount, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(value)!;
+    return Number(amount) * durationUnits[unit!]!;
+  });
+
 /** Comma-separated list of non-empty items, each parsed by `item`. */
 export function commaList<Item extends z.ZodType<unknown, string>>(item: Item) {
   return z
