@@ -5,6 +5,7 @@ import { classifyAcmeError, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
 import { generatePrivateKeyPem } from './keys.ts';
+import { poolNonces } from './nonce-pool.ts';
 
 export interface AcmeIssuerOptions {
   account: AcmeAccount;
@@ -32,6 +33,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     backoffMax: options.pollMaxMs ?? 2_000,
     backoffAttempts: options.pollAttempts ?? 20,
   });
+  poolNonces(client);
   let factsCache: CaFacts | undefined;
 
   async function facts(): Promise<CaFacts> {

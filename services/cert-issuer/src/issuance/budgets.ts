@@ -4,6 +4,7 @@ import {
   check,
   type LimitOutcome,
   type LimitRequest,
+  type LimitRule,
   limitsFor,
   longestWindowMs,
   parseRateLimitOverrides,
@@ -12,8 +13,18 @@ import {
   rateLimitScopes,
   record,
   reserve,
+  reserveSlots,
 } from '../rate-limits/index.ts';
 import type { BudgetDecision } from './process-job.ts';
+
+/**
+ * How many request slots one reservation takes: a quarter of the budget (5 of Let's Encrypt's 20 per
+ * second), so a few replicas share it without one hoarding the window, and at most 16, so a raised
+ * budget does not make a replica stamp hundreds of unused slots.
+ */
+export function requestSlotBatch(rule: LimitRule): number {
+  return Math.max(1, Math.min(16, Math.floor(rule.max / 4)));
+}
 
 /**
  * The CA's published limits, mirrored in Postgres so every replica and every restart spends the same
@@ -22,6 +33,24 @@ import type { BudgetDecision } from './process-job.ts';
  */
 export function createBudgets(db: Db, overridesJson: string | undefined) {
   const overrides: RateLimitOverrides = overridesJson ? parseRateLimitOverrides(overridesJson) : {};
+
+  /** Request slots this replica reserved and has not handed out yet, per directory + account. */
+  const heldSlots = new Map<string, { count: number; expiresAt: number }>();
+  const pendingReservations = new Map<string, Promise<Date | undefined>>();
+
+  /** Reserves a batch of request slots into `heldSlots`; returns when to try again if none were free. */
+  async function reserveRequestSlots(key: string, accountUrl: string, rule: LimitRule) {
+    const now = new Date();
+    const outcome = await reserveSlots(
+      db,
+      { limit: 'requests-per-account', rule, scope: rateLimitScopes.account(accountUrl) },
+      requestSlotBatch(rule),
+      now,
+    );
+    if (!outcome.allowed) return outcome.retryAt;
+    heldSlots.set(key, { count: outcome.granted, expiresAt: now.getTime() + rule.windowMs });
+    return undefined;
+  }
 
   function decision(outcome: LimitOutcome): BudgetDecision {
     return outcome.allowed
@@ -68,17 +97,29 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
     /**
      * Waits until the account's request budget has room, then spends one slot. A throttle, not a
      * deferral: requests are short, so waiting a fraction of a second beats rescheduling the order.
+     * Slots are reserved in the shared ledger a batch at a time and handed out in-process until they
+     * leave the window, so every replica still counts against the one budget.
      */
     async throttleRequest(directoryUrl: string, accountUrl: string, signal?: AbortSignal): Promise<void> {
       const rule = limitsFor(directoryUrl, overrides)['requests-per-account'];
+      const key = `${directoryUrl}\n${accountUrl}`;
       for (;;) {
-        const outcome = await reserve(db, [
-          { limit: 'requests-per-account', rule, scope: rateLimitScopes.account(accountUrl) },
-        ]);
-        if (outcome.allowed || signal?.aborted) return;
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.max(outcome.retryAt.getTime() - Date.now(), 5)),
-        );
+        const held = heldSlots.get(key);
+        if (held && held.count > 0 && Date.now() < held.expiresAt) {
+          held.count -= 1;
+          return;
+        }
+        // One reservation at a time per account: concurrent callers wait for it instead of each
+        // reserving a batch (and holding more of the budget than this replica needs).
+        let pending = pendingReservations.get(key);
+        if (!pending) {
+          pending = reserveRequestSlots(key, accountUrl, rule).finally(() => pendingReservations.delete(key));
+          pendingReservations.set(key, pending);
+        }
+        const retryAt = await pending;
+        if (signal?.aborted) return;
+        if (retryAt)
+          await new Promise((resolve) => setTimeout(resolve, Math.max(retryAt.getTime() - Date.now(), 5)));
       }
     },
     /** Deletes ledger rows older than the longest window of any configured CA. */

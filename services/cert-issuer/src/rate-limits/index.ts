@@ -7,6 +7,7 @@ export {
   rateLimitLockName,
   record,
   reserve,
+  reserveSlots,
 } from './ledger.ts';
 export { describeRefusal, formatWindow } from './reason.ts';
 export {

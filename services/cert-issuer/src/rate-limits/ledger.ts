@@ -59,6 +59,48 @@ export async function reserve(
 }
 
 /**
+ * Spends up to `wanted` slots of one budget at once (at least one, or none): for a throttle that hands the slots
+ * out in-process, so a burst of requests costs one transaction instead of one each. Locked like `reserve`. The
+ * slots are stamped `now`, so they leave the window at `now + windowMs`: a caller MUST NOT use them after that.
+ * Refused when not a single slot is free, with the same `retryAt` and reason as `reserve`.
+ */
+export async function reserveSlots(
+  db: Db,
+  request: LimitRequest,
+  wanted: number,
+  now = new Date(),
+): Promise<{ allowed: true; granted: number } | Extract<LimitOutcome, { allowed: false }>> {
+  if (!Number.isInteger(wanted) || wanted < 1)
+    throw new Error(`reserveSlots: wanted must be >= 1, got ${wanted}`);
+  const [distinct] = distinctRequests([request]);
+  const run = async (trx: Db) => {
+    await lockInOrder(trx, [distinct!]);
+    const { rows } = await sql<{ used: number }>`
+      select count(*)::int as used from rate_limit_events
+      where limit_name = ${request.limit} and scope = ${request.scope}
+        and occurred_at > ${new Date(now.getTime() - request.rule.windowMs)}`.execute(trx);
+    const granted = Math.min(wanted, request.rule.max - (rows[0]?.used ?? 0));
+    if (granted < 1) {
+      const outcome = await evaluate(trx, [distinct!], now);
+      // Counted as spent a moment ago, free by now (a clock step): let the next call try again.
+      return outcome.allowed ? { allowed: true as const, granted: 0 } : outcome;
+    }
+    await trx
+      .insertInto('rate_limit_events')
+      .values(
+        Array.from({ length: granted }, () => ({
+          limit_name: request.limit,
+          scope: request.scope,
+          occurred_at: now,
+        })),
+      )
+      .execute();
+    return { allowed: true as const, granted };
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+/**
  * Evaluates like `reserve` without recording or locking: for budgets that count failures (failed
  * authorizations), which are checked before acting and `record`ed only after a failure.
  */
