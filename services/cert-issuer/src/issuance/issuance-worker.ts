@@ -33,6 +33,13 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
   const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>();
   const stopping = new AbortController();
   let wakeUp: (() => void) | undefined;
+  // A wake-up that arrives while the loop is claiming (no one waiting yet) is kept for the next wait,
+  // otherwise a job finishing during a claim would leave its slot idle until the next poll.
+  let wakeRequested = false;
+  const wake = () => {
+    wakeRequested = true;
+    wakeUp?.();
+  };
 
   function run(job: IssuanceJobRow): void {
     const abort = new AbortController();
@@ -63,13 +70,14 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
         finished = true;
         clearInterval(renew);
         inFlight.delete(job.id);
-        wakeUp?.();
+        wake();
       });
     inFlight.set(job.id, { abort, done });
   }
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
+      wakeRequested = false;
       try {
         const free = concurrency - inFlight.size;
         if (free > 0) for (const job of await claimDueJobs(db, holder, free, leaseMs)) run(job);
@@ -77,6 +85,7 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
         logger.warn({ err: error }, 'claiming issuance work failed');
       }
       await new Promise<void>((resolve) => {
+        if (wakeRequested || stopping.signal.aborted) return resolve();
         const timer = setTimeout(resolve, pollMs);
         wakeUp = () => {
           clearTimeout(timer);
@@ -88,10 +97,10 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
   })();
 
   return {
-    wake: () => wakeUp?.(),
+    wake,
     async stop() {
       stopping.abort();
-      wakeUp?.();
+      wake();
       await loop;
       await Promise.allSettled([...inFlight.values()].map((work) => work.done));
     },
