@@ -15,10 +15,24 @@ export interface JobRequest {
 
 /**
  * Queues issuance for a certificate in the caller's transaction. A certificate has at most one
- * open job; a second request while one is open joins it (a manual request makes it due now).
- * Returns whether a new job was created.
+ * open job; a second request while one is open joins it. Returns whether a new job was created.
+ *
+ * A manual request starts fresh: an open job that is waiting (queued or deferred on the retry
+ * ladder, no lease) is closed as `superseded` and replaced by a new manual job, due now, with its
+ * attempt count and give-up clock (`created_at`) at zero, and the certificate's persisted ladder
+ * (`failure_count`, `next_retry_at`) is reset. A job that is running keeps running: it is ordering
+ * already, and the request joins it.
  */
 export async function enqueueIssuance(trx: Transaction<Database>, request: JobRequest): Promise<boolean> {
+  const now = new Date();
+  if (request.reason === 'manual') {
+    await trx
+      .updateTable('issuance_jobs')
+      .set({ status: 'superseded', lease_holder: null, lease_expires_at: null, updated_at: now })
+      .where('certificate_id', '=', request.certificateId)
+      .where('status', 'in', ['queued', 'deferred'])
+      .execute();
+  }
   const inserted = await trx
     .insertInto('issuance_jobs')
     .values({
@@ -39,12 +53,11 @@ export async function enqueueIssuance(trx: Transaction<Database>, request: JobRe
     )
     .returning('id')
     .executeTakeFirst();
-  if (!inserted && request.reason === 'manual') {
+  if (inserted && request.reason === 'manual') {
     await trx
-      .updateTable('issuance_jobs')
-      .set({ next_attempt_at: new Date(), reason: 'manual', updated_at: new Date() })
-      .where('certificate_id', '=', request.certificateId)
-      .where('status', '=', 'deferred')
+      .updateTable('certificates')
+      .set({ failure_count: 0, next_retry_at: null, updated_at: now })
+      .where('id', '=', request.certificateId)
       .execute();
   }
   return inserted !== undefined;
