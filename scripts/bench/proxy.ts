@@ -1,10 +1,15 @@
 /**
  * proxy-config directory benchmark (issue 4): N apps, each with one https domain, a running deployment
- * and a valid certificate, in a database of its own. Measures, in-process, a full rebuild into an empty
- * directory, a second pass with nothing changed, and one app's change synced the way the service does it
- * today (a full `syncDirectory` pass). Prints a table and, last, one JSON line.
+ * and a valid certificate, in a database of its own. Measures, in-process, with the service's own code:
+ * - a full rebuild into an empty directory (what a node does at start on a lost volume), with peak RSS;
+ * - a second full pass with nothing changed (the periodic sweep);
+ * - one app's change (its upstream port) applied the way the service does when the app's event arrives
+ *   (`syncApps([id])`), from the committed change to its file renamed into place, and which other files
+ *   were touched;
+ * - one app's certificate renewed (a new chain and key) applied the way `certs.issued` is.
+ * Prints a table and, last, one JSON line.
  *
- *   npm run bench:proxy -- --apps 10000
+ *   npm run bench:proxy -- 10000          (or --apps 10000)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -15,22 +20,29 @@ import { parseArgs } from 'node:util';
 import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
 import { createTestDatabase } from '@gatehouse/testing';
 import { createDirectoryWriter } from '../../services/proxy-config/src/sync/directory-writer.ts';
-import { syncDirectory } from '../../services/proxy-config/src/sync/sync-directory.ts';
+import { findAppIdsByCertificates } from '../../services/proxy-config/src/sync/load-app.ts';
+import { createProxyDirectory } from '../../services/proxy-config/src/sync/proxy-directory.ts';
 import { appFileName } from '../../services/proxy-config/src/traefik/index.ts';
 
-const { values: flags } = parseArgs({
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     apps: { type: 'string', default: '10000' },
     /** Apps sharing one generated key/cert pair (each still has its own certificate row). */
     'apps-per-key': { type: 'string', default: '100' },
   },
 });
-const apps = Number(flags.apps);
+const apps = Number(positionals[0] ?? flags.apps);
 const appsPerKey = Number(flags['apps-per-key']);
 if (!Number.isInteger(apps) || apps < 1 || !Number.isInteger(appsPerKey) || appsPerKey < 1) {
-  console.error('--apps and --apps-per-key must be positive integers');
+  console.error(
+    'N (or --apps) and --apps-per-key must be positive integers, e.g. `npm run bench:proxy -- 2000`',
+  );
   process.exit(2);
 }
+
+/** One-app updates measured, each on a different app. */
+const ONE_APP_ROUNDS = 5;
 
 const targets = { oneAppUpdateMs: 50, oneAppOtherFilesChanged: 0, fullRebuildS: 5 };
 
@@ -68,6 +80,7 @@ async function main(): Promise<number> {
     const chunk = 500;
     const appIds: string[] = [];
     const deploymentIds: string[] = [];
+    const certificateIds: string[] = [];
     for (let start = 0; start < apps; start += chunk) {
       const rows = Array.from({ length: Math.min(chunk, apps - start) }, (_, k) => {
         const i = start + k;
@@ -136,6 +149,7 @@ async function main(): Promise<number> {
       for (const r of rows) {
         appIds.push(r.appId);
         deploymentIds.push(r.deploymentId);
+        certificateIds.push(r.certificateId);
       }
     }
     const seedS = (performance.now() - seedStart) / 1_000;
@@ -148,37 +162,75 @@ async function main(): Promise<number> {
       dynamicDir,
       certsDir,
       http01ResponderUrl: 'http://127.0.0.1:8089',
+      box,
     });
+    const directory = createProxyDirectory({ db, box, writer });
+    const both = [dynamicDir, certsDir];
 
-    // (1) Full rebuild into an empty directory.
+    // (1) Full rebuild into an empty directory (start on a lost volume).
     let t = performance.now();
-    const rebuilt = await syncDirectory(db, box, writer);
+    const rebuilt = await directory.syncAll();
     const rebuildMs = performance.now() - t;
     const rssMb = process.resourceUsage().maxRSS / 1024;
     const filesInDirs = readdirSync(dynamicDir).length + readdirSync(certsDir).length;
 
-    // (2) Second full pass, nothing changed.
-    let before = fileStamps([dynamicDir, certsDir]);
+    // (2) Second full pass, nothing changed (the periodic sweep).
+    let before = fileStamps(both);
     t = performance.now();
-    const noopWritten = await syncDirectory(db, box, writer);
+    const noop = await directory.syncAll();
     const noopMs = performance.now() - t;
-    const noopTouched = diffStamps(before, fileStamps([dynamicDir, certsDir]));
+    const noopTouched = diffStamps(before, fileStamps(both));
 
-    // (3) One app's change: its upstream port, then the service's sync (a full pass today).
+    // (3) One app's change (its upstream port), then the pass its deployments.started event triggers, from
+    // the committed change to its file renamed into place. Repeated for ONE_APP_ROUNDS different apps: the
+    // first pays one-time costs (code paths and queries not yet compiled, the full pass's garbage).
     const target = Math.floor(apps / 2);
     const targetFile = join(dynamicDir, appFileName(`app-${String(target).padStart(6, '0')}`));
-    before = fileStamps([dynamicDir, certsDir]);
+    const rounds: Array<{ ms: number; renamed: boolean; others: number }> = [];
+    for (let round = 0; round < Math.min(ONE_APP_ROUNDS, apps); round++) {
+      const index = (target + round * Math.max(1, Math.floor(apps / ONE_APP_ROUNDS))) % apps;
+      const file = join(dynamicDir, appFileName(`app-${String(index).padStart(6, '0')}`));
+      before = fileStamps(both);
+      t = performance.now();
+      await db
+        .updateTable('deployments')
+        .set({ upstream_port: 18081 + round })
+        .where('id', '=', deploymentIds[index]!)
+        .execute();
+      await directory.syncApps([appIds[index]!]);
+      const ms = performance.now() - t;
+      const changed = diffStamps(before, fileStamps(both));
+      rounds.push({
+        ms,
+        renamed: changed.includes(file),
+        others: changed.filter((name) => name !== file).length,
+      });
+    }
+    const oneMs = rounds.map((r) => r.ms);
+    const sortedMs = [...oneMs].sort((a, b) => a - b);
+    const oneMedianMs = sortedMs[Math.floor(sortedMs.length / 2)]!;
+    const oneWorstMs = sortedMs[sortedMs.length - 1]!;
+    const allRenamed = rounds.every((r) => r.renamed);
+    const otherChanged = rounds.reduce((sum, r) => sum + r.others, 0);
+
+    // (4) The same app's certificate renewed (new chain and key), then the pass certs.issued triggers:
+    // its YAML and its new PEM pair are written; the old pair stays while other apps share it.
+    const renewed = createSelfSignedCertificate({ commonName: `app-${target}.bench.test`, days: 30 });
+    before = fileStamps(both);
     t = performance.now();
     await db
-      .updateTable('deployments')
-      .set({ upstream_port: 18081 })
-      .where('id', '=', deploymentIds[target]!)
+      .updateTable('certificates')
+      .set({
+        chain_pem: renewed.certPem,
+        private_key_encrypted: box.seal(renewed.keyPem, `certificate:${certificateIds[target]}`),
+      })
+      .where('id', '=', certificateIds[target]!)
       .execute();
-    const oneWritten = await syncDirectory(db, box, writer);
-    const oneMs = performance.now() - t;
-    const oneChanged = diffStamps(before, fileStamps([dynamicDir, certsDir]));
-    const targetChanged = oneChanged.includes(targetFile);
-    const otherChanged = oneChanged.filter((name) => name !== targetFile);
+    const renewal = await directory.syncApps(await findAppIdsByCertificates(db, [certificateIds[target]!]));
+    const renewalMs = performance.now() - t;
+    const renewalChanged = diffStamps(before, fileStamps(both));
+    const renewalOwn = new Set([targetFile, ...renewal.changed.map((name) => join(certsDir, name))]);
+    const renewalOther = renewalChanged.filter((name) => !renewalOwn.has(name));
 
     const result = {
       apps,
@@ -186,7 +238,7 @@ async function main(): Promise<number> {
       seed_s: round(seedS, 2),
       full_rebuild: {
         ms: round(rebuildMs),
-        files_written: rebuilt.length,
+        files_written: rebuilt.changed.length,
         files_in_dirs: filesInDirs,
         peak_rss_mb: round(rssMb),
         target_s: targets.fullRebuildS,
@@ -194,16 +246,25 @@ async function main(): Promise<number> {
       },
       unchanged_pass: {
         ms: round(noopMs),
-        files_written: noopWritten.length,
+        files_written: noop.changed.length,
         files_touched: noopTouched.length,
       },
       one_app_update: {
-        ms: round(oneMs),
-        sync_reported: oneWritten.length,
-        its_file_renamed: targetChanged,
-        other_files_changed: otherChanged.length,
+        rounds_ms: oneMs.map((ms) => round(ms)),
+        first_ms: round(oneMs[0]!),
+        median_ms: round(oneMedianMs),
+        worst_ms: round(oneWorstMs),
+        its_file_renamed: allRenamed,
+        other_files_changed: otherChanged,
         target_ms: targets.oneAppUpdateMs,
-        met: targetChanged && oneMs < targets.oneAppUpdateMs && otherChanged.length === 0,
+        // Every round, the cold first one included, must be under the target.
+        met: allRenamed && oneWorstMs < targets.oneAppUpdateMs && otherChanged === 0,
+      },
+      one_certificate_renewal: {
+        ms: round(renewalMs),
+        files_changed: renewalChanged.length,
+        its_file_renamed: renewalChanged.includes(targetFile),
+        other_files_changed: renewalOther.length,
       },
       peak_rss_mb: round(process.resourceUsage().maxRSS / 1024),
     };
@@ -221,7 +282,20 @@ function printTable(r: {
   seed_s: number;
   full_rebuild: { ms: number; files_written: number; peak_rss_mb: number; met: boolean };
   unchanged_pass: { ms: number; files_touched: number };
-  one_app_update: { ms: number; its_file_renamed: boolean; other_files_changed: number; met: boolean };
+  one_app_update: {
+    first_ms: number;
+    median_ms: number;
+    worst_ms: number;
+    its_file_renamed: boolean;
+    other_files_changed: number;
+    met: boolean;
+  };
+  one_certificate_renewal: {
+    ms: number;
+    files_changed: number;
+    its_file_renamed: boolean;
+    other_files_changed: number;
+  };
 }): void {
   const yes = (met: boolean) => (met ? 'met' : 'NOT met');
   console.log(`proxy bench: ${r.apps} apps (seeded in ${r.seed_s} s)`);
@@ -232,7 +306,10 @@ function printTable(r: {
     `  unchanged pass    ${String(r.unchanged_pass.ms).padStart(10)} ms  ${r.unchanged_pass.files_touched} files touched`,
   );
   console.log(
-    `  one-app update    ${String(r.one_app_update.ms).padStart(10)} ms  its file renamed: ${r.one_app_update.its_file_renamed}, other files changed ${r.one_app_update.other_files_changed}   target < ${targets.oneAppUpdateMs} ms, 0 others: ${yes(r.one_app_update.met)}`,
+    `  one-app update    ${String(r.one_app_update.median_ms).padStart(10)} ms  median of ${ONE_APP_ROUNDS} (first ${r.one_app_update.first_ms} ms, worst ${r.one_app_update.worst_ms} ms), its file renamed: ${r.one_app_update.its_file_renamed}, other files touched: ${r.one_app_update.other_files_changed}   target < ${targets.oneAppUpdateMs} ms (worst), 0 others: ${yes(r.one_app_update.met)}`,
+  );
+  console.log(
+    `  one cert renewal  ${String(r.one_certificate_renewal.ms).padStart(10)} ms  ${r.one_certificate_renewal.files_changed} files (its YAML renamed: ${r.one_certificate_renewal.its_file_renamed} + its new PEMs), other files touched: ${r.one_certificate_renewal.other_files_changed}`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { key256 } from '@gatehouse/config';
+import { duration, key256 } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** proxy-config's own variables (see the README's configuration table). */
@@ -18,4 +18,11 @@ export const proxyConfigShape = {
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash and underscore only')
     .default('edge-1'),
+  /**
+   * How often the whole directory is compared with Postgres (orphans removed, hand-edited or lost files
+   * restored). Changes are applied per app as their events arrive; this pass is the safety net.
+   */
+  PROXY_FULL_SYNC_INTERVAL: duration.prefault('15m'),
+  /** How soon a full pass follows a burst that failed (Postgres unreachable, a directory not writable). */
+  PROXY_FULL_SYNC_RETRY: duration.prefault('5s'),
 };

@@ -2,8 +2,12 @@ import {
   appsCreated,
   appsDeleted,
   appsUpdated,
+  certsFallbackActivated,
   certsIssued,
+  certsUploaded,
   createEvent,
+  deploymentsFailed,
+  deploymentsRemoved,
   deploymentsStarted,
   routesApplied,
 } from '@gatehouse/events';
@@ -12,8 +16,13 @@ import { createSecretBox } from '@gatehouse/pki';
 import { runService } from '@gatehouse/runtime';
 import { proxyConfigShape } from './config.ts';
 import { ensureWritableDirectory } from './directory-check.ts';
+import { createCoalescer, type PendingWork } from './sync/coalescer.ts';
 import { createDirectoryWriter } from './sync/directory-writer.ts';
-import { createCoalescer, syncDirectory } from './sync/sync-directory.ts';
+import { findAppIdsByCertificates } from './sync/load-app.ts';
+import { createProxyDirectory } from './sync/proxy-directory.ts';
+
+/** Names of changed files logged per burst; a full rebuild can change tens of thousands. */
+const LOGGED_FILE_NAMES = 20;
 
 await runService({
   name: 'proxy-config',
@@ -30,51 +39,89 @@ await runService({
       certsDir: config.TRAEFIK_CERTS_DIR,
       certsDirForTraefik: config.TRAEFIK_CERTS_DIR_IN_TRAEFIK,
       http01ResponderUrl: config.HTTP01_UPSTREAM_URL,
+      box,
     });
-    const coalescer = createCoalescer(async () => {
+    const directory = createProxyDirectory({ db, box, writer });
+
+    async function apply(work: PendingWork): Promise<void> {
       try {
-        const changed = await syncDirectory(db, box, writer);
-        if (changed.length === 0) return;
-        logger.info({ files: changed }, 'traefik files updated');
+        const result = work.full ? await directory.syncAll() : await directory.syncApps(work.appIds);
+        for (const failure of result.failures) {
+          // The app's previous file stays; the next change or full pass tries again.
+          logger.error(
+            { err: failure.error, app_id: failure.appId, app: failure.slug },
+            'app file not written; previous file kept',
+          );
+        }
+        if (result.changed.length === 0) return;
+        logger.info(
+          {
+            full: work.full,
+            files_changed: result.changed.length,
+            files: result.changed.slice(0, LOGGED_FILE_NAMES),
+          },
+          'traefik files updated',
+        );
         await db.transaction().execute((trx) =>
           enqueue(
             trx,
             createEvent(routesApplied, {
               source: 'proxy-config',
               subject: config.EDGE_NODE,
-              data: { node: config.EDGE_NODE, changedFiles: changed },
+              data: { node: config.EDGE_NODE, changedFiles: result.changed },
             }),
           ),
         );
       } catch (error) {
-        logger.error({ err: error }, 'traefik sync failed; files left as they were');
+        // Files already written are valid on their own; the apps of this burst are redone by a full pass.
+        logger.error({ err: error }, 'traefik sync failed; a full pass follows');
+        retryTimer = setTimeout(() => coalescer.scheduleFull(), config.PROXY_FULL_SYNC_RETRY);
       }
-    }, 1_000);
-    // Rebuild the whole directory from Postgres at start: a lost or stale volume heals.
-    coalescer.schedule();
+    }
+    let retryTimer: NodeJS.Timeout | undefined;
+    const coalescer = createCoalescer(apply, 1_000);
+    // Rebuild the whole directory from Postgres at start (a lost or stale volume heals), then periodically
+    // (orphans, lost files, settings changed without an event such as the operator's fallback certificate).
+    coalescer.scheduleFull();
+    const fullSyncTimer = setInterval(() => coalescer.scheduleFull(), config.PROXY_FULL_SYNC_INTERVAL);
+
+    const forApp = async (event: { data: { appId: string } }) => coalescer.scheduleApps([event.data.appId]);
+    const forCertificate = async (event: { data: { certificateId: string } }) =>
+      coalescer.scheduleApps(await findAppIdsByCertificates(db, [event.data.certificateId]));
 
     // Every edge node must apply every change: one durable consumer per node and domain.
-    const markDirty = async () => coalescer.schedule();
     const common = { nc, js, jsm, db, logger };
     const consumers = await Promise.all([
       startConsumer({
         ...common,
         name: consumerName('proxy-config', 'apps', config.EDGE_NODE),
-        subscriptions: [on(appsCreated, markDirty), on(appsUpdated, markDirty), on(appsDeleted, markDirty)],
+        subscriptions: [on(appsCreated, forApp), on(appsUpdated, forApp), on(appsDeleted, forApp)],
       }),
       startConsumer({
         ...common,
         name: consumerName('proxy-config', 'deployments', config.EDGE_NODE),
-        subscriptions: [on(deploymentsStarted, markDirty)],
+        subscriptions: [
+          on(deploymentsStarted, forApp),
+          on(deploymentsFailed, forApp),
+          on(deploymentsRemoved, forApp),
+        ],
       }),
       startConsumer({
         ...common,
         name: consumerName('proxy-config', 'certs', config.EDGE_NODE),
-        subscriptions: [on(certsIssued, markDirty)],
+        subscriptions: [
+          on(certsIssued, forCertificate),
+          on(certsFallbackActivated, forCertificate),
+          // A custom certificate may cover names of any app (a wildcard), linked to it or not: uploads are
+          // rare, so a full pass (which rewrites only the files that change) finds them all.
+          on(certsUploaded, async () => coalescer.scheduleFull()),
+        ],
       }),
     ]);
     return {
       async stop() {
+        clearInterval(fullSyncTimer);
+        clearTimeout(retryTimer);
         await Promise.all(consumers.map((consumer) => consumer.stop()));
         await coalescer.stop();
       },

@@ -16,6 +16,8 @@ import {
   CORE_FILE_NAME,
   PEM_FILE_PATTERN,
   pemFileNames,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_NAME,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_REF,
   removeOrphans,
   renderAppConfig,
   renderCoreConfig,
@@ -57,11 +59,23 @@ function routerFor(
   return found[0];
 }
 
-/** Where a router sends a request for `url`: 'serve', or the redirect target its middleware produces. */
+/** The core file the app files are merged with in Traefik's directory. */
+const core = renderCoreConfig({
+  http01ResponderUrl: 'http://127.0.0.1:8402',
+  defaultCertificate: { certFile: '/certs/default.crt', keyFile: '/certs/default.key' },
+});
+
+/**
+ * Where a router sends a request for `url`: 'serve', or the redirect target its middleware produces. A
+ * `name@file` reference resolves across the directory's files (here the app's and the core file), as in Traefik.
+ */
 function outcome(config: TraefikDynamicConfig, router: TraefikRouter, url: string): string {
   const name = router.middlewares?.[0];
   if (name === undefined) return 'serve';
-  const middleware = config.http?.middlewares?.[name];
+  const local = name.endsWith('@file') ? name.slice(0, -'@file'.length) : name;
+  const middleware = name.endsWith('@file')
+    ? (config.http?.middlewares?.[local] ?? core.http?.middlewares?.[local])
+    : config.http?.middlewares?.[name];
   expect(middleware).toBeDefined();
   if (middleware && 'redirectScheme' in middleware) {
     expect(middleware.redirectScheme.permanent).toBe(true);
@@ -128,6 +142,11 @@ describe('traefik rendering', () => {
       keyFile: '/certs/default.key',
     });
     expect(config.tls?.options?.default?.minVersion).toBe('VersionTLS12');
+    // The HTTP→HTTPS redirect is defined here once; app files reference it by its provider-qualified name.
+    expect(config.http?.middlewares?.[REDIRECT_TO_HTTPS_MIDDLEWARE_NAME]).toEqual({
+      redirectScheme: { scheme: 'https', permanent: true },
+    });
+    expect(REDIRECT_TO_HTTPS_MIDDLEWARE_REF).toBe(`${REDIRECT_TO_HTTPS_MIDDLEWARE_NAME}@file`);
   });
 
   it('traefik - validation is applied: broken configs fail with readable errors', () => {
@@ -214,6 +233,11 @@ describe('traefik rendering', () => {
       expect(router).toBeDefined();
       expect(outcome(config, router!, `http://${host}/p?q`)).toBe(`https://${host}/p?q`);
     }
+    // The app file defines no scheme redirect of its own: it references the core file's one.
+    expect(routerFor(config, 'shop.test', 'web')?.middlewares).toEqual([REDIRECT_TO_HTTPS_MIDDLEWARE_REF]);
+    expect(
+      Object.values(config.http?.middlewares ?? {}).some((middleware) => 'redirectScheme' in middleware),
+    ).toBe(false);
     const plain = routerFor(config, 'plain.test', 'web');
     expect(plain?.middlewares).toBeUndefined();
     expect(routerFor(config, 'plain.test', 'websecure')).toBeUndefined();

@@ -1,7 +1,11 @@
 import type { Db } from '@gatehouse/db';
-import type { SecretBox } from '@gatehouse/pki';
-import type { AppDomain } from '../traefik/index.ts';
-import type { PemPair } from './default-certificate.ts';
+import { type AppDomain, tlsHostnames } from '../traefik/index.ts';
+import {
+  type AppCertificateRow,
+  type CertificateChoice,
+  type CustomCertificateRow,
+  selectCertificates,
+} from './select-certificates.ts';
 
 /** Everything proxy-config needs to render one app, read from Postgres (the source of truth). */
 export interface AppModel {
@@ -9,59 +13,161 @@ export interface AppModel {
   slug: string;
   upstream: { host: string; port: number } | undefined;
   domains: AppDomain[];
-  certificates: PemPair[];
+  /** The certificates to list, keys still sealed (see select-certificates.ts for the choice). */
+  certificates: CertificateChoice[];
 }
 
-export async function loadAppModels(db: Db, box: SecretBox, appIds?: string[]): Promise<AppModel[]> {
-  let query = db.selectFrom('apps').select(['id', 'name']);
-  if (appIds) {
-    if (appIds.length === 0) return [];
-    query = query.where('id', 'in', appIds);
-  }
-  const apps = await query.orderBy('name').execute();
-  const models: AppModel[] = [];
-  for (const app of apps) {
-    const [domains, deployment, certificates] = await Promise.all([
-      db
-        .selectFrom('domains')
-        .select(['hostname', 'https', 'www'])
-        .where('app_id', '=', app.id)
-        .orderBy('hostname')
-        .execute(),
-      db
-        .selectFrom('deployments')
-        .select(['upstream_host', 'upstream_port'])
-        .where('app_id', '=', app.id)
-        .where('status', '=', 'running')
-        .orderBy('created_at', 'desc')
-        .executeTakeFirst(),
-      db
-        .selectFrom('app_certificates')
-        .innerJoin('certificates', 'certificates.id', 'app_certificates.certificate_id')
-        .select(['certificates.id', 'certificates.chain_pem', 'certificates.private_key_encrypted'])
-        .where('app_certificates.app_id', '=', app.id)
-        .where('certificates.chain_pem', 'is not', null)
-        .where('certificates.not_after', '>', new Date())
-        .orderBy('certificates.id')
-        .execute(),
-    ]);
-    models.push({
+/** Settings key naming the operator's fallback wildcard (a valid custom certificate's id, a JSON string). */
+export const FALLBACK_CERTIFICATE_SETTING = 'fallback_certificate_id';
+
+/**
+ * Loads the given apps (all apps when `appIds` is undefined) with a fixed number of set-based queries —
+ * apps, domains, latest running deployment, linked certificates, custom certificates, the fallback setting —
+ * whatever the number of apps: per-app queries made a 10,000-app rebuild take most of a minute.
+ */
+export async function loadAppModels(
+  db: Db,
+  appIds?: readonly string[],
+  now = new Date(),
+): Promise<AppModel[]> {
+  if (appIds?.length === 0) return [];
+  const ids = appIds ? [...new Set(appIds)] : undefined;
+  const [apps, domains, deployments, linked, custom, fallbackSetting] = await Promise.all([
+    db
+      .selectFrom('apps')
+      .select(['id', 'name'])
+      .$if(ids !== undefined, (q) => q.where('id', 'in', ids!))
+      .orderBy('name')
+      .execute(),
+    db
+      .selectFrom('domains')
+      .select(['app_id', 'hostname', 'https', 'www'])
+      .$if(ids !== undefined, (q) => q.where('app_id', 'in', ids!))
+      .orderBy('app_id')
+      .orderBy('hostname')
+      .execute(),
+    db
+      .selectFrom('deployments')
+      .distinctOn('app_id')
+      .select(['app_id', 'upstream_host', 'upstream_port'])
+      .where('status', '=', 'running')
+      .$if(ids !== undefined, (q) => q.where('app_id', 'in', ids!))
+      .orderBy('app_id')
+      .orderBy('created_at', 'desc')
+      .execute(),
+    db
+      .selectFrom('app_certificates')
+      .innerJoin('certificates', 'certificates.id', 'app_certificates.certificate_id')
+      .select([
+        'app_certificates.app_id',
+        'certificates.id',
+        'certificates.names',
+        'certificates.status',
+        'certificates.source',
+        'certificates.chain_pem',
+        'certificates.private_key_encrypted',
+        'certificates.not_after',
+        'certificates.fallback_chain_pem',
+        'certificates.fallback_key_encrypted',
+      ])
+      .$if(ids !== undefined, (q) => q.where('app_certificates.app_id', 'in', ids!))
+      .execute(),
+    db
+      .selectFrom('certificates')
+      .select(['id', 'names', 'chain_pem', 'private_key_encrypted', 'not_after'])
+      .where('source', '=', 'custom')
+      .where('status', '=', 'valid')
+      .where('chain_pem', 'is not', null)
+      .where('private_key_encrypted', 'is not', null)
+      .where('not_after', '>', now)
+      .execute(),
+    db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', FALLBACK_CERTIFICATE_SETTING)
+      .executeTakeFirst(),
+  ]);
+
+  const customCertificates: CustomCertificateRow[] = custom.map((row) => ({
+    id: row.id,
+    names: row.names,
+    chainPem: row.chain_pem!,
+    keySealed: row.private_key_encrypted!,
+    notAfter: new Date(row.not_after!),
+  }));
+  const fallbackId = fallbackSetting?.value;
+  // Only a valid custom certificate qualifies; anything else in the setting is ignored, not served.
+  const operatorFallback =
+    typeof fallbackId === 'string' ? customCertificates.find((row) => row.id === fallbackId) : undefined;
+
+  const domainsByApp = groupBy(domains, (row) => row.app_id);
+  const upstreamByApp = new Map(deployments.map((row) => [row.app_id, row]));
+  const certificatesByApp = groupBy(linked, (row) => row.app_id);
+
+  return apps.map((app) => {
+    const appDomains = (domainsByApp.get(app.id) ?? []).map((domain) => ({
+      hostname: domain.hostname,
+      https: domain.https,
+      www: domain.www as AppDomain['www'],
+    }));
+    const deployment = upstreamByApp.get(app.id);
+    const appCertificates: AppCertificateRow[] = (certificatesByApp.get(app.id) ?? []).map((row) => ({
+      id: row.id,
+      names: row.names,
+      status: row.status,
+      source: row.source,
+      chainPem: row.chain_pem,
+      keySealed: row.private_key_encrypted,
+      notAfter: row.not_after === null ? null : new Date(row.not_after),
+      fallbackChainPem: row.fallback_chain_pem,
+      fallbackKeySealed: row.fallback_key_encrypted,
+    }));
+    return {
       id: app.id,
       slug: app.name,
       upstream:
         deployment?.upstream_host && deployment.upstream_port
           ? { host: deployment.upstream_host, port: deployment.upstream_port }
           : undefined,
-      domains: domains.map((domain) => ({
-        hostname: domain.hostname,
-        https: domain.https,
-        www: domain.www as AppDomain['www'],
-      })),
-      certificates: certificates.map((certificate) => ({
-        certPem: certificate.chain_pem!,
-        keyPem: box.openText(certificate.private_key_encrypted!, `certificate:${certificate.id}`),
-      })),
-    });
+      domains: appDomains,
+      certificates: selectCertificates({
+        hostnames: tlsHostnames(appDomains),
+        appCertificates,
+        customCertificates,
+        operatorFallback,
+        now,
+      }),
+    };
+  });
+}
+
+/**
+ * The secret-box context a certificate's sealed key is bound to. The real key (ACME or custom) and the
+ * self-signed fallback key are both sealed under `certificate:<id>`, the rule cert-issuer uses; renewal-scheduler
+ * seals the fallback key the same way (issue 5 contract).
+ */
+export function certificateKeyContext(choice: CertificateChoice): string {
+  return `certificate:${choice.certificateId}`;
+}
+
+function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const list = out.get(keyOf(row));
+    if (list) list.push(row);
+    else out.set(keyOf(row), [row]);
   }
-  return models;
+  return out;
+}
+
+/** Ids of the apps linked to any of these certificates (a certificate event's blast radius). */
+export async function findAppIdsByCertificates(db: Db, certificateIds: readonly string[]): Promise<string[]> {
+  if (certificateIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('app_certificates')
+    .select('app_id')
+    .distinct()
+    .where('certificate_id', 'in', [...certificateIds])
+    .execute();
+  return rows.map((row) => row.app_id);
 }

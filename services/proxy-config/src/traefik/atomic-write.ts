@@ -7,6 +7,13 @@ export type WriteOutcome = 'written' | 'unchanged';
 export interface WriteOptions {
   /** File mode of a new or replaced file; 0o600 for private keys. Default 0o644. */
   mode?: number;
+  /**
+   * fsync the directory after the rename (default true). A caller writing many files in one burst passes
+   * false and calls `fsyncDirectory` once at the end: the renames are durable from then on.
+   */
+  syncDirectory?: boolean;
+  /** The caller already knows the file does not hold these bytes: skip reading it to compare. */
+  knownDifferent?: boolean;
 }
 
 /**
@@ -28,8 +35,10 @@ export async function writeFileAtomic(
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
   const mode = options.mode ?? 0o644;
   const target = join(dir, name);
-  const existing = await readFileIfExists(target);
-  if (existing?.equals(bytes)) return 'unchanged';
+  if (!options.knownDifferent) {
+    const existing = await readFileIfExists(target);
+    if (existing?.equals(bytes)) return 'unchanged';
+  }
 
   const temp = join(dir, `.${name}.tmp-${randomBytes(6).toString('hex')}`);
   try {
@@ -48,7 +57,7 @@ export async function writeFileAtomic(
     await unlink(temp).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dir);
+  if (options.syncDirectory !== false) await fsyncDirectory(dir);
   return 'written';
 }
 
@@ -72,7 +81,7 @@ export async function removeOrphans(
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
-  if (removed.length > 0) await syncDirectory(dir);
+  if (removed.length > 0) await fsyncDirectory(dir);
   return removed.sort();
 }
 
@@ -85,7 +94,8 @@ async function readFileIfExists(path: string): Promise<Buffer | undefined> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/** fsyncs a directory, making the renames and unlinks done in it durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

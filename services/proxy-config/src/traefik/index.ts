@@ -1,5 +1,5 @@
 export type { WriteOptions, WriteOutcome } from './atomic-write.ts';
-export { removeOrphans, writeFileAtomic } from './atomic-write.ts';
+export { fsyncDirectory, removeOrphans, writeFileAtomic } from './atomic-write.ts';
 export type {
   TraefikCertificateFiles,
   TraefikDynamicConfig,
@@ -19,9 +19,11 @@ export {
   CORE_FILE_NAME,
   PEM_FILE_PATTERN,
   pemFileNames,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_NAME,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_REF,
 } from './names.ts';
 export type { AppDomain, AppProxyInput, WwwMode } from './render-app.ts';
-export { renderAppConfig, WEB_ENTRYPOINT, WEBSECURE_ENTRYPOINT } from './render-app.ts';
+export { renderAppConfig, tlsHostnames, WEB_ENTRYPOINT, WEBSECURE_ENTRYPOINT } from './render-app.ts';
 export type { CoreProxyInput } from './render-core.ts';
 export { ACME_HTTP01_PRIORITY, renderCoreConfig } from './render-core.ts';
 export { serializeTraefikConfig, TemplateDelimiterError } from './serialize.ts';

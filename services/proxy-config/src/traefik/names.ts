@@ -15,8 +15,8 @@ export type AppRouterKind =
   | 'redirect-www-https'
   | 'redirect-www-http';
 
-/** The kinds of middleware an app file may hold. */
-export type AppMiddlewareKind = 'to-https' | 'redirect-apex' | 'redirect-www';
+/** The kinds of middleware an app file may hold (HTTP→HTTPS is shared: REDIRECT_TO_HTTPS_MIDDLEWARE). */
+export type AppMiddlewareKind = 'redirect-apex' | 'redirect-www';
 
 const SLUG = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -59,6 +59,12 @@ export const CORE_FILE_NAME = 'gatehouse-core.yml';
 /** Router for ACME HTTP-01 challenges on port 80, and the service pointing at cert-issuer's responder. */
 export const ACME_HTTP01_ROUTER_NAME = 'gatehouse-acme-http01';
 export const ACME_HTTP01_SERVICE_NAME = 'gatehouse-http01';
+
+/** The HTTP→HTTPS redirect, defined once in the core file. */
+export const REDIRECT_TO_HTTPS_MIDDLEWARE_NAME = 'gatehouse-redirect-to-https';
+
+/** How an app file names it: Traefik qualifies names from the file provider with `@file` across files. */
+export const REDIRECT_TO_HTTPS_MIDDLEWARE_REF = `${REDIRECT_TO_HTTPS_MIDDLEWARE_NAME}@file`;
 
 /** Hex digits of SHA-256 kept in a PEM file name: 128 bits, no collision among any realistic number of files. */
 const PEM_HASH_LENGTH = 32;

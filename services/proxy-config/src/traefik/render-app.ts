@@ -5,7 +5,13 @@ import type {
   TraefikRouter,
 } from './dynamic-config.ts';
 import type { AppRouterKind } from './names.ts';
-import { appMiddlewareName, appRouterName, appServiceName, assertAppSlug } from './names.ts';
+import {
+  appMiddlewareName,
+  appRouterName,
+  appServiceName,
+  assertAppSlug,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_REF,
+} from './names.ts';
 
 /** Entry points Traefik's static configuration defines: `web` on :80, `websecure` on :443. */
 export const WEB_ENTRYPOINT = 'web';
@@ -37,8 +43,8 @@ export interface AppProxyInput {
  * Routers (each present only when it has hosts):
  * - `https`: `websecure`, TLS, the served https hosts → the app's service.
  * - `http`: `web`, the served http-only hosts → the app's service.
- * - `to-https`: `web`, every https host (redirect sources too) → permanent redirect to https. The ACME
- *   challenge router in the core file outranks it, so challenges still reach cert-issuer on port 80.
+ * - `to-https`: `web`, every https host (redirect sources too) → the core file's permanent redirect to https.
+ *   The ACME challenge router in the core file outranks it, so challenges still reach cert-issuer on port 80.
  * - `redirect-apex-*` / `redirect-www-*`: the www redirect sources, on `websecure` with TLS for https domains
  *   (so the certificate must cover them) and on `web` for http domains, → permanent redirect.
  *
@@ -71,12 +77,13 @@ export function renderAppConfig(app: AppProxyInput): TraefikDynamicConfig {
   addRouter('https', hosts.served.filter(isHttps(hosts)), { https: true });
   addRouter('http', hosts.served.filter(isHttpOnly(hosts)), { https: false });
 
+  // The redirect itself is defined once in the core file; each app keeps its own router naming exactly its
+  // https hosts. A single catch-all redirect in the core file would also redirect the hosts of `http://`
+  // domains and unknown hosts, and could only exclude them by priority tricks across files; a router per app
+  // is as cheap for Traefik and keeps "which hosts redirect" beside "which hosts are served". The core's
+  // challenge router outranks it, so /.well-known/acme-challenge/ still reaches cert-issuer on port 80.
   const allHttps = [...hosts.served, ...hosts.toApex, ...hosts.toWww].filter(isHttps(hosts)).sort();
-  if (allHttps.length > 0) {
-    const name = appMiddlewareName(app.slug, 'to-https');
-    middlewares[name] = { redirectScheme: { scheme: 'https', permanent: true } };
-    addRouter('to-https', allHttps, { https: false, middleware: name });
-  }
+  addRouter('to-https', allHttps, { https: false, middleware: REDIRECT_TO_HTTPS_MIDDLEWARE_REF });
   if (hosts.toApex.length > 0) {
     const name = appMiddlewareName(app.slug, 'redirect-apex');
     // Only www. hosts reach this router, so stripping the first label is always right.
@@ -124,6 +131,15 @@ export function renderAppConfig(app: AppProxyInput): TraefikDynamicConfig {
     };
   }
   return config;
+}
+
+/**
+ * The hosts an app answers on `websecure` (served hosts and redirect sources of its https domains), sorted:
+ * the names its certificates must cover.
+ */
+export function tlsHostnames(domains: readonly AppDomain[]): string[] {
+  const hosts = classifyHosts(domains);
+  return [...hosts.served, ...hosts.toApex, ...hosts.toWww].filter(isHttps(hosts)).sort();
 }
 
 interface ClassifiedHosts {

@@ -1,5 +1,9 @@
 import type { TraefikCertificateFiles, TraefikDynamicConfig } from './dynamic-config.ts';
-import { ACME_HTTP01_ROUTER_NAME, ACME_HTTP01_SERVICE_NAME } from './names.ts';
+import {
+  ACME_HTTP01_ROUTER_NAME,
+  ACME_HTTP01_SERVICE_NAME,
+  REDIRECT_TO_HTTPS_MIDDLEWARE_NAME,
+} from './names.ts';
 import { WEB_ENTRYPOINT } from './render-app.ts';
 
 /**
@@ -17,7 +21,10 @@ export interface CoreProxyInput {
   defaultCertificate: TraefikCertificateFiles;
 }
 
-/** Renders the core file: the challenge route, the default certificate and TLS options for every router. */
+/**
+ * Renders the core file: the challenge route, the HTTP→HTTPS redirect middleware the app files reference,
+ * the default certificate and TLS options for every router.
+ */
 export function renderCoreConfig(input: CoreProxyInput): TraefikDynamicConfig {
   const url = new URL(input.http01ResponderUrl);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -32,6 +39,9 @@ export function renderCoreConfig(input: CoreProxyInput): TraefikDynamicConfig {
           priority: ACME_HTTP01_PRIORITY,
           service: ACME_HTTP01_SERVICE_NAME,
         },
+      },
+      middlewares: {
+        [REDIRECT_TO_HTTPS_MIDDLEWARE_NAME]: { redirectScheme: { scheme: 'https', permanent: true } },
       },
       services: {
         // The responder looks tokens up by path and checks the Host header, so the original host is kept.

@@ -1,0 +1,56 @@
+/** What a burst has to do: a full pass, or only the apps named since the last burst. */
+export interface PendingWork {
+  full: boolean;
+  appIds: Set<string>;
+}
+
+/**
+ * Runs `sync` at most once per `intervalMs`, however many changes arrive (Traefik re-parses every
+ * certificate on every reload, so bursts must become one write). Requests accumulate between runs: the app
+ * ids of every request, or a full pass if any request asked for one. A request during a sync schedules one
+ * more. The first request after a quiet interval runs at once, so a lone change is not delayed.
+ */
+export function createCoalescer(sync: (work: PendingWork) => Promise<void>, intervalMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let lastRun = Number.NEGATIVE_INFINITY;
+  let pending: PendingWork = { full: false, appIds: new Set() };
+  let stopped = false;
+
+  function arm(): void {
+    if (stopped || running || timer) return;
+    if (!pending.full && pending.appIds.size === 0) return;
+    const wait = Math.max(0, lastRun + intervalMs - Date.now());
+    timer = setTimeout(run, wait);
+  }
+
+  function run(): void {
+    timer = undefined;
+    lastRun = Date.now();
+    const work = pending;
+    pending = { full: false, appIds: new Set() };
+    running = sync(work).finally(() => {
+      running = undefined;
+      arm();
+    });
+  }
+
+  return {
+    /** Asks for a full pass (start, periodic sweep, a change whose reach is unknown). */
+    scheduleFull(): void {
+      pending.full = true;
+      arm();
+    },
+    /** Asks for these apps' files to be brought up to date. */
+    scheduleApps(appIds: Iterable<string>): void {
+      for (const id of appIds) pending.appIds.add(id);
+      arm();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
