@@ -4,6 +4,9 @@ import { claimDueJobs, renewLease } from './job-queue.ts';
 import type { IssuanceDeps } from './process-job.ts';
 import { processJob } from './process-job.ts';
 
+/** How soon a wake-up that found no due job looks again (the waking transaction commits meanwhile). */
+const wakeFollowUpMs = 20;
+
 export interface IssuanceWorkerOptions {
   db: Db;
   logger: Logger;
@@ -76,17 +79,26 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
   }
 
   const loop = (async () => {
+    let nextWaitMs = pollMs;
     while (!stopping.signal.aborted) {
+      const woken = wakeRequested;
       wakeRequested = false;
+      nextWaitMs = pollMs;
       try {
         const free = concurrency - inFlight.size;
-        if (free > 0) for (const job of await claimDueJobs(db, holder, free, leaseMs)) run(job);
+        if (free > 0) {
+          const claimed = await claimDueJobs(db, holder, free, leaseMs);
+          for (const job of claimed) run(job);
+          // The consumer wakes us from inside its transaction, before the job row is committed:
+          // a wake that found nothing looks again shortly instead of a whole poll later.
+          if (woken && claimed.length === 0) nextWaitMs = Math.min(pollMs, wakeFollowUpMs);
+        }
       } catch (error) {
         logger.warn({ err: error }, 'claiming issuance work failed');
       }
       await new Promise<void>((resolve) => {
         if (wakeRequested || stopping.signal.aborted) return resolve();
-        const timer = setTimeout(resolve, pollMs);
+        const timer = setTimeout(resolve, nextWaitMs);
         wakeUp = () => {
           clearTimeout(timer);
           resolve();
