@@ -7,6 +7,15 @@ import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.
 import { generatePrivateKeyPem } from './keys.ts';
 import { poolNonces } from './nonce-pool.ts';
 
+/**
+ * Whether a newOrder failed because of its `replaces` field: `alreadyReplaced` (RFC 9773 §5), or any
+ * problem whose detail names `replaces` (CAs answer `malformed` for an identifier they do not accept).
+ */
+export function isReplacesRejection(error: IssueError): boolean {
+  if (error.problemType?.endsWith(':alreadyReplaced')) return true;
+  return error.problemType !== undefined && /\breplaces\b/i.test(error.message);
+}
+
 export interface AcmeIssuerOptions {
   account: AcmeAccount;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
@@ -84,6 +93,28 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     return { ...(await client.waitForValidStatus(order)), url: order.url };
   }
 
+  /**
+   * newOrder, carrying `replaces` when asked to and the CA offers ARI. A rejection about `replaces` (the
+   * old certificate was already replaced, or the CA does not accept the identifier) is retried once
+   * without it: a renewal MUST NOT fail over an optional hint.
+   */
+  async function createOrder(request: IssueRequest): Promise<{ order: Order; replaced: string | undefined }> {
+    const identifiers = request.names.map((name) => ({ type: 'dns', value: name }));
+    const replaces = request.replaces && (await facts()).renewalInfo ? request.replaces : undefined;
+    if (replaces) {
+      await request.beforeRequest?.();
+      try {
+        // acme-client 5.4's types predate ARI; it sends the payload as given.
+        const payload = { identifiers, replaces } as Parameters<typeof client.createOrder>[0];
+        return { order: await client.createOrder(payload), replaced: replaces };
+      } catch (error) {
+        if (!isReplacesRejection(classifyAcmeError(error))) throw error;
+      }
+    }
+    await request.beforeRequest?.();
+    return { order: await client.createOrder({ identifiers }), replaced: undefined };
+  }
+
   async function issue(request: IssueRequest): Promise<IssuedCertificate> {
     return runCapturingProblems(async () => {
       try {
@@ -98,11 +129,9 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
             keyPem = undefined;
           }
         }
+        let replaced: string | undefined;
         if (!order) {
-          await request.beforeRequest?.();
-          order = await client.createOrder({
-            identifiers: request.names.map((name) => ({ type: 'dns', value: name })),
-          });
+          ({ order, replaced } = await createOrder(request));
           await request.checkpoint({ orderUrl: order.url });
         }
 
@@ -127,7 +156,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         await request.beforeRequest?.();
         const chainPem = await client.getCertificate(order, options.preferredChain);
-        return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl };
+        return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl, replaced };
       } catch (error) {
         throw classifyAcmeError(error);
       }

@@ -29,6 +29,13 @@ export interface IssueRequest {
   resume?: OrderCheckpoint | undefined;
   /** Persists progress; called when the order is created and when its key is made. */
   checkpoint(progress: OrderCheckpoint): Promise<void>;
+  /**
+   * The ARI identifier (RFC 9773 §4.1, see `ariCertId`) of the certificate this order renews. The
+   * caller MUST pass it only for a certificate from this issuer's directory and account. Sent as the
+   * order's `replaces` when the CA's directory offers `renewalInfo`; when the CA rejects the order
+   * over `replaces`, the order is placed once more without it.
+   */
+  replaces?: string | undefined;
   /** Called before each ACME request, for the caller's per-account request throttle. */
   beforeRequest?: () => Promise<void>;
 }
@@ -39,6 +46,8 @@ export interface IssuedCertificate {
   keyPem: string;
   orderUrl: string;
   accountUrl: string;
+  /** The ARI identifier the order carried as `replaces` (undefined: none was sent, or the CA refused it). */
+  replaced?: string | undefined;
 }
 
 export interface CaFacts {

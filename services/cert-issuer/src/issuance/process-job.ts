@@ -10,6 +10,7 @@ import {
   splitCertificateChain,
 } from '@gatehouse/pki';
 import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry';
+import { ariCertId } from '../acme/ari-cert-id.ts';
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
@@ -247,6 +248,7 @@ async function attempt(
       names: certificate.names,
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
+      replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) =>
@@ -336,6 +338,27 @@ async function stagingTrial(
     await recordAttempt(deps.db, { certificate, step, accountId, orderId: null, startedAt, error });
     log.warn({ directory_url: directoryUrl, kind: error.kind, err: error.message }, 'staging trial failed');
     return error;
+  }
+}
+
+/**
+ * The ARI identifier of the certificate this order renews, only when that certificate came from the same
+ * CA directory and the same ACME account (RFC 9773 §5: a CA can only link an order to a certificate it
+ * issued to that account). A certificate whose identifier cannot be read is renewed without `replaces`.
+ */
+function replacedCertificateId(
+  certificate: CertificateRow,
+  directoryUrl: string,
+  accountId: string,
+  log: Logger,
+): string | undefined {
+  if (!certificate.chain_pem || certificate.issuer !== directoryUrl) return undefined;
+  if (certificate.acme_account_id !== accountId) return undefined;
+  try {
+    return ariCertId(certificate.chain_pem);
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'no ari identifier for the replaced certificate');
+    return undefined;
   }
 }
 
