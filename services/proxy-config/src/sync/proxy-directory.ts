@@ -48,6 +48,15 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
   async function syncAll(): Promise<SyncResult> {
     const failures: AppSyncFailure[] = [];
     const burst = await deps.writer.startBurst({ verifyDisk: true });
+    try {
+      return await fullPass(burst, failures);
+    } catch (error) {
+      await burst.abort();
+      throw error;
+    }
+  }
+
+  async function fullPass(burst: WriteBurst, failures: AppSyncFailure[]): Promise<SyncResult> {
     const corePems = await burst.writeCore(await ensureDefaultCertificate(deps.db, deps.box));
     const apps = await loadAppModels(deps.db);
     const results = await mapConcurrently(apps, (app) => writeApp(burst, app, failures));
@@ -60,7 +69,7 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
       if (files) nextFiles.set(app.id, files);
     });
     const nextRefs = countReferences(corePems, nextFiles.values());
-    await burst.removeOrphans(
+    burst.removeOrphans(
       new Set([CORE_FILE_NAME, ...[...nextFiles.values()].map((files) => files.file)]),
       new Set(nextRefs.keys()),
     );
@@ -96,12 +105,12 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
     // Removals come after every write, so a YAML file never references a PEM that is already gone, and a
     // file name taken over in this burst (an app deleted, another created with its name) is kept.
     const owned = new Set([...appFiles.values()].map((files) => files.file));
-    for (const files of replaced) if (!owned.has(files.file)) await burst.removeYaml(files.file);
+    for (const files of replaced) if (!owned.has(files.file)) burst.removeYaml(files.file);
     for (const files of replaced) {
       for (const name of files.pems) {
-        if ((pemRefs.get(name) ?? 0) > 0) continue;
+        if (!pemRefs.has(name) || pemRefs.get(name)! > 0) continue;
         pemRefs.delete(name);
-        await burst.removePem(name);
+        burst.removePem(name);
       }
     }
     return { changed: await burst.finish(), failures };

@@ -1,5 +1,16 @@
-export type { WriteOptions, WriteOutcome } from './atomic-write.ts';
-export { fsyncDirectory, removeOrphans, writeFileAtomic } from './atomic-write.ts';
+export type { StagedFile, WriteOptions, WriteOutcome } from './atomic-write.ts';
+export {
+  commitStagedFile,
+  commitStagedFileSync,
+  discardStagedFile,
+  flushFileSystem,
+  fsyncDirectory,
+  fsyncStagedFile,
+  removeOrphans,
+  stageFile,
+  stageFileSync,
+  writeFileAtomic,
+} from './atomic-write.ts';
 export type {
   TraefikCertificateFiles,
   TraefikDynamicConfig,
