@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   check,
+  checkOrderAllowed,
   type LimitRequest,
   limitsFor,
   parseRateLimitOverrides,
@@ -11,6 +12,7 @@ import {
   rateLimitScopes,
   record,
   reserve,
+  reserveSlots,
 } from '../src/rate-limits/index.ts';
 
 const hour = 3_600_000;
@@ -185,6 +187,79 @@ describe('rate limits', () => {
       limit: 'failed-authorizations-per-name',
       retryAt: new Date(now.getTime() + 30 * 60_000),
     });
+  });
+
+  it('rate limits - reserveSlots grants a batch up to what is free, then refuses until the window moves', async () => {
+    const scope = uniqueAccount();
+    const request: LimitRequest = {
+      limit: 'requests-per-account',
+      rule: { max: 20, windowMs: 1_000 },
+      scope,
+    };
+    const now = new Date('2026-03-04T10:00:00.000Z');
+    expect(await reserveSlots(db, request, 16, now)).toEqual({ allowed: true, granted: 16 });
+    expect(await reserveSlots(db, request, 16, now)).toEqual({ allowed: true, granted: 4 });
+    expect(await reserveSlots(db, request, 16, now)).toMatchObject({
+      allowed: false,
+      limit: 'requests-per-account',
+      retryAt: new Date(now.getTime() + 1_000),
+    });
+    expect(await countEvents(db, scope)).toBe(20);
+    const later = new Date(now.getTime() + 1_000);
+    expect(await reserveSlots(db, request, 5, later)).toEqual({ allowed: true, granted: 5 });
+    await expect(reserveSlots(db, request, 0, later)).rejects.toThrow('wanted must be >= 1');
+  });
+
+  it('rate limits - checkOrderAllowed says when and why an order is refused, and records nothing', async () => {
+    const directoryUrl = `https://ca-${process.pid}-${Date.now()}.example/directory`;
+    const accountUrl = uniqueAccount();
+    await db
+      .insertInto('acme_accounts')
+      .values({
+        id: crypto.randomUUID(),
+        directory_url: directoryUrl,
+        email: 'ops@example.test',
+        account_url: accountUrl,
+        key_encrypted: 'not read here',
+      })
+      .execute();
+    const overrides = parseRateLimitOverrides(
+      JSON.stringify({ [directoryUrl]: { 'duplicate-certificates': { max: 2, windowSeconds: 3600 } } }),
+    );
+    const names = ['www.shop.example.com', 'shop.example.com'];
+    const now = new Date('2026-03-05T10:00:00.000Z');
+    const ask = () => checkOrderAllowed(db, { directoryUrl, names, overrides }, now);
+
+    expect(await ask()).toEqual({ allowed: true });
+    const nameSet = rateLimitScopes.nameSet(directoryUrl, 'shop.example.com,www.shop.example.com');
+    await record(db, 'duplicate-certificates', nameSet, new Date(now.getTime() - 30 * 60_000));
+    expect(await ask()).toEqual({ allowed: true });
+    await record(db, 'duplicate-certificates', nameSet, new Date(now.getTime() - 10 * 60_000));
+    const refused = await ask();
+    expect(refused).toMatchObject({
+      allowed: false,
+      limit: 'duplicate-certificates',
+      retryAt: new Date(now.getTime() + 30 * 60_000),
+    });
+    if (refused.allowed) throw new Error('expected a refusal');
+    expect(refused.reason).toContain('2 of 2 used in the last 1 h');
+    expect(await countEvents(db, nameSet)).toBe(2);
+
+    // Per-account budgets are found through the stored account: failed authorizations for a name count.
+    const otherNames = ['api.example.org'];
+    const failedScope = rateLimitScopes.nameForAccount('api.example.org', accountUrl);
+    for (let i = 0; i < 5; i += 1) await record(db, 'failed-authorizations-per-name', failedScope, now);
+    expect(await checkOrderAllowed(db, { directoryUrl, names: otherNames, overrides }, now)).toMatchObject({
+      allowed: false,
+      limit: 'failed-authorizations-per-name',
+    });
+    expect(
+      await checkOrderAllowed(
+        db,
+        { directoryUrl, names: otherNames, overrides, email: 'nobody@example.test' },
+        now,
+      ),
+    ).toEqual({ allowed: true });
   });
 
   it('rate limits - prune deletes only events older than the cutoff', async () => {

@@ -1,12 +1,12 @@
 import type { Db } from '@gatehouse/db';
-import { registeredDomain } from '@gatehouse/pki';
 import {
   check,
+  failedAuthorizationRequests,
   type LimitOutcome,
-  type LimitRequest,
   type LimitRule,
   limitsFor,
   longestWindowMs,
+  orderLimitRequests,
   parseRateLimitOverrides,
   prune,
   type RateLimitOverrides,
@@ -61,38 +61,13 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
   return {
     async reserveOrderBudget(directoryUrl: string, accountUrl: string, names: string[], namesKey: string) {
       const rules = limitsFor(directoryUrl, overrides);
-      const domains = new Set(names.map((name) => registeredDomain(name)));
-      const requests: LimitRequest[] = [
-        {
-          limit: 'new-orders-per-account',
-          rule: rules['new-orders-per-account'],
-          scope: rateLimitScopes.account(accountUrl),
-        },
-        {
-          limit: 'duplicate-certificates',
-          rule: rules['duplicate-certificates'],
-          scope: rateLimitScopes.nameSet(directoryUrl, namesKey),
-        },
-        ...[...domains].map((domain) => ({
-          limit: 'certificates-per-registered-domain' as const,
-          rule: rules['certificates-per-registered-domain'],
-          scope: rateLimitScopes.registeredDomain(directoryUrl, domain),
-        })),
-      ];
-      return decision(await reserve(db, requests));
+      return decision(
+        await reserve(db, orderLimitRequests(rules, directoryUrl, accountUrl, names, namesKey)),
+      );
     },
     async checkFailedAuthorizationBudget(directoryUrl: string, accountUrl: string, names: string[]) {
-      const rule = limitsFor(directoryUrl, overrides)['failed-authorizations-per-name'];
-      return decision(
-        await check(
-          db,
-          names.map((name) => ({
-            limit: 'failed-authorizations-per-name' as const,
-            rule,
-            scope: rateLimitScopes.nameForAccount(name, accountUrl),
-          })),
-        ),
-      );
+      const rules = limitsFor(directoryUrl, overrides);
+      return decision(await check(db, failedAuthorizationRequests(rules, accountUrl, names)));
     },
     /**
      * Waits until the account's request budget has room, then spends one slot. A throttle, not a

@@ -9,6 +9,13 @@ export {
   reserve,
   reserveSlots,
 } from './ledger.ts';
+export {
+  checkOrderAllowed,
+  failedAuthorizationRequests,
+  type OrderCheck,
+  type OrderCheckResult,
+  orderLimitRequests,
+} from './order-limits.ts';
 export { describeRefusal, formatWindow } from './reason.ts';
 export {
   type LimitName,
