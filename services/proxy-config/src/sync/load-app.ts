@@ -130,15 +130,28 @@ export async function loadAppModels(
           ? { host: deployment.upstream_host, port: deployment.upstream_port }
           : undefined,
       domains: appDomains,
-      certificates: selectCertificates({
-        hostnames: tlsHostnames(appDomains),
-        appCertificates,
-        customCertificates,
-        operatorFallback,
-        now,
-      }),
+      certificates: chooseCertificates(appDomains, (hostnames) =>
+        selectCertificates({ hostnames, appCertificates, customCertificates, operatorFallback, now }),
+      ),
     };
   });
+}
+
+/**
+ * An app whose domains cannot be rendered (a host name no router may hold) gets no certificates here rather
+ * than failing the whole load: rendering its file fails with the same error, for that app alone.
+ */
+function chooseCertificates(
+  domains: AppDomain[],
+  choose: (hostnames: string[]) => CertificateChoice[],
+): CertificateChoice[] {
+  let hostnames: string[];
+  try {
+    hostnames = tlsHostnames(domains);
+  } catch {
+    return [];
+  }
+  return choose(hostnames);
 }
 
 /**
