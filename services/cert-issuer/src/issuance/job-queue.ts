@@ -98,15 +98,8 @@ export async function claimDueJobs(
         trx,
       );
       if (!rows[0]?.locked) continue;
-      const busy = await trx
-        .selectFrom('issuance_jobs')
-        .select('id')
-        .where('names_key', '=', job.names_key)
-        .where('id', '!=', job.id)
-        .where('lease_expires_at', '>', now)
-        .where('status', 'in', [...openJobStatuses])
-        .executeTakeFirst();
-      if (busy) continue;
+      // The live-lease check and the claim in one statement: it starts after the lock above is held, so
+      // its snapshot sees any lease another replica committed before releasing that lock.
       const leased = await trx
         .updateTable('issuance_jobs')
         .set({
@@ -116,8 +109,21 @@ export async function claimDueJobs(
           updated_at: now,
         })
         .where('id', '=', job.id)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('issuance_jobs as other')
+                .select('other.id')
+                .where('other.names_key', '=', job.names_key)
+                .where('other.id', '!=', job.id)
+                .where('other.lease_expires_at', '>', now)
+                .where('other.status', 'in', [...openJobStatuses]),
+            ),
+          ),
+        )
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      if (!leased) continue;
       claimed.push(leased);
       claimedNameSets.add(job.names_key);
     }

@@ -449,34 +449,53 @@ async function storeIssued(
   const facts = certificateFacts(leaf);
   const now = new Date();
   await deps.db.transaction().execute(async (trx) => {
+    // One statement for the four row changes (data-modifying CTEs): the job's slot is busy until this
+    // commits, and every round trip here is time no order runs in it.
     await trx
-      .updateTable('certificates')
-      .set({
-        status: 'valid',
-        issuer: step.directoryUrl,
-        acme_account_id: result.accountId,
-        serial: facts.serial,
-        chain_pem: result.issued.chainPem,
-        private_key_encrypted: deps.box.seal(result.issued.keyPem, `certificate:${certificate.id}`),
-        not_before: facts.notBefore,
-        not_after: facts.notAfter,
-        renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
-        renew_reason: 'lifetime',
-        failure_count: 0,
-        next_retry_at: null,
-        last_error_kind: null,
-        last_error_message: null,
-        last_error_at: null,
-        updated_at: now,
-      })
-      .where('id', '=', certificate.id)
-      .execute();
-    await trx
-      .updateTable('orders')
-      .set({ status: 'valid', updated_at: now })
-      .where('id', '=', result.orderId)
-      .execute();
-    await trx
+      .with('certificate', (db) =>
+        db
+          .updateTable('certificates')
+          .set({
+            status: 'valid',
+            issuer: step.directoryUrl,
+            acme_account_id: result.accountId,
+            serial: facts.serial,
+            chain_pem: result.issued.chainPem,
+            private_key_encrypted: deps.box.seal(result.issued.keyPem, `certificate:${certificate.id}`),
+            not_before: facts.notBefore,
+            not_after: facts.notAfter,
+            renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
+            renew_reason: 'lifetime',
+            failure_count: 0,
+            next_retry_at: null,
+            last_error_kind: null,
+            last_error_message: null,
+            last_error_at: null,
+            updated_at: now,
+          })
+          .where('id', '=', certificate.id)
+          .returning('id'),
+      )
+      .with('order', (db) =>
+        db
+          .updateTable('orders')
+          .set({ status: 'valid', updated_at: now })
+          .where('id', '=', result.orderId)
+          .returning('id'),
+      )
+      .with('job', (db) =>
+        db
+          .updateTable('issuance_jobs')
+          .set({
+            status: 'done',
+            lease_holder: null,
+            lease_expires_at: null,
+            deferred_reason: null,
+            updated_at: now,
+          })
+          .where('id', '=', job.id)
+          .returning('id'),
+      )
       .insertInto('order_attempts')
       .values({
         id: randomUUID(),
@@ -491,7 +510,6 @@ async function storeIssued(
         duration_ms: now.getTime() - result.startedAt.getTime(),
       })
       .execute();
-    await finishJob(trx, job.id, { status: 'done' });
     await enqueue(
       trx,
       createEvent(certsIssued, {
