@@ -104,8 +104,12 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
     }
     // Removals come after every write, so a YAML file never references a PEM that is already gone, and a
     // file name taken over in this burst (an app deleted, another created with its name) is kept.
-    const owned = new Set([...appFiles.values()].map((files) => files.file));
-    for (const files of replaced) if (!owned.has(files.file)) burst.removeYaml(files.file);
+    for (const files of replaced) {
+      // Only a deleted or renamed app leaves its file name; scan for a new owner only then (rare).
+      if ([...ids].some((id) => appFiles.get(id)?.file === files.file)) continue;
+      if ([...appFiles.values()].some((other) => other.file === files.file)) continue;
+      burst.removeYaml(files.file);
+    }
     for (const files of replaced) {
       for (const name of files.pems) {
         if (!pemRefs.has(name) || pemRefs.get(name)! > 0) continue;
