@@ -82,6 +82,8 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
     const inFlight = new Map<string, Promise<void>>();
     const staged: { pems: StagedFile[]; yaml: StagedFile[] } = { pems: [], yaml: [] };
     const removals: Array<{ dir: string; name: string }> = [];
+    /** Sealed keys this burst used; after a full pass the others are forgotten (renewals replace keys). */
+    const sealedUsed = new Set<string>();
     // Names present before the burst; only listed for a full pass (the incremental path trusts memory).
     const onDisk = burstOptions.verifyDisk
       ? new Map([
@@ -144,6 +146,7 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
       const certFile = pemFileNames(certPem, '').certFile;
       let keyFile = 'pem' in key ? pemFileNames('', key.pem).keyFile : keyFileBySealed.get(key.sealed);
       let keyPem = 'pem' in key ? key.pem : undefined;
+      if ('sealed' in key) sealedUsed.add(key.sealed);
       const keyKnown =
         keyFile !== undefined &&
         known.has(join(options.certsDir, keyFile)) &&
@@ -251,6 +254,10 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
       async finish(): Promise<string[]> {
         await commitStaged();
         for (const { dir, name } of removals) await removeNow(dir, name);
+        if (onDisk) {
+          for (const sealed of keyFileBySealed.keys())
+            if (!sealedUsed.has(sealed)) keyFileBySealed.delete(sealed);
+        }
         await Promise.all([...touchedDirs].map((dir) => fsyncDirectory(dir)));
         return changed;
       },
