@@ -1,7 +1,7 @@
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import type { AcmeAccount } from './account-store.ts';
-import { classifyAcmeError, runCapturingProblems } from './acme-problem.ts';
+import { classifyAcmeError, clearLastProblem, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
 import { generatePrivateKeyPem } from './keys.ts';
@@ -109,6 +109,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         return { order: await client.createOrder(payload), replaced: replaces };
       } catch (error) {
         if (!isReplacesRejection(classifyAcmeError(error))) throw error;
+        clearLastProblem(); // Handled: the retry's own failure, if any, is classified by itself.
       }
     }
     await request.beforeRequest?.();

@@ -37,6 +37,12 @@ export function lastProblem(): AcmeProblem | undefined {
   return problemStore.getStore()?.last;
 }
 
+/** Forgets a problem that was handled, so a later failure is not classified by it. */
+export function clearLastProblem(): void {
+  const store = problemStore.getStore();
+  if (store) store.last = undefined;
+}
+
 const acmeErrorPrefix = 'urn:ietf:params:acme:error:';
 
 /** Records a problem document found in a response body (top level, or a challenge's `error`). */
