@@ -19,8 +19,10 @@ export const proxyConfigShape = {
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, dash and underscore only')
     .default('edge-1'),
   /**
-   * How often the whole directory is compared with Postgres (orphans removed, hand-edited or lost files
-   * restored). Changes are applied per app as their events arrive; this pass is the safety net.
+   * How often the whole directory is compared with Postgres: orphans removed, lost files restored, rows
+   * changed without an event (the operator's fallback certificate setting) applied. Changes are applied per
+   * app as their events arrive; this pass is the safety net. Files are compared by the hashes of what this
+   * process wrote, so a hand-edited file is restored only at the next start.
    */
   PROXY_FULL_SYNC_INTERVAL: duration.prefault('15m'),
   /** How soon a full pass follows a burst that failed (Postgres unreachable, a directory not writable). */

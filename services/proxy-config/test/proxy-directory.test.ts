@@ -164,6 +164,23 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
     expect(mixed.failures.map((failure) => failure.slug)).toEqual(['c']);
     expect(mixed.changed).toEqual(['app-a.yml']);
     expect(readFileSync(join(dynamicDir, 'app-c.yml'), 'utf8')).toBe(cBefore);
+    // A restart while c is still broken: the new process has no record of c's files, and keeps them.
+    const certsBefore = readdirSync(certsDir).sort();
+    const restarted = createProxyDirectory({
+      db: database.db,
+      box,
+      writer: createDirectoryWriter({
+        dynamicDir,
+        certsDir,
+        http01ResponderUrl: 'http://127.0.0.1:8081',
+        box,
+      }),
+    });
+    const afterRestart = await restarted.syncAll();
+    expect(afterRestart.failures.map((failure) => failure.slug)).toEqual(['c']);
+    expect(readFileSync(join(dynamicDir, 'app-c.yml'), 'utf8')).toBe(cBefore);
+    expect(readdirSync(certsDir).sort()).toEqual(certsBefore);
+
     await database.db
       .updateTable('domains')
       .set({ hostname: 'c.test' })

@@ -236,15 +236,16 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
       removePem: (name: string) => remove(options.certsDir, name),
       /**
        * Full pass only: removes our files found at the burst's start that are not in `keep` (apps deleted,
-       * certificates replaced). Anything not named like ours is left alone.
+       * certificates replaced); `keepPems` undefined keeps every PEM file. Anything not named like ours is
+       * left alone.
        */
-      removeOrphans(keepYaml: ReadonlySet<string>, keepPems: ReadonlySet<string>): void {
+      removeOrphans(keepYaml: ReadonlySet<string>, keepPems: ReadonlySet<string> | undefined): void {
         if (!onDisk) throw new Error('removeOrphans needs a burst started with verifyDisk');
         for (const name of [...onDisk.get(options.dynamicDir)!]) {
           if (APP_FILE_PATTERN.test(name) && !keepYaml.has(name)) remove(options.dynamicDir, name);
         }
         for (const name of [...onDisk.get(options.certsDir)!]) {
-          if (PEM_FILE_PATTERN.test(name) && !keepPems.has(name)) remove(options.certsDir, name);
+          if (keepPems && PEM_FILE_PATTERN.test(name) && !keepPems.has(name)) remove(options.certsDir, name);
         }
       },
       /**

@@ -1,6 +1,6 @@
 import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
-import { CORE_FILE_NAME } from '../traefik/index.ts';
+import { appFileName, CORE_FILE_NAME } from '../traefik/index.ts';
 import { ensureDefaultCertificate } from './default-certificate.ts';
 import { type AppFiles, type DirectoryWriter, mapConcurrently, type WriteBurst } from './directory-writer.ts';
 import { type AppModel, loadAppModels } from './load-app.ts';
@@ -69,10 +69,12 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
       if (files) nextFiles.set(app.id, files);
     });
     const nextRefs = countReferences(corePems, nextFiles.values());
-    burst.removeOrphans(
-      new Set([CORE_FILE_NAME, ...[...nextFiles.values()].map((files) => files.file)]),
-      new Set(nextRefs.keys()),
-    );
+    const keepYaml = new Set([CORE_FILE_NAME, ...[...nextFiles.values()].map((files) => files.file)]);
+    // A failed app this process has no record of (the first pass after a restart) keeps its file from
+    // before, and since the PEMs that file references are unknown, no PEM is swept this time.
+    const unknownFailures = failures.filter((failure) => !appFiles.has(failure.appId));
+    for (const failure of unknownFailures) keepYaml.add(safeAppFileName(failure.slug));
+    burst.removeOrphans(keepYaml, unknownFailures.length > 0 ? undefined : new Set(nextRefs.keys()));
     appFiles = nextFiles;
     pemRefs = nextRefs;
     synced = true;
@@ -121,6 +123,15 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
   }
 
   return { syncAll, syncApps };
+}
+
+/** The app's file name, or none when the slug itself is what is broken (then nothing of it is kept). */
+function safeAppFileName(slug: string): string {
+  try {
+    return appFileName(slug);
+  } catch {
+    return '';
+  }
 }
 
 function countReferences(corePems: string[], apps: Iterable<AppFiles>): Map<string, number> {
