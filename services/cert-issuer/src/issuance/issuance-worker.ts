@@ -16,7 +16,7 @@ export interface IssuanceWorkerOptions {
   concurrency: number;
   leaseMs: number;
   pollMs: number;
-  deps: Omit<IssuanceDeps, 'signal'>;
+  deps: Omit<IssuanceDeps, 'signal' | 'onOrderDone'>;
 }
 
 export interface IssuanceWorker {
@@ -34,6 +34,9 @@ export interface IssuanceWorker {
 export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWorker {
   const { db, logger, holder, concurrency, leaseMs, pollMs } = options;
   const inFlight = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  // Jobs still at the CA. A job whose order is done and that only stores its certificate stays in
+  // `inFlight` (stop() waits for it) but no longer holds one of the `concurrency` slots.
+  let ordering = 0;
   const stopping = new AbortController();
   let wakeUp: (() => void) | undefined;
   // A wake-up that arrives while the loop is claiming (no one waiting yet) is kept for the next wait,
@@ -62,7 +65,15 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
       Math.max(leaseMs / 3, 200),
     );
     const signal = AbortSignal.any([abort.signal, stopping.signal]);
-    const done = processJob(job, { ...options.deps, signal })
+    ordering += 1;
+    let slotHeld = true;
+    const releaseSlot = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      ordering -= 1;
+      wake();
+    };
+    const done = processJob(job, { ...options.deps, signal, onOrderDone: releaseSlot })
       .catch((error) =>
         logger.error(
           { job_id: job.id, err: error },
@@ -73,7 +84,7 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
         finished = true;
         clearInterval(renew);
         inFlight.delete(job.id);
-        wake();
+        releaseSlot();
       });
     inFlight.set(job.id, { abort, done });
   }
@@ -85,7 +96,7 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
       wakeRequested = false;
       nextWaitMs = pollMs;
       try {
-        const free = concurrency - inFlight.size;
+        const free = concurrency - ordering;
         if (free > 0) {
           const claimed = await claimDueJobs(db, holder, free, leaseMs);
           for (const job of claimed) run(job);

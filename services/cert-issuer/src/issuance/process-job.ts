@@ -66,6 +66,11 @@ export interface IssuanceDeps {
   source: string;
   /** Stops work when the lease is lost or the service drains. */
   signal: AbortSignal;
+  /**
+   * Called once the CA work of the job is over and only storing the certificate is left, so the worker
+   * can claim the next job meanwhile (the slot limits orders at the CA, not database writes).
+   */
+  onOrderDone?: (() => void) | undefined;
 }
 
 /**
@@ -447,6 +452,9 @@ async function storeIssued(
     throw new IssueError('ca-server', 'the CA returned a certificate that does not match our key');
   }
   const facts = certificateFacts(leaf);
+  // Only database writes are left. Should they fail (Postgres down), the round goes on to its next step
+  // while the worker may already run another job: one order above `concurrency` until this one ends.
+  deps.onOrderDone?.();
   const now = new Date();
   await deps.db.transaction().execute(async (trx) => {
     // One statement for the four row changes (data-modifying CTEs): the job's slot is busy until this
