@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoalescer, type PendingWork } from '../src/sync/coalescer.ts';
 import { createDirectoryWriter } from '../src/sync/directory-writer.ts';
 import { createProxyDirectory } from '../src/sync/proxy-directory.ts';
+import { pemFileNames } from '../src/traefik/index.ts';
 
 /**
  * The incremental path against real Postgres and a real directory, in-process: one app's change touches
@@ -202,6 +203,30 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
     const { 'operator.yml': foreign, ...ours } = contents(dynamicDir);
     expect(ours).toEqual(settled.dynamic);
     expect(foreign).toBe('http: {}\n');
+    // An uploaded wildcard covering a.test is found by the one-app path too (through the index on names),
+    // and replaces a's certificate in a's file only.
+    const wildcard = createSelfSignedCertificate({ commonName: '*.test', dnsNames: ['*.test'] });
+    const wildcardId = randomUUID();
+    await database.db
+      .insertInto('certificates')
+      .values({
+        id: wildcardId,
+        names: ['*.test'],
+        names_key: '*.test',
+        status: 'valid',
+        source: 'custom',
+        chain_pem: wildcard.certPem,
+        private_key_encrypted: box.seal(wildcard.keyPem, `certificate:${wildcardId}`),
+        not_after: new Date(Date.now() + 30 * 86_400_000),
+      })
+      .execute();
+    const withWildcard = await directory.syncApps([apps.a]);
+    expect(withWildcard.changed).toContain('app-a.yml');
+    expect(withWildcard.changed.filter((name) => name.endsWith('.yml'))).toEqual(['app-a.yml']);
+    const aFile = readFileSync(join(dynamicDir, 'app-a.yml'), 'utf8');
+    expect(aFile).toContain(pemFileNames(wildcard.certPem, wildcard.keyPem).certFile);
+    expect(aFile).not.toContain(pemFileNames(shared.certPem, shared.keyPem).certFile);
+
     // No temp file is left behind by the staged writes.
     expect(
       [...readdirSync(dynamicDir), ...readdirSync(certsDir)].filter((name) => name.startsWith('.')),

@@ -1,4 +1,5 @@
 import type { Db } from '@gatehouse/db';
+import { sql } from 'kysely';
 import { type AppDomain, tlsHostnames } from '../traefik/index.ts';
 import {
   type AppCertificateRow,
@@ -32,7 +33,7 @@ export async function loadAppModels(
 ): Promise<AppModel[]> {
   if (appIds?.length === 0) return [];
   const ids = appIds ? [...new Set(appIds)] : undefined;
-  const [apps, domains, deployments, linked, custom, fallbackSetting] = await Promise.all([
+  const [apps, domains, deployments, linked, fallbackSetting] = await Promise.all([
     db
       .selectFrom('apps')
       .select(['id', 'name'])
@@ -73,22 +74,27 @@ export async function loadAppModels(
       .$if(ids !== undefined, (q) => q.where('app_certificates.app_id', 'in', ids!))
       .execute(),
     db
-      .selectFrom('certificates')
-      .select(['id', 'names', 'chain_pem', 'private_key_encrypted', 'not_after'])
-      .where('source', '=', 'custom')
-      .where('status', '=', 'valid')
-      .where('chain_pem', 'is not', null)
-      .where('private_key_encrypted', 'is not', null)
-      .where('not_after', '>', now)
-      .execute(),
-    db
       .selectFrom('settings')
       .select('value')
       .where('key', '=', FALLBACK_CERTIFICATE_SETTING)
       .executeTakeFirst(),
   ]);
 
-  const customCertificates: CustomCertificateRow[] = custom.map((row) => ({
+  // For a few apps, only custom certificates that could cover their names (the GIN index on names): a scan
+  // of every certificate would make one app's update cost grow with the number of certificates.
+  let custom = db
+    .selectFrom('certificates')
+    .select(['id', 'names', 'chain_pem', 'private_key_encrypted', 'not_after'])
+    .where('source', '=', 'custom')
+    .where('status', '=', 'valid')
+    .where('chain_pem', 'is not', null)
+    .where('private_key_encrypted', 'is not', null)
+    .where('not_after', '>', now);
+  if (ids) {
+    const names = namesThatCouldCover(domains);
+    custom = custom.where(sql<boolean>`names && ${names}::text[]`);
+  }
+  const customCertificates: CustomCertificateRow[] = (await custom.execute()).map((row) => ({
     id: row.id,
     names: row.names,
     chainPem: row.chain_pem!,
@@ -105,11 +111,7 @@ export async function loadAppModels(
   const certificatesByApp = groupBy(linked, (row) => row.app_id);
 
   return apps.map((app) => {
-    const appDomains = (domainsByApp.get(app.id) ?? []).map((domain) => ({
-      hostname: domain.hostname,
-      https: domain.https,
-      www: domain.www as AppDomain['www'],
-    }));
+    const appDomains = (domainsByApp.get(app.id) ?? []).map(toAppDomain);
     const deployment = upstreamByApp.get(app.id);
     const appCertificates: AppCertificateRow[] = (certificatesByApp.get(app.id) ?? []).map((row) => ({
       id: row.id,
@@ -161,6 +163,35 @@ function chooseCertificates(
  */
 export function certificateKeyContext(choice: CertificateChoice): string {
   return `certificate:${choice.certificateId}`;
+}
+
+/** Every TLS host name of these domains and the one-label wildcard that would cover it. */
+function namesThatCouldCover(domains: ReadonlyArray<{ app_id: string } & AppDomainRow>): string[] {
+  const out = new Set<string>();
+  for (const appDomains of groupBy(domains, (row) => row.app_id).values()) {
+    let hostnames: string[];
+    try {
+      hostnames = tlsHostnames(appDomains.map(toAppDomain));
+    } catch {
+      continue; // rendering this app fails on its own; it needs no certificate
+    }
+    for (const name of hostnames) {
+      out.add(name);
+      const dot = name.indexOf('.');
+      if (!name.startsWith('*.') && dot > 0) out.add(`*.${name.slice(dot + 1)}`);
+    }
+  }
+  return [...out];
+}
+
+interface AppDomainRow {
+  hostname: string;
+  https: boolean;
+  www: string;
+}
+
+function toAppDomain(row: AppDomainRow): AppDomain {
+  return { hostname: row.hostname, https: row.https, www: row.www as AppDomain['www'] };
 }
 
 function groupBy<T>(rows: readonly T[], keyOf: (row: T) => string): Map<string, T[]> {
