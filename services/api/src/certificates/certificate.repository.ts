@@ -28,6 +28,29 @@ export async function findReusableCertificate(
     .executeTakeFirst();
 }
 
+/**
+ * Valid ACME or custom certificates that list one of `candidates` (the wanted names and their one-label
+ * wildcards) and are not expiring before `validUntil`, soonest-expiring last. The caller MUST still check that
+ * a candidate covers every wanted name (pki `covers`): the overlap only narrows the search (GIN index on names).
+ */
+export async function listCoveringCandidates(
+  db: Queryable,
+  candidates: readonly string[],
+  validUntil: Date,
+): Promise<Array<Pick<CertificateRow, 'id' | 'names'>>> {
+  if (candidates.length === 0) return [];
+  return db
+    .selectFrom('certificates')
+    .select(['id', 'names'])
+    .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
+    .where('source', 'in', ['acme', 'custom'])
+    .where('status', '=', 'valid')
+    .where('not_after', '>', validUntil)
+    .orderBy('not_after', 'desc')
+    .orderBy('id', 'asc')
+    .execute();
+}
+
 export async function insertPendingCertificate(
   trx: Transaction<Database>,
   certificate: { id: string; names: string[]; namesKey: string },

@@ -2,19 +2,32 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
 import { certsRequested, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { namesKey, sortNames } from '@gatehouse/pki';
+import { covers, namesKey, sortNames } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
-import { findReusableCertificate, insertPendingCertificate } from './certificate.repository.ts';
+import {
+  findReusableCertificate,
+  insertPendingCertificate,
+  listCoveringCandidates,
+} from './certificate.repository.ts';
 
 /** Default key for new certificates (DESIGN.md: ECDSA P-256 unless asked otherwise). */
 const defaultKeyType = 'ecdsa-p256';
 
 /**
+ * A covering certificate is reused only if it has at least this long left: one about to expire would leave the
+ * new app on a certificate that is renewed (or not, if custom) moments later, so ordering is the better choice.
+ */
+const reuseMargin = 7 * 24 * 60 * 60 * 1000;
+
+/**
  * The certificate for exactly `names`, found or requested, inside the caller's transaction.
  *
  * An ACME certificate with the same name set that is valid, pending or renewing is reused as it is (Cloudron's
- * reuse: a deleted app that comes back spares the CA's rate limits). Otherwise a `pending` row is inserted and
+ * reuse: a deleted app that comes back spares the CA's rate limits). Failing that, a valid ACME or custom
+ * certificate with more than {@link reuseMargin} left whose names cover every wanted name (exact or one-label
+ * wildcard) is linked instead of ordering (DESIGN: "a new subdomain already covered by a valid wildcard uses
+ * it"). Otherwise a `pending` row is inserted and
  * `certs.requested` (reason `new`) goes to the outbox in the same transaction, so the request is published if
  * and only if the app change commits. Callers MUST hold the app-write lock, so two requests for the same new
  * name set do not both insert.
@@ -27,6 +40,8 @@ export async function findOrRequestCertificate(
   const key = namesKey(names);
   const existing = await findReusableCertificate(trx, key);
   if (existing) return { id: existing.id, requested: false };
+  const covering = await findCoveringCertificate(trx, names, new Date(Date.now() + reuseMargin));
+  if (covering) return { id: covering, requested: false };
 
   const id = randomUUID();
   await insertPendingCertificate(trx, { id, names, namesKey: key });
@@ -45,4 +60,20 @@ export async function findOrRequestCertificate(
     }),
   );
   return { id, requested: true };
+}
+
+/** The id of a valid certificate covering every name in `names` until at least `validUntil`, if any. */
+async function findCoveringCertificate(
+  trx: Transaction<Database>,
+  names: readonly string[],
+  validUntil: Date,
+): Promise<string | undefined> {
+  const candidates = new Set<string>();
+  for (const name of names) {
+    candidates.add(name);
+    const dot = name.indexOf('.');
+    if (!name.startsWith('*.') && dot > 0) candidates.add(`*.${name.slice(dot + 1)}`);
+  }
+  const rows = await listCoveringCandidates(trx, [...candidates], validUntil);
+  return rows.find((row) => names.every((name) => covers(row.names, name)))?.id;
 }
