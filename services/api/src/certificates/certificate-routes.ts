@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import { sendProblem } from '../http/problem.ts';
 import {
   type CertificateFilter,
   findCertificateById,
@@ -11,13 +12,20 @@ import {
   listOrderAttempts,
 } from './certificate.repository.ts';
 import { toAttemptView, toCertificateView } from './certificate-representation.ts';
+import {
+  allowAlways,
+  type RenewalCheck,
+  RenewalRateLimitedError,
+  renewCertificate,
+} from './renew-certificate.ts';
 
 /** Every status a certificate can have (DESIGN.md). */
 export const certificateStatuses = ['pending', 'valid', 'renewing', 'failed', 'expired', 'fallback'] as const;
 const statusSchema = z.enum(certificateStatuses);
 
 /** `/v1/certificates`: list (`?status=`, `?name=`) and show with attempt history. */
-export function certificateRoutes(db: Db): Router {
+export function certificateRoutes(db: Db, options: { checkRenewal?: RenewalCheck } = {}): Router {
+  const checkRenewal = options.checkRenewal ?? allowAlways;
   const router = Router();
 
   router.get('/', async (request, response) => {
@@ -35,6 +43,27 @@ export function certificateRoutes(db: Db): Router {
     }
     const attempts = await listOrderAttempts(db, certificate.id);
     response.json({ ...toCertificateView(certificate), attempts: attempts.map(toAttemptView) });
+  });
+
+  router.post('/:id/renew', async (request, response) => {
+    const id = request.params.id;
+    const notFound = `there is no certificate ${id}; GET /v1/certificates lists them`;
+    if (!z.uuid().safeParse(id).success) throw new ApiError('not-found', notFound);
+    try {
+      const outcome = await renewCertificate(db, id, 'api', checkRenewal);
+      if (!outcome) throw new ApiError('not-found', notFound);
+    } catch (error) {
+      if (!(error instanceof RenewalRateLimitedError)) throw error;
+      const seconds = Math.max(1, Math.ceil((error.retryAt.getTime() - Date.now()) / 1000));
+      response.setHeader('Retry-After', String(seconds));
+      sendProblem(response, 429, 'Too Many Requests', error.message, {
+        retryAfter: error.retryAt.toISOString(),
+      });
+      return;
+    }
+    const certificate = await findCertificateById(db, id);
+    if (!certificate) throw new ApiError('not-found', notFound);
+    response.status(202).json(toCertificateView(certificate));
   });
 
   return router;

@@ -200,6 +200,18 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/certificates/{id}/renew': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      post: {
+        summary: 'Renew now (reason manual); idempotent while a renewal is already running',
+        responses: {
+          '202': { description: 'Renewal requested (or already running)', content: json(ref('Certificate')) },
+          '401': unauthorized,
+          '404': problem('No such certificate'),
+          '409': problem('An uploaded certificate: Gatehouse does not renew it'),
+        },
+      },
+    },
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -1,0 +1,85 @@
+import type { Db } from '@gatehouse/db';
+import { certsRequested, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
+import { ApiError } from '../errors.ts';
+
+/**
+ * Whether a manual renewal may place an order now. cert-issuer's rate-limit check (a pure reading of its ledger)
+ * plugs in here; until it is wired, {@link allowAlways} is used.
+ */
+export type RenewalCheck = (certificate: {
+  id: string;
+  names: string[];
+}) => Promise<{ allowed: true } | { allowed: false; retryAt: Date; reason: string }>;
+
+export const allowAlways: RenewalCheck = async () => ({ allowed: true });
+
+/** A refusal by the {@link RenewalCheck}: the route answers 429 with `retryAfter` and a `Retry-After` header. */
+export class RenewalRateLimitedError extends Error {
+  override readonly name = 'RenewalRateLimitedError';
+  readonly retryAt: Date;
+
+  constructor(reason: string, retryAt: Date) {
+    super(`${reason}; a renewal is possible again at ${retryAt.toISOString()}`);
+    this.retryAt = retryAt;
+  }
+}
+
+/**
+ * Starts a manual renewal: status `renewing` and `certs.requested` (reason `manual`) in one transaction.
+ *
+ * Idempotent while a renewal or first issuance is already running (pending/renewing): the certificate is
+ * returned unchanged and no second event is written, so a double click costs nothing. Custom certificates are
+ * refused: Gatehouse never renews them. Returns undefined for an unknown id.
+ */
+export async function renewCertificate(
+  db: Db,
+  id: string,
+  source: string,
+  check: RenewalCheck,
+): Promise<{ renewed: boolean } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    // Row lock: two concurrent renew calls must not both emit.
+    const certificate = await trx
+      .selectFrom('certificates')
+      .select(['id', 'names', 'status', 'source', 'key_type'])
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!certificate) return undefined;
+    if (certificate.source === 'custom') {
+      throw new ApiError(
+        'conflict',
+        'this is an uploaded certificate; it is not renewed by Gatehouse; upload a replacement with POST /v1/certificates',
+      );
+    }
+    if (certificate.source !== 'acme') {
+      throw new ApiError('conflict', `a ${certificate.source} certificate is not renewed through the API`);
+    }
+    if (certificate.status === 'renewing' || certificate.status === 'pending') return { renewed: false };
+    const verdict = await check({ id: certificate.id, names: certificate.names });
+    if (!verdict.allowed) throw new RenewalRateLimitedError(verdict.reason, verdict.retryAt);
+
+    await trx
+      .updateTable('certificates')
+      .set({ status: 'renewing', updated_at: new Date() })
+      .where('id', '=', id)
+      .execute();
+    await enqueue(
+      trx,
+      createEvent(certsRequested, {
+        source,
+        subject: id,
+        data: {
+          certificateId: id,
+          names: certificate.names,
+          // The column holds only values cert-issuer wrote from this contract's key types.
+          keyType: certificate.key_type as 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096',
+          reason: 'manual',
+          challenge: 'auto',
+        },
+      }),
+    );
+    return { renewed: true };
+  });
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiHarness, startApiHarness } from './api-harness.ts';
+
+describe('api certificate manual renewal', () => {
+  let api: ApiHarness;
+  const acme = randomUUID();
+  const custom = randomUUID();
+  function row(id: string, names: string[], source: string) {
+    return {
+      id,
+      names,
+      names_key: names.join(','),
+      status: 'valid',
+      source,
+      issuer: 'CN=Test CA',
+      not_before: new Date(),
+      not_after: new Date(Date.now() + 30 * 24 * 3600 * 1000),
+    };
+  }
+  beforeAll(async () => {
+    api = await startApiHarness('api_certs_renew');
+    await api.db
+      .insertInto('certificates')
+      .values([row(acme, ['renew.test'], 'acme'), row(custom, ['*.mine.test'], 'custom')])
+      .execute();
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('api - renew answers 202, sets renewing and emits certs.requested (manual) once; a second call is idempotent', async () => {
+    const response = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id: acme } });
+    expect(response.status).toBe(202);
+    expect(response.body).toMatchObject({ id: acme, status: 'renewing', names: ['renew.test'] });
+    const requested = (await api.events('certs.requested')).filter((event) => event.subject === acme);
+    expect(requested).toHaveLength(1);
+    expect(requested[0]?.data).toMatchObject({
+      certificateId: acme,
+      names: ['renew.test'],
+      reason: 'manual',
+    });
+
+    const again = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id: acme } });
+    expect(again.status).toBe(202);
+    expect(again.body.status).toBe('renewing');
+    expect((await api.events('certs.requested')).filter((event) => event.subject === acme)).toHaveLength(1);
+  });
+
+  it('api - renewing an uploaded certificate is a 409 saying to upload a replacement, nothing emitted', async () => {
+    const before = await api.counts();
+    const response = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id: custom } });
+    expect(response.status).toBe(409);
+    expect(response.contentType).toContain('application/problem+json');
+    expect(response.body.detail).toContain('not renewed by Gatehouse');
+    expect(response.body.detail).toContain('upload a replacement');
+    expect(await api.counts()).toEqual(before);
+    const stored = await api.db
+      .selectFrom('certificates')
+      .select('status')
+      .where('id', '=', custom)
+      .executeTakeFirst();
+    expect(stored?.status).toBe('valid');
+  });
+
+  it('api - renewing an unknown or malformed id is 404', async () => {
+    for (const id of [randomUUID(), 'not-a-uuid']) {
+      const response = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id } });
+      expect(response.status).toBe(404);
+      expect(response.body.detail).toContain('GET /v1/certificates');
+    }
+  });
+});
