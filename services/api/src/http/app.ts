@@ -5,6 +5,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { appRoutes } from '../apps/app-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
+import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { sendProblem } from './problem.ts';
@@ -38,6 +39,7 @@ export function createApiApp({ token, logger, db }: ApiAppOptions): Express {
   v1.use(express.json({ limit: '1mb' }));
   v1.use('/apps', appRoutes(db));
   v1.use('/certificates', certificateRoutes(db));
+  v1.use('/settings', settingsRoutes(db));
   app.use('/v1', v1);
 
   app.use((request, response) => {

@@ -212,10 +212,76 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/settings': {
+      get: {
+        summary: 'Operator settings',
+        responses: {
+          '200': { description: 'The settings', content: json(ref('Settings')) },
+          '401': unauthorized,
+        },
+      },
+    },
+    '/v1/settings/admin-emails': {
+      put: {
+        summary: 'Replace the admin mail list used by the notifier',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            required: ['emails'],
+            properties: {
+              emails: { type: 'array', maxItems: 50, items: { type: 'string', format: 'email' } },
+            },
+          }),
+        },
+        responses: {
+          '200': { description: 'The settings', content: json(ref('Settings')) },
+          '400': problem('Invalid addresses, listed in `errors`'),
+          '401': unauthorized,
+        },
+      },
+    },
+    '/v1/settings/fallback-certificate': {
+      put: {
+        summary: 'Make an uploaded, valid wildcard certificate the fallback certificate',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            required: ['certificateId'],
+            properties: { certificateId: { type: 'string', format: 'uuid' } },
+          }),
+        },
+        responses: {
+          '200': { description: 'The settings', content: json(ref('Settings')) },
+          '400': problem('Not a custom, valid wildcard certificate'),
+          '401': unauthorized,
+          '404': problem('No such certificate'),
+        },
+      },
+      delete: {
+        summary: 'Unset the fallback certificate',
+        responses: {
+          '200': { description: 'The settings', content: json(ref('Settings')) },
+          '401': unauthorized,
+        },
+      },
+    },
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
+      Settings: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['fallbackCertificateId', 'adminEmails'],
+        properties: {
+          fallbackCertificateId: { type: ['string', 'null'] },
+          adminEmails: { type: 'array', items: { type: 'string' } },
+        },
+      },
       Problem: {
         type: 'object',
         description: 'RFC 9457 problem details',

@@ -1,0 +1,117 @@
+import type { Db } from '@gatehouse/db';
+import { Router } from 'express';
+import { z } from 'zod';
+import { ApiError } from '../errors.ts';
+import type { FieldError } from '../http/field-errors.ts';
+import { deleteSetting, readSettings, settingKeys, writeSetting } from './settings.repository.ts';
+
+const maxAdminEmails = 50;
+
+/** `/v1/settings`: the fallback wildcard certificate and the admin mail list. */
+export function settingsRoutes(db: Db): Router {
+  const router = Router();
+
+  router.get('/', async (_request, response) => {
+    response.json(await settingsView(db));
+  });
+
+  router.put('/admin-emails', async (request, response) => {
+    const emails = parseAdminEmails(request.body);
+    await writeSetting(db, settingKeys.adminEmails, emails);
+    response.json(await settingsView(db));
+  });
+
+  router.put('/fallback-certificate', async (request, response) => {
+    const body = request.body as { certificateId?: unknown } | undefined;
+    const id = body?.certificateId;
+    if (typeof id !== 'string' || !z.uuid().safeParse(id).success) {
+      throw new ApiError(
+        'validation',
+        'give {"certificateId": "<uuid>"} of an uploaded wildcard certificate',
+        {
+          errors: [{ field: 'certificateId', message: 'must be a certificate id (uuid)' }],
+        },
+      );
+    }
+    await db.transaction().execute(async (trx) => {
+      // Lock so a concurrent DELETE of the certificate cannot slip between the check and the write.
+      const certificate = await trx
+        .selectFrom('certificates')
+        .select(['id', 'names', 'source', 'status', 'not_after'])
+        .where('id', '=', id)
+        .forShare()
+        .executeTakeFirst();
+      if (!certificate) {
+        throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
+      }
+      const problem = fallbackProblem(certificate);
+      if (problem !== undefined) {
+        throw new ApiError('validation', problem, { errors: [{ field: 'certificateId', message: problem }] });
+      }
+      await writeSetting(trx, settingKeys.fallbackCertificateId, id);
+    });
+    response.json(await settingsView(db));
+  });
+
+  router.delete('/fallback-certificate', async (_request, response) => {
+    await deleteSetting(db, settingKeys.fallbackCertificateId);
+    response.json(await settingsView(db));
+  });
+
+  return router;
+}
+
+function fallbackProblem(certificate: {
+  names: string[];
+  source: string;
+  status: string;
+  not_after: Date | null;
+}): string | undefined {
+  if (certificate.source !== 'custom')
+    return 'only an uploaded (custom) certificate can be the fallback; upload one with POST /v1/certificates';
+  if (
+    certificate.status !== 'valid' ||
+    (certificate.not_after !== null && certificate.not_after <= new Date())
+  )
+    return 'the certificate is not valid (expired?); upload a current one';
+  if (!certificate.names.some((name) => name.startsWith('*.')))
+    return 'the fallback must be a wildcard certificate (a name such as *.example.com)';
+  return undefined;
+}
+
+function parseAdminEmails(body: unknown): string[] {
+  const emails = (body as { emails?: unknown } | undefined)?.emails;
+  if (!Array.isArray(emails)) {
+    throw new ApiError('validation', 'give {"emails": ["ops@example.com", ...]}', {
+      errors: [{ field: 'emails', message: 'must be an array of email addresses' }],
+    });
+  }
+  const errors: FieldError[] = [];
+  if (emails.length > maxAdminEmails)
+    errors.push({ field: 'emails', message: `at most ${maxAdminEmails} addresses` });
+  const unique = new Set<string>();
+  emails.forEach((email, index) => {
+    if (typeof email !== 'string' || !z.email().safeParse(email.trim()).success) {
+      errors.push({ field: `emails[${index}]`, message: 'is not an email address such as ops@example.com' });
+    } else {
+      unique.add(email.trim().toLowerCase());
+    }
+  });
+  if (errors.length > 0)
+    throw new ApiError('validation', 'some addresses are invalid; see errors', { errors });
+  return [...unique];
+}
+
+async function settingsView(
+  db: Db,
+): Promise<{ fallbackCertificateId: string | null; adminEmails: string[] }> {
+  const settings = await readSettings(db);
+  const fallback = settings.get(settingKeys.fallbackCertificateId);
+  const emails = settings.get(settingKeys.adminEmails);
+  return {
+    fallbackCertificateId: typeof fallback === 'string' ? fallback : null,
+    adminEmails: Array.isArray(emails)
+      ? emails.filter((email): email is string => typeof email === 'string')
+      : [],
+  };
+}
