@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -445,4 +446,26 @@ describe('traefik file writing', () => {
       server.close();
     }
   });
+});
+
+describe('traefik schema copy', () => {
+  // The service validates against its vendored copy (the Docker image has no ../shared); it must stay the
+  // schema the project is given. Where ../shared is absent (a bare clone), there is nothing to compare with.
+  const given = join(
+    import.meta.dirname,
+    '..',
+    '..',
+    '..',
+    '..',
+    'shared',
+    'traefik',
+    'traefik-v3-file-provider.json',
+  );
+  it.runIf(existsSync(given))(
+    'proxy-config - the vendored Traefik v3 schema is byte for byte the one in ../shared/traefik',
+    async () => {
+      const { TRAEFIK_SCHEMA_PATH } = await import('../src/traefik/validate.ts');
+      expect(await readFile(TRAEFIK_SCHEMA_PATH)).toEqual(await readFile(given));
+    },
+  );
 });

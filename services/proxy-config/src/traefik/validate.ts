@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { Ajv } from 'ajv';
 
@@ -50,19 +50,18 @@ function validateWith(validate: ValidateFunction, config: unknown): TraefikValid
   };
 }
 
-/** `../shared/traefik/traefik-v3-file-provider.json` beside the repository (the npm workspaces root). */
+/**
+ * The schema vendored in `services/proxy-config/schema/` (see SOURCE.md there): inside the repository, so the
+ * service's Docker image, which holds only the repository, validates exactly as development does.
+ */
+export const TRAEFIK_SCHEMA_PATH = resolve(
+  import.meta.dirname,
+  '..',
+  '..',
+  'schema',
+  'traefik-v3-file-provider.json',
+);
+
 function defaultSchemaPath(): string {
-  let dir = import.meta.dirname;
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown };
-      if (parsed.workspaces !== undefined) {
-        return resolve(dir, '..', 'shared', 'traefik', 'traefik-v3-file-provider.json');
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no workspace root above ${import.meta.dirname}`);
-    dir = parent;
-  }
+  return TRAEFIK_SCHEMA_PATH;
 }
