@@ -29,6 +29,7 @@ async function envFor(service: (typeof services)[number], base: Record<string, s
     env.HTTP01_LISTEN = `127.0.0.1:${await freePort()}`;
     env.GATEHOUSE_MASTER_KEY = masterKey;
   }
+  if (service === 'renewal-scheduler') env.GATEHOUSE_MASTER_KEY = masterKey;
   if (service === 'proxy-config') {
     const dir = mkdtempSync(join(tmpdir(), 'gh-traefik-'));
     env.TRAEFIK_DYNAMIC_DIR = join(dir, 'dynamic');

@@ -1,5 +1,7 @@
+import { createSecretBox } from '@gatehouse/pki';
 import { runService } from '@gatehouse/runtime';
 import { renewalSchedulerConfigShape } from './config.ts';
+import { activateExpiredFallbacks } from './renewal/activate-fallback.ts';
 import { claimDueRenewals } from './renewal/claim-due.ts';
 
 await runService({
@@ -7,6 +9,7 @@ await runService({
   configShape: renewalSchedulerConfigShape,
   defaultHealthPort: 9104,
   async start({ config, db, logger }) {
+    const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
     let stopping = false;
     let wake: (() => void) | undefined;
     const loop = (async () => {
@@ -18,6 +21,16 @@ await runService({
             for (const renewal of claimed)
               logger.info({ cert_id: renewal.id, reason: renewal.reason }, 'renewal due');
             if (claimed.length < config.RENEWAL_BATCH_SIZE || stopping) break;
+          }
+          // Expired without a successful renewal: serve a fallback rather than nothing.
+          for (;;) {
+            const activated = await activateExpiredFallbacks(db, box, config.RENEWAL_BATCH_SIZE);
+            for (const fallback of activated)
+              logger.warn(
+                { cert_id: fallback.id, names: fallback.names, fallback: fallback.fallback },
+                'certificate expired without renewal: fallback activated',
+              );
+            if (activated.length < config.RENEWAL_BATCH_SIZE || stopping) break;
           }
         } catch (error) {
           logger.warn({ err: error }, 'renewal tick failed');

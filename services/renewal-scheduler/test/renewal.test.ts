@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { createSecretBox, createSelfSignedCertificate, keyMatchesCertificate } from '@gatehouse/pki';
 import {
   createTestDatabase,
   freePort,
@@ -12,7 +13,7 @@ import {
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceProcess, startReadyService } from '../../../test/service-process.ts';
-import { startCertIssuer } from '../../cert-issuer/test/service.ts';
+import { masterKey, startCertIssuer } from '../../cert-issuer/test/service.ts';
 import { certificateRow, requestCertificate } from '../../cert-issuer/test/support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -23,6 +24,7 @@ function startScheduler(database: TestDatabase, nats: TestNatsServer): Promise<S
     NATS_URL: nats.url,
     RENEWAL_TICK_SECONDS: '1',
     RENEWAL_BATCH_SIZE: '3',
+    GATEHOUSE_MASTER_KEY: masterKey,
   });
 }
 
@@ -133,6 +135,98 @@ describe('renewal', { timeout: 240_000 }, () => {
     } finally {
       await scheduler.stop();
       await issuer.stop();
+    }
+  });
+
+  it('renewal - a certificate that expired without renewal gets a self-signed fallback for its names, or the operator wildcard', async () => {
+    const box = createSecretBox(Buffer.from(masterKey, 'base64'));
+    const expiredRow = (id: string, name: string) => {
+      const old = createSelfSignedCertificate({ commonName: name, dnsNames: [name], days: 1 });
+      return {
+        id,
+        names: [name],
+        names_key: name,
+        status: 'failed',
+        source: 'acme',
+        chain_pem: old.certPem,
+        private_key_encrypted: box.seal(old.keyPem, `certificate:${id}`),
+        not_after: new Date(Date.now() - 60_000),
+        renew_at: new Date(Date.now() - 3_600_000),
+      };
+    };
+    const plain = randomUUID();
+    const underWildcard = randomUUID();
+    const wildcard = randomUUID();
+    const wildcardPair = createSelfSignedCertificate({
+      commonName: `*.fb-${suffix}.test`,
+      dnsNames: [`*.fb-${suffix}.test`],
+    });
+    await database.db
+      .insertInto('certificates')
+      .values([
+        expiredRow(plain, `gone-${suffix}.test`),
+        expiredRow(underWildcard, `shop.fb-${suffix}.test`),
+        {
+          id: wildcard,
+          names: [`*.fb-${suffix}.test`],
+          names_key: `*.fb-${suffix}.test`,
+          status: 'valid',
+          source: 'custom',
+          chain_pem: wildcardPair.certPem,
+          private_key_encrypted: box.seal(wildcardPair.keyPem, `certificate:${wildcard}`),
+          not_after: new Date(Date.now() + 30 * 86_400_000),
+        },
+      ])
+      .execute();
+    await database.db
+      .insertInto('settings')
+      .values({ key: 'fallback_certificate_id', value: JSON.stringify(wildcard) })
+      .execute();
+    const scheduler = await startScheduler(database, nats);
+    try {
+      const row = await waitFor(
+        'the fallback activated',
+        async () => {
+          const found = await certificateRow(database.db, plain);
+          return found.status === 'fallback' && found;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const fallbackCert = new X509Certificate(row.fallback_chain_pem!);
+      expect(fallbackCert.subjectAltName).toBe(`DNS:gone-${suffix}.test`);
+      expect(new Date(fallbackCert.validTo).getTime()).toBeGreaterThan(Date.now());
+      // Sealed with the certificate's own context, as proxy-config opens it, and the pair matches.
+      const keyPem = box.openText(row.fallback_key_encrypted!, `certificate:${plain}`);
+      expect(createPrivateKey(keyPem).asymmetricKeyType).toBe('ec');
+      expect(keyMatchesCertificate(fallbackCert, keyPem)).toBe(true);
+      await waitFor(
+        'the covered one too',
+        async () => (await certificateRow(database.db, underWildcard)).status === 'fallback',
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      const { rows } = await sql<{ subject: string; fallback: string; reason: string }>`
+        select subject, envelope->'data'->>'fallback' as fallback, envelope->'data'->>'reason' as reason
+        from outbox where type = 'certs.fallback-activated' and subject in (${plain}, ${underWildcard})`.execute(
+        database.db,
+      );
+      expect(
+        Object.fromEntries(rows.map((event) => [event.subject, [event.fallback, event.reason]])),
+      ).toEqual({
+        [plain]: ['self-signed', 'expired'],
+        [underWildcard]: ['custom-wildcard', 'expired'],
+      });
+      // Once, however many ticks pass.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const { rows: again } = await sql<{ n: string }>`
+        select count(*) as n from outbox where type = 'certs.fallback-activated' and subject = ${plain}`.execute(
+        database.db,
+      );
+      expect(Number(again[0]?.n)).toBe(1);
+    } finally {
+      await scheduler.stop();
+      await database.db.deleteFrom('settings').where('key', '=', 'fallback_certificate_id').execute();
     }
   });
 });

@@ -1,0 +1,104 @@
+import type { Database, Db } from '@gatehouse/db';
+import { certsFallbackActivated, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
+import { covers, createSelfSignedCertificate, type SecretBox } from '@gatehouse/pki';
+import { sql, type Transaction } from 'kysely';
+
+/** Settings key naming the operator's fallback wildcard (a valid custom certificate's id, a JSON string). */
+const operatorFallbackSetting = 'fallback_certificate_id';
+
+export interface ActivatedFallback {
+  id: string;
+  names: string[];
+  fallback: 'self-signed' | 'custom-wildcard';
+}
+
+/**
+ * Puts ACME certificates that expired without a successful renewal on a fallback, so their sites keep
+ * answering over TLS instead of going dark: a self-signed certificate for the same names is made, its key
+ * sealed with the certificate's own secret-box context (`certificate:<id>`, as proxy-config opens it), stored on
+ * the row with status `fallback`, and `certs.fallback-activated` emitted, all in one transaction. When the
+ * operator's fallback wildcard covers every name, the event says so (proxy-config then serves that instead);
+ * the self-signed one is made anyway, for the day the wildcard setting is removed.
+ *
+ * Renewal keeps going (cert-issuer's retry ladder); a successful one writes the new chain and status `valid`,
+ * and the fallback columns are ignored again. Rows are found through the `renew_at` index (an expired
+ * certificate is always past its renewal time) and locked with SKIP LOCKED, so replicas share the work.
+ */
+export async function activateExpiredFallbacks(
+  db: Db,
+  box: SecretBox,
+  limit: number,
+  now = new Date(),
+): Promise<ActivatedFallback[]> {
+  return db.transaction().execute(async (trx) => {
+    const expired = await trx
+      .selectFrom('certificates')
+      .select(['id', 'names'])
+      .where('renew_at', '<=', now)
+      .where('not_after', '<=', now)
+      .where('source', '=', 'acme')
+      .where('status', 'in', ['valid', 'renewing', 'failed'])
+      .where('chain_pem', 'is not', null)
+      .orderBy('renew_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    if (expired.length === 0) return [];
+    const wildcardNames = await operatorWildcardNames(trx, now);
+    const activated: ActivatedFallback[] = [];
+    for (const row of expired) {
+      const pair = createSelfSignedCertificate({
+        commonName: row.names[0]!,
+        dnsNames: row.names,
+        days: 30,
+      });
+      await trx
+        .updateTable('certificates')
+        .set({
+          status: 'fallback',
+          fallback_chain_pem: pair.certPem,
+          fallback_key_encrypted: box.seal(pair.keyPem, `certificate:${row.id}`),
+          fallback_activated_at: now,
+          updated_at: now,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      const fallback =
+        wildcardNames && row.names.every((name) => covers(wildcardNames, name))
+          ? 'custom-wildcard'
+          : 'self-signed';
+      await enqueue(
+        trx,
+        createEvent(certsFallbackActivated, {
+          source: 'renewal-scheduler',
+          subject: row.id,
+          data: { certificateId: row.id, names: row.names, fallback, reason: 'expired' },
+        }),
+      );
+      activated.push({ id: row.id, names: row.names, fallback });
+    }
+    return activated;
+  });
+}
+
+/** The names of the operator's fallback wildcard, when the setting names a valid, unexpired custom certificate. */
+async function operatorWildcardNames(trx: Transaction<Database>, now: Date): Promise<string[] | undefined> {
+  const setting = await trx
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', operatorFallbackSetting)
+    .executeTakeFirst();
+  const id = typeof setting?.value === 'string' ? setting.value : undefined;
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const certificate = await trx
+    .selectFrom('certificates')
+    .select('names')
+    .where('id', '=', sql<string>`${id}::uuid`)
+    .where('source', '=', 'custom')
+    .where('status', '=', 'valid')
+    .where('not_after', '>', now)
+    .executeTakeFirst();
+  return certificate?.names;
+}
