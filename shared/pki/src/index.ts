@@ -17,3 +17,10 @@ export {
 } from './names.ts';
 export { createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
 export { createSelfSignedCertificate, type PemPair } from './self-signed.ts';
+export {
+  type AcceptedCertificate,
+  type CertificateUpload,
+  type UploadError,
+  type UploadVerdict,
+  validateCertificateUpload,
+} from './uploaded-certificate.ts';
