@@ -112,6 +112,7 @@ describe('e2e', { timeout: 240_000 }, () => {
         ...base,
         API_LISTEN: `127.0.0.1:${apiPort}`,
         GATEHOUSE_API_TOKEN: apiToken,
+        GATEHOUSE_MASTER_KEY: masterKey,
       }).then((process) => ({ name: 'api', process })),
       startReadyService('deployer', {
         ...base,

@@ -24,6 +24,7 @@ async function envFor(service: (typeof services)[number], base: Record<string, s
   if (service === 'api') {
     env.API_LISTEN = `127.0.0.1:${await freePort()}`;
     env.GATEHOUSE_API_TOKEN = apiToken;
+    env.GATEHOUSE_MASTER_KEY = masterKey;
   }
   if (service === 'cert-issuer') {
     env.HTTP01_LISTEN = `127.0.0.1:${await freePort()}`;

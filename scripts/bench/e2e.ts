@@ -204,6 +204,7 @@ async function main(): Promise<void> {
       ...base,
       API_LISTEN: `127.0.0.1:${apiPort}`,
       GATEHOUSE_API_TOKEN: apiToken,
+      GATEHOUSE_MASTER_KEY: masterKey,
     }).then((process) => ({ name: 'api', process })),
     startReadyService('deployer', {
       ...base,

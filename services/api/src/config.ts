@@ -1,4 +1,4 @@
-import { hostPort } from '@gatehouse/config';
+import { hostPort, key256 } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** The api service's own variables (see the README's configuration table). */
@@ -9,4 +9,6 @@ export const apiConfigShape = {
   GATEHOUSE_API_TOKEN: z
     .string()
     .min(32, 'expected at least 32 characters; create one with `openssl rand -base64 32`'),
+  /** Seals the private keys of uploaded certificates (32 bytes, base64 or hex; or `_FILE`); the same key as cert-issuer's. */
+  GATEHOUSE_MASTER_KEY: key256,
 };

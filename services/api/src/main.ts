@@ -1,3 +1,4 @@
+import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
 import { apiConfigShape } from './config.ts';
 import { createApiApp } from './http/app.ts';
@@ -7,7 +8,12 @@ await runService({
   configShape: apiConfigShape,
   defaultHealthPort: 9101,
   async start({ config, logger, db }) {
-    const app = createApiApp({ token: config.GATEHOUSE_API_TOKEN, logger, db });
+    const app = createApiApp({
+      token: config.GATEHOUSE_API_TOKEN,
+      logger,
+      db,
+      box: createSecretBox(config.GATEHOUSE_MASTER_KEY),
+    });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };
   },

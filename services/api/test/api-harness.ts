@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Db } from '@gatehouse/db';
+import { createSecretBox, type SecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -25,6 +27,8 @@ export type RowCounts = Record<'apps' | 'domains' | 'certificates' | 'app_certif
 
 export interface ApiHarness {
   db: Db;
+  /** The secret box the api seals keys with (a fresh random master key per harness). */
+  box: SecretBox;
   base: string;
   /**
    * Calls the API and checks the response against the OpenAPI document's schema for `template`, the method
@@ -48,10 +52,12 @@ export interface ApiHarness {
 
 export async function startApiHarness(label: string): Promise<ApiHarness> {
   const database: TestDatabase = await createTestDatabase(label);
+  const box = createSecretBox(randomBytes(32));
   const app = createApiApp({
     token,
     logger: createLogger({ service: 'api-test', level: 'silent' }),
     db: database.db,
+    box,
   });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -64,6 +70,13 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
   });
   ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
   ajv.addSchema(openApiDocument as unknown as object, 'openapi');
+
+  function validateEmpty(template: string, method: string, status: number) {
+    const paths = openApiDocument.paths as Record<string, Record<string, Json>>;
+    const response = paths[template]?.[method.toLowerCase()]?.responses[String(status)];
+    if (!response) throw new Error(`the OpenAPI document has no ${status} for ${method} ${template}`);
+    if (response.content) throw new Error(`${method} ${template} ${status}: the document promises a body`);
+  }
 
   function validate(template: string, method: string, status: number, contentType: string, body: unknown) {
     const paths = openApiDocument.paths as Record<string, Record<string, Json>>;
@@ -97,6 +110,7 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
 
   return {
     db: database.db,
+    box,
     base,
     async call(method, template, options = {}) {
       let path = template;
@@ -113,8 +127,11 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       const contentType = response.headers.get('content-type') ?? '';
-      const body = await response.json();
-      validate(template, method, response.status, contentType, body);
+      const text = await response.text();
+      // A response without a body (204) must be one the document describes without content.
+      const body = text === '' ? undefined : JSON.parse(text);
+      if (body === undefined) validateEmpty(template, method, response.status);
+      else validate(template, method, response.status, contentType, body);
       return { status: response.status, contentType, headers: response.headers, body };
     },
     async counts() {

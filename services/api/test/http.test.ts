@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { createSecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ describe('api http', () => {
       token,
       logger: createLogger({ service: 'api-test', level: 'silent' }),
       db: database.db,
+      box: createSecretBox(randomBytes(32)),
     });
     server = await new Promise((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -67,7 +70,12 @@ describe('api http without its database', () => {
     // A port nothing listens on: every connection attempt is refused.
     const db = createDb({ connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
     const token = 'b'.repeat(40);
-    const app = createApiApp({ token, logger: createLogger({ service: 'api-test', level: 'silent' }), db });
+    const app = createApiApp({
+      token,
+      logger: createLogger({ service: 'api-test', level: 'silent' }),
+      db,
+      box: createSecretBox(randomBytes(32)),
+    });
     const server: Server = await new Promise((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });

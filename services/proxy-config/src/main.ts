@@ -4,6 +4,7 @@ import {
   appsUpdated,
   certsFallbackActivated,
   certsIssued,
+  certsRemoved,
   certsUploaded,
   createEvent,
   deploymentsFailed,
@@ -115,6 +116,8 @@ await runService({
           // A custom certificate may cover names of any app (a wildcard), linked to it or not: uploads are
           // rare, so a full pass (which rewrites only the files that change) finds them all.
           on(certsUploaded, async () => coalescer.scheduleFull()),
+          // A deleted upload may have served any app: its names fall to their next choice.
+          on(certsRemoved, async () => coalescer.scheduleFull()),
         ],
       }),
     ]);

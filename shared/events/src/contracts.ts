@@ -118,6 +118,12 @@ export const certsUploaded = defineEvent(
   1,
   z.object({ certificateId: id, names: z.array(dnsName).min(1), notAfter: isoTime }),
 );
+/** An operator deleted an uploaded certificate; whatever it served falls to the next choice. */
+export const certsRemoved = defineEvent(
+  'certs.removed',
+  1,
+  z.object({ certificateId: id, names: z.array(dnsName).min(1) }),
+);
 export const certsIssued = defineEvent(
   'certs.issued',
   1,
@@ -203,6 +209,7 @@ export const allContracts = [
   deploymentsRemoved,
   certsRequested,
   certsUploaded,
+  certsRemoved,
   certsIssued,
   certsIssueFailed,
   certsRenewalDue,

@@ -76,6 +76,7 @@ export function validateCertificateUpload(upload: CertificateUpload, now = new D
         field: 'chain',
         message: `certificate ${index + 2} (${oneLine(parent.subject)}) did not sign certificate ${index + 1} (${oneLine(child.subject)}); order the chain leaf first, then each issuer`,
       });
+      break; // past the first break, every later pair is off by the same mistake
     }
   }
 

@@ -1,9 +1,9 @@
 import type { Db } from '@gatehouse/db';
-import { normalizeName } from '@gatehouse/pki';
+import { normalizeName, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import { type FieldError, fieldPath, zodFieldErrors } from '../http/field-errors.ts';
 import { sendProblem } from '../http/problem.ts';
 import {
   type CertificateFilter,
@@ -18,15 +18,46 @@ import {
   RenewalRateLimitedError,
   renewCertificate,
 } from './renew-certificate.ts';
+import { deleteUploadedCertificate, uploadCertificate } from './upload-certificate.ts';
+
+/** An upload: PEM text. Limits well above real chains and keys, far below the 1 MB body limit. */
+const uploadSchema = z.strictObject({
+  certificate: z.string().min(1, 'paste the certificate PEM').max(65_536, 'is larger than 64 KiB'),
+  chain: z.string().max(65_536, 'is larger than 64 KiB').optional(),
+  privateKey: z.string().min(1, 'paste the private key PEM').max(16_384, 'is larger than 16 KiB'),
+});
 
 /** Every status a certificate can have (DESIGN.md). */
 export const certificateStatuses = ['pending', 'valid', 'renewing', 'failed', 'expired', 'fallback'] as const;
 const statusSchema = z.enum(certificateStatuses);
 
 /** `/v1/certificates`: list (`?status=`, `?name=`) and show with attempt history. */
-export function certificateRoutes(db: Db, options: { checkRenewal?: RenewalCheck } = {}): Router {
+export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewal?: RenewalCheck }): Router {
   const checkRenewal = options.checkRenewal ?? allowAlways;
   const router = Router();
+
+  router.post('/', async (request, response) => {
+    const body = uploadSchema.safeParse(request.body);
+    if (!body.success) {
+      throw new ApiError('validation', 'the upload has invalid fields; see errors', {
+        errors: zodFieldErrors(body.error),
+      });
+    }
+    const { id, warnings } = await uploadCertificate(db, options.box, body.data);
+    const certificate = await findCertificateById(db, id);
+    response
+      .status(201)
+      .location(`/v1/certificates/${id}`)
+      .json({ ...toCertificateView(certificate!), warnings });
+  });
+
+  router.delete('/:id', async (request, response) => {
+    const id = request.params.id;
+    const deleted = z.uuid().safeParse(id).success && (await deleteUploadedCertificate(db, id));
+    if (!deleted)
+      throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
+    response.status(204).end();
+  });
 
   router.get('/', async (request, response) => {
     const filter = parseFilter(request.query);

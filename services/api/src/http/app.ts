@@ -1,4 +1,5 @@
 import type { Db } from '@gatehouse/db';
+import type { SecretBox } from '@gatehouse/pki';
 import { traceRequests } from '@gatehouse/runtime';
 import type { Logger } from '@gatehouse/telemetry';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -14,6 +15,8 @@ export interface ApiAppOptions {
   token: string;
   logger: Logger;
   db: Db;
+  /** Seals uploaded certificates' keys. */
+  box: SecretBox;
 }
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
@@ -27,7 +30,7 @@ const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
  * API and holds no data, so clients and tooling can fetch it before they have a token); every error is
  * problem+json.
  */
-export function createApiApp({ token, logger, db }: ApiAppOptions): Express {
+export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(traceRequests());
@@ -38,7 +41,7 @@ export function createApiApp({ token, logger, db }: ApiAppOptions): Express {
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
   v1.use('/apps', appRoutes(db));
-  v1.use('/certificates', certificateRoutes(db));
+  v1.use('/certificates', certificateRoutes(db, { box }));
   v1.use('/settings', settingsRoutes(db));
   app.use('/v1', v1);
 

@@ -22,7 +22,7 @@ const certificateProperties = {
   names: { type: 'array', items: { type: 'string' }, minItems: 1 },
   status: { type: 'string', enum: [...certificateStatuses] },
   source: { type: 'string', enum: ['acme', 'custom', 'self-signed', 'local-ca'] },
-  issuer: nullable({ type: 'string', description: 'CA directory URL it came from' }),
+  issuer: nullable({ type: 'string', description: 'CA directory URL (ACME) or issuer name (uploaded)' }),
   keyType: { type: 'string' },
   notBefore: nullable(dateTime),
   notAfter: nullable(dateTime),
@@ -188,6 +188,39 @@ export const openApiDocument = {
           '401': unauthorized,
         },
       },
+      post: {
+        summary:
+          'Upload a custom certificate (served instead of ACME for the names it covers, never renewed)',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            required: ['certificate', 'privateKey'],
+            properties: {
+              certificate: { type: 'string', description: 'PEM: the leaf, optionally followed by its chain' },
+              chain: { type: 'string', description: 'PEM: intermediates, each followed by its issuer' },
+              privateKey: { type: 'string', description: 'PEM: the leaf key, unencrypted (stored sealed)' },
+            },
+          }),
+        },
+        responses: {
+          '201': {
+            description: 'Stored; `warnings` says what to watch (e.g. expires within 7 days)',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: [...Object.keys(certificateProperties), 'warnings'],
+              properties: {
+                ...certificateProperties,
+                warnings: { type: 'array', items: { type: 'string' } },
+              },
+            }),
+          },
+          '400': problem('Unusable: key mismatch, chain order, expired, not PEM… (listed in `errors`)'),
+          '401': unauthorized,
+        },
+      },
     },
     '/v1/certificates/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
@@ -197,6 +230,15 @@ export const openApiDocument = {
           '200': { description: 'The certificate', content: json(ref('CertificateDetail')) },
           '401': unauthorized,
           '404': problem('No such certificate'),
+        },
+      },
+      delete: {
+        summary: 'Delete an uploaded certificate',
+        responses: {
+          '204': { description: 'Deleted; its names fall to their next certificate' },
+          '401': unauthorized,
+          '404': problem('No such certificate'),
+          '409': problem('Managed by Gatehouse (ACME), or the current fallback certificate'),
         },
       },
     },
