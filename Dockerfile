@@ -13,6 +13,7 @@ COPY shared/db/package.json shared/db/
 COPY shared/events/package.json shared/events/
 COPY shared/messaging/package.json shared/messaging/
 COPY shared/pki/package.json shared/pki/
+COPY shared/rate-limits/package.json shared/rate-limits/
 COPY shared/runtime/package.json shared/runtime/
 COPY shared/telemetry/package.json shared/telemetry/
 COPY shared/testing/package.json shared/testing/

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rateLimitScopes, record } from '@gatehouse/rate-limits';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
@@ -69,5 +70,39 @@ describe('api certificate manual renewal', () => {
       expect(response.status).toBe(404);
       expect(response.body.detail).toContain('GET /v1/certificates');
     }
+  });
+
+  it('api - renewing when the CA rate limit is spent is a 429 saying when, with Retry-After, and nothing changes', async () => {
+    const directory = 'https://acme-v02.api.letsencrypt.org/directory';
+    const limited = randomUUID();
+    await api.db
+      .insertInto('certificates')
+      .values({ ...row(limited, ['limited.test'], 'acme'), issuer: directory })
+      .execute();
+    // Let's Encrypt allows 5 certificates for one exact name set per 7 days: all 5 spent an hour ago.
+    const spentAt = new Date(Date.now() - 3_600_000);
+    for (let i = 0; i < 5; i++) {
+      await record(
+        api.db,
+        'duplicate-certificates',
+        rateLimitScopes.nameSet(directory, 'limited.test'),
+        spentAt,
+      );
+    }
+    const before = await api.counts();
+    const response = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id: limited } });
+    expect(response.status).toBe(429);
+    expect(response.contentType).toContain('application/problem+json');
+    const retryAt = new Date(response.body.retryAfter).getTime();
+    expect(retryAt).toBe(spentAt.getTime() + 7 * 86_400_000);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(6 * 86_400);
+    expect(response.body.detail).toMatch(/a renewal is possible again at/);
+    expect(await api.counts()).toEqual(before);
+    const stored = await api.db
+      .selectFrom('certificates')
+      .select('status')
+      .where('id', '=', limited)
+      .executeTakeFirst();
+    expect(stored?.status).toBe('valid');
   });
 });

@@ -52,7 +52,7 @@ export const certIssuerConfigShape = {
     .optional(),
   /** Issuer common name of the chain to prefer when a CA offers alternates. */
   ACME_PREFERRED_CHAIN: z.string().min(1).optional(),
-  /** Rate-limit overrides per directory, JSON (see rate-limits/rules.ts). */
+  /** Rate-limit overrides per directory, JSON (see shared/rate-limits/src/rules.ts). */
   ACME_RATE_LIMITS: z.string().optional(),
   /** Orders this replica works on at once. */
   ISSUANCE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),

@@ -1,6 +1,4 @@
 import { createDb, type Db } from '@gatehouse/db';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   check,
   checkOrderAllowed,
@@ -13,7 +11,9 @@ import {
   record,
   reserve,
   reserveSlots,
-} from '../src/rate-limits/index.ts';
+} from '@gatehouse/rate-limits';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const hour = 3_600_000;
 const directory = 'https://ca.example/directory';

@@ -251,6 +251,9 @@ export const openApiDocument = {
           '401': unauthorized,
           '404': problem('No such certificate'),
           '409': problem('An uploaded certificate: Gatehouse does not renew it'),
+          '429': problem(
+            'A CA rate limit forbids it now; `retryAfter` (and the Retry-After header) says when',
+          ),
         },
       },
     },
@@ -333,6 +336,7 @@ export const openApiDocument = {
           title: { type: 'string' },
           status: { type: 'integer', minimum: 400, maximum: 599 },
           detail: { type: 'string' },
+          retryAfter: { ...dateTime, description: 'When the request may succeed (429)' },
           errors: {
             type: 'array',
             items: {

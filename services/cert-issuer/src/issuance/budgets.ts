@@ -14,7 +14,7 @@ import {
   record,
   reserve,
   reserveSlots,
-} from '../rate-limits/index.ts';
+} from '@gatehouse/rate-limits';
 import type { BudgetDecision } from './process-job.ts';
 
 /**
