@@ -1,102 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeCertificateChain } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'gh-api-upload-'));
-
-/** A root → intermediate → leaf chain (ECDSA P-256) made with openssl; the leaf for `names`. */
-function makeChain(tag: string, names: string[]) {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    `${tag}-root.key`,
-    '-out',
-    `${tag}-root.pem`,
-    '-subj',
-    `/CN=${tag} root`,
-    '-days',
-    '30',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-  );
-  run(
-    'req',
-    ...ec,
-    '-keyout',
-    `${tag}-int.key`,
-    '-out',
-    `${tag}-int.csr`,
-    '-subj',
-    `/CN=${tag} intermediate`,
-  );
-  writeFileSync(
-    join(dir, `${tag}-int.ext`),
-    'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n',
-  );
-  run(
-    'x509',
-    '-req',
-    '-in',
-    `${tag}-int.csr`,
-    '-CA',
-    `${tag}-root.pem`,
-    '-CAkey',
-    `${tag}-root.key`,
-    '-CAcreateserial',
-    '-out',
-    `${tag}-int.pem`,
-    '-days',
-    '30',
-    '-extfile',
-    `${tag}-int.ext`,
-  );
-  run('req', ...ec, '-keyout', `${tag}-leaf.key`, '-out', `${tag}-leaf.csr`, '-subj', `/CN=${names[0]}`);
-  writeFileSync(
-    join(dir, `${tag}-leaf.ext`),
-    `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}\n`,
-  );
-  run(
-    'x509',
-    '-req',
-    '-in',
-    `${tag}-leaf.csr`,
-    '-CA',
-    `${tag}-int.pem`,
-    '-CAkey',
-    `${tag}-int.key`,
-    '-CAcreateserial',
-    '-out',
-    `${tag}-leaf.pem`,
-    '-days',
-    '20',
-    '-extfile',
-    `${tag}-leaf.ext`,
-  );
-  const read = (name: string) => readFileSync(join(dir, name), 'utf8');
-  return {
-    leaf: read(`${tag}-leaf.pem`),
-    intermediate: read(`${tag}-int.pem`),
-    root: read(`${tag}-root.pem`),
-    key: read(`${tag}-leaf.key`),
-  };
-}
-
 describe('api custom certificate upload', () => {
   let api: ApiHarness;
-  const shop = makeChain('shop', ['*.shop.test']);
+  const shop = makeCertificateChain(['*.shop.test']);
   beforeAll(async () => {
     api = await startApiHarness('api_certs_upload');
   });
   afterAll(async () => {
     await api?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('api - a refused upload (key of another certificate, chain out of order, not PEM) is a 400 naming the field, and stores nothing', async () => {
@@ -104,7 +17,7 @@ describe('api custom certificate upload', () => {
       body: { name: 'store', image: 'nginx', port: 80, domains: ['https://www.shop.test'] },
     });
     const before = await api.counts();
-    const other = makeChain('other', ['other.test']);
+    const other = makeCertificateChain(['other.test']);
     const cases = [
       {
         body: { certificate: shop.leaf, chain: shop.intermediate, privateKey: other.key },

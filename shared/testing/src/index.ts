@@ -1,3 +1,4 @@
+export { makeCertificateChain, type TestCertificateChain } from './certificate-chain.ts';
 export {
   type CaaPolicy,
   type ChalltestsrvClient,
