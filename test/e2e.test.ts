@@ -1,32 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
-import {
-  createTestDatabase,
-  freePort,
-  startNatsServer,
-  startPebble,
-  type TestDatabase,
-  type TestNatsServer,
-  type TestPebble,
-  waitFor,
-} from '@gatehouse/testing';
+import { freePort, type TestPebble, waitFor } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
-import { type ServiceProcess, startReadyService } from './service-process.ts';
+import { startStack, type TestStack } from './stack.ts';
 
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
-const apiToken = randomBytes(32).toString('base64');
 const suffix = Math.random().toString(36).slice(2, 8);
 const apex = `shop-${suffix}.test`;
 const www = `www.${apex}`;
 const appName = `shop-${suffix}`;
-const stack = `test-e2e-${suffix}`;
 
 interface TraefikRouter {
   entryPoints?: string[];
@@ -70,75 +55,22 @@ async function handshake(certFile: string, keyFile: string, servername: string, 
   }
 }
 
-function removeStackContainers(): void {
-  try {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=gatehouse.stack=${stack}`], {
-      encoding: 'utf8',
-    })
-      .split('\n')
-      .filter(Boolean);
-    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-  } catch {
-    // best effort: nothing to remove or docker unavailable
-  }
-}
-
 describe('e2e', { timeout: 240_000 }, () => {
-  let database: TestDatabase;
-  let nats: TestNatsServer;
-  let pebble: TestPebble;
+  let stack: TestStack;
   let root: string;
   let apiUrl: string;
+  let pebble: TestPebble;
   let appPort: number;
-  const processes: Array<{ name: string; process: ServiceProcess }> = [];
+  let processes: TestStack['processes'] = [];
 
   beforeAll(async () => {
-    const http01Port = await freePort();
-    [database, nats, pebble] = await Promise.all([
-      createTestDatabase('e2e'),
-      startNatsServer(),
-      startPebble({ httpPort: http01Port }),
-    ]);
-    root = mkdtempSync(join(tmpdir(), 'gh-e2e-'));
-    const base = { DATABASE_URL: database.url, NATS_URL: nats.url };
-    const apiPort = await freePort();
-    apiUrl = `http://127.0.0.1:${apiPort}`;
+    stack = await startStack({ label: `test-e2e-${suffix}` });
+    ({ root, apiUrl, pebble, processes } = stack);
     appPort = await freePort();
-
-    const certIssuer = await startCertIssuer({ database, nats, pebbles: [pebble], http01Port });
-    processes.push({ name: 'cert-issuer', process: certIssuer });
-    const started = await Promise.all([
-      startReadyService('api', {
-        ...base,
-        API_LISTEN: `127.0.0.1:${apiPort}`,
-        GATEHOUSE_API_TOKEN: apiToken,
-        GATEHOUSE_MASTER_KEY: masterKey,
-      }).then((process) => ({ name: 'api', process })),
-      startReadyService('deployer', {
-        ...base,
-        DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
-        DOCKER_NETWORK: 'host',
-        GATEHOUSE_STACK: stack,
-        IMAGE_PULL: 'never',
-        DEPLOY_READY_TIMEOUT: '15s',
-      }).then((process) => ({ name: 'deployer', process })),
-      startReadyService('proxy-config', {
-        ...base,
-        TRAEFIK_DYNAMIC_DIR: join(root, 'dynamic'),
-        TRAEFIK_CERTS_DIR: join(root, 'certs'),
-        GATEHOUSE_MASTER_KEY: masterKey,
-        HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
-        EDGE_NODE: 'edge-e2e',
-      }).then((process) => ({ name: 'proxy-config', process })),
-    ]);
-    processes.push(...started);
   });
 
   afterAll(async () => {
-    await Promise.all(processes.map(({ process }) => process.stop()));
-    removeStackContainers();
-    await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
-    if (root) rmSync(root, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   function readYaml(file: string): TraefikFile | undefined {
@@ -151,7 +83,7 @@ describe('e2e', { timeout: 240_000 }, () => {
       const posted = Date.now();
       const response = await fetch(`${apiUrl}/v1/apps`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({
           name: appName,
           image: testImage,

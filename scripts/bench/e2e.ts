@@ -17,25 +17,14 @@
  * first POST). Prints a table, then one JSON line. Exits 1 when an app is not servable within the timeout.
  * Everything it starts is stopped, containers removed and the database dropped, on failure and Ctrl-C too.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import {
-  createTestDatabase,
-  freePort,
-  startNatsServer,
-  startPebble,
-  type TestDatabase,
-  type TestNatsServer,
-  type TestPebble,
-} from '@gatehouse/testing';
+import { freePort } from '@gatehouse/testing';
 import { parse } from 'yaml';
-import { masterKey, startCertIssuer } from '../../services/cert-issuer/test/service.ts';
-import { type ServiceProcess, startReadyService } from '../../test/service-process.ts';
+import { startStack, type TestStack } from '../../test/stack.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,8 +50,6 @@ if (!(timeoutMs > 0)) {
 }
 
 const run = randomBytes(3).toString('hex');
-const stack = `bench-e2e-${run}`;
-const apiToken = randomBytes(32).toString('base64');
 
 interface RoundResult {
   apps: number;
@@ -78,30 +65,10 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.max(0, index)]!;
 }
 
-function removeStackContainers(): void {
-  try {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=gatehouse.stack=${stack}`], {
-      encoding: 'utf8',
-    })
-      .split('\n')
-      .filter(Boolean);
-    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-  } catch {
-    // best effort: nothing to remove, or docker is gone
-  }
-}
-
-const processes: Array<{ name: string; process: ServiceProcess }> = [];
-let database: TestDatabase | undefined;
-let nats: TestNatsServer | undefined;
-let pebble: TestPebble | undefined;
-let root: string | undefined;
+let stack: TestStack | undefined;
 
 async function cleanUp(): Promise<void> {
-  await Promise.all(processes.map(({ process }) => process.stop()));
-  removeStackContainers();
-  await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
-  if (root) rmSync(root, { recursive: true, force: true });
+  await stack?.stop();
 }
 
 process.once('SIGINT', () => {
@@ -110,7 +77,7 @@ process.once('SIGINT', () => {
 
 /** True once the app's YAML lists certificates and every referenced PEM file exists. */
 function servable(appName: string): boolean {
-  const path = join(root!, 'dynamic', `app-${appName}.yml`);
+  const path = join(stack!.root, 'dynamic', `app-${appName}.yml`);
   if (!existsSync(path)) return false;
   let config: { tls?: { certificates?: Array<{ certFile: string; keyFile: string }> } } | undefined;
   try {
@@ -127,7 +94,7 @@ function servable(appName: string): boolean {
 async function postApp(apiUrl: string, name: string, domain: string, port: number): Promise<void> {
   const response = await fetch(`${apiUrl}/v1/apps`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${stack!.apiToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       name,
       image: flags.image,
@@ -178,51 +145,8 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
 }
 
 async function main(): Promise<void> {
-  const http01Port = await freePort();
-  [database, nats, pebble] = await Promise.all([
-    createTestDatabase('bench_e2e'),
-    startNatsServer(),
-    startPebble({ httpPort: http01Port }),
-  ]);
-  root = mkdtempSync(join(tmpdir(), 'gh-bench-e2e-'));
-  const base = { DATABASE_URL: database.url, NATS_URL: nats.url, LOG_LEVEL: 'warn' };
-  const apiPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-
-  processes.push({
-    name: 'cert-issuer',
-    process: await startCertIssuer({
-      database,
-      nats,
-      pebbles: [pebble],
-      http01Port,
-      env: { LOG_LEVEL: 'warn' },
-    }),
-  });
-  const started = await Promise.all([
-    startReadyService('api', {
-      ...base,
-      API_LISTEN: `127.0.0.1:${apiPort}`,
-      GATEHOUSE_API_TOKEN: apiToken,
-      GATEHOUSE_MASTER_KEY: masterKey,
-    }).then((process) => ({ name: 'api', process })),
-    startReadyService('deployer', {
-      ...base,
-      DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
-      DOCKER_NETWORK: 'host',
-      GATEHOUSE_STACK: stack,
-      IMAGE_PULL: 'never',
-    }).then((process) => ({ name: 'deployer', process })),
-    startReadyService('proxy-config', {
-      ...base,
-      TRAEFIK_DYNAMIC_DIR: join(root, 'dynamic'),
-      TRAEFIK_CERTS_DIR: join(root, 'certs'),
-      GATEHOUSE_MASTER_KEY: masterKey,
-      HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
-      EDGE_NODE: `bench-${run}`,
-    }).then((process) => ({ name: 'proxy-config', process })),
-  ]);
-  processes.push(...started);
+  stack = await startStack({ label: `bench-e2e-${run}`, logLevel: 'warn' });
+  const apiUrl = stack.apiUrl;
 
   // Warm-up (not counted): registers the ACME account and brings every code path into the JIT.
   await runRound(apiUrl, 0, 1);
@@ -243,7 +167,7 @@ try {
   await cleanUp();
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
-  for (const { name, process } of processes) {
+  for (const { name, process } of stack?.processes ?? []) {
     const tail = process.output().split('\n').slice(-30).join('\n');
     console.error(`--- ${name} (last lines) ---\n${tail}`);
   }

@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createTestDatabase,
+  freePort,
+  startNatsServer,
+  startPebble,
+  type TestDatabase,
+  type TestNatsServer,
+  type TestPebble,
+} from '@gatehouse/testing';
+import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
+import { type ServiceProcess, startReadyService } from './service-process.ts';
+
+/** The product's main path as real processes: api, deployer, cert-issuer and proxy-config, with Pebble. */
+export interface TestStack {
+  apiUrl: string;
+  apiToken: string;
+  /** Traefik's directories live in `<root>/dynamic` and `<root>/certs`. */
+  root: string;
+  pebble: TestPebble;
+  processes: Array<{ name: string; process: ServiceProcess }>;
+  /** Stops every process, removes the stack's containers, drops the database; safe after a partial start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a database, a nats-server and a Pebble of its own, then the four services configured as in
+ * production except for host networking (containers listen on 127.0.0.1) and the test CA. `label` names the
+ * database, the Docker stack (its containers only are managed and removed) and the edge node.
+ */
+export async function startStack(options: { label: string; logLevel?: string }): Promise<TestStack> {
+  const label = options.label;
+  const apiToken = randomBytes(32).toString('base64');
+  const processes: TestStack['processes'] = [];
+  let database: TestDatabase | undefined;
+  let nats: TestNatsServer | undefined;
+  let pebble: TestPebble | undefined;
+  const root = mkdtempSync(join(tmpdir(), `gh-${label}-`));
+  const stack = {
+    apiUrl: '',
+    apiToken,
+    root,
+    get pebble() {
+      return pebble!;
+    },
+    processes,
+    async stop() {
+      await Promise.all(processes.map(({ process }) => process.stop()));
+      removeContainers(label);
+      await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    const http01Port = await freePort();
+    [database, nats, pebble] = await Promise.all([
+      createTestDatabase(label.replace(/-/g, '_')),
+      startNatsServer(),
+      startPebble({ httpPort: http01Port }),
+    ]);
+    const base = {
+      DATABASE_URL: database.url,
+      NATS_URL: nats.url,
+      ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
+    };
+    const apiPort = await freePort();
+    stack.apiUrl = `http://127.0.0.1:${apiPort}`;
+    processes.push({
+      name: 'cert-issuer',
+      process: await startCertIssuer({ database, nats, pebbles: [pebble], http01Port, env: base }),
+    });
+    processes.push(
+      ...(await Promise.all([
+        startReadyService('api', {
+          ...base,
+          API_LISTEN: `127.0.0.1:${apiPort}`,
+          GATEHOUSE_API_TOKEN: apiToken,
+          GATEHOUSE_MASTER_KEY: masterKey,
+        }).then((process) => ({ name: 'api', process })),
+        startReadyService('deployer', {
+          ...base,
+          DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+          DOCKER_NETWORK: 'host',
+          GATEHOUSE_STACK: label,
+          IMAGE_PULL: 'never',
+          DEPLOY_READY_TIMEOUT: '15s',
+        }).then((process) => ({ name: 'deployer', process })),
+        startReadyService('proxy-config', {
+          ...base,
+          TRAEFIK_DYNAMIC_DIR: join(root, 'dynamic'),
+          TRAEFIK_CERTS_DIR: join(root, 'certs'),
+          GATEHOUSE_MASTER_KEY: masterKey,
+          HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
+          EDGE_NODE: label,
+        }).then((process) => ({ name: 'proxy-config', process })),
+      ])),
+    );
+    return stack;
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
+/** Removes every container of the stack `label`; best effort (none left, or Docker gone). */
+function removeContainers(label: string): void {
+  try {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=gatehouse.stack=${label}`], {
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+    if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+  } catch {
+    // nothing to remove, or docker unavailable
+  }
+}
