@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, createServer } from 'node:tls';
-import { freePort, type TestPebble, waitFor } from '@gatehouse/testing';
+import { freePort, type TestPebble, tlsHandshake, waitFor } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
@@ -30,29 +29,10 @@ interface TraefikFile {
   tls?: { certificates?: Array<{ certFile: string; keyFile: string }> };
 }
 
-/** Completes a TLS handshake for `servername` against a server built from the files the YAML references. */
+/** A TLS handshake for `servername` against the files the YAML references, trusting only `ca`. */
 async function handshake(certFile: string, keyFile: string, servername: string, ca: string) {
-  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) =>
-    socket.end(),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    return await new Promise<{ authorized: boolean; subjectAltName: string | undefined }>(
-      (resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
-          resolve({
-            authorized: socket.authorized,
-            subjectAltName: socket.getPeerCertificate().subjectaltname,
-          });
-          socket.end();
-        });
-        socket.on('error', reject);
-      },
-    );
-  } finally {
-    server.close();
-  }
+  const { authorized, peer } = await tlsHandshake({ certFile, keyFile }, servername, ca);
+  return { authorized, subjectAltName: peer.subjectaltname };
 }
 
 describe('e2e', { timeout: 240_000 }, () => {

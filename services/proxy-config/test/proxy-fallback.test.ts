@@ -2,7 +2,6 @@ import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypt
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer } from 'node:tls';
 import type { Database } from '@gatehouse/db';
 import { certsFallbackActivated, certsIssued, certsUploaded, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
@@ -13,6 +12,7 @@ import {
   startNatsServer,
   type TestDatabase,
   type TestNatsServer,
+  tlsHandshake,
   waitFor,
 } from '@gatehouse/testing';
 import type { Transaction } from 'kysely';
@@ -46,23 +46,7 @@ interface Entry {
 
 /** Completes a TLS handshake for `servername` against a server built from one referenced entry. */
 async function handshake(entry: Entry, servername: string, trustPem: string): Promise<string> {
-  const server = createServer(
-    { cert: readFileSync(entry.certFile), key: readFileSync(entry.keyFile) },
-    (socket) => socket.end(),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, servername, ca: trustPem }, () => {
-        resolve(socket.getPeerX509Certificate()!.fingerprint256);
-        socket.end();
-      });
-      socket.on('error', reject);
-    });
-  } finally {
-    server.close();
-  }
+  return (await tlsHandshake(entry, servername, trustPem)).peer.fingerprint256;
 }
 
 describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, () => {

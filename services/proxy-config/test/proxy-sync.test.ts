@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer } from 'node:tls';
 import { certsIssued, createEvent, deploymentsStarted } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
@@ -12,6 +11,7 @@ import {
   startNatsServer,
   type TestDatabase,
   type TestNatsServer,
+  tlsHandshake,
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,29 +35,9 @@ function snapshot(dir: string): Record<string, string> {
   );
 }
 
-/** Completes a TLS handshake for `servername` against a server built from the files the YAML references. */
-async function handshake(
-  certFile: string,
-  keyFile: string,
-  servername: string,
-  trustPem: string,
-): Promise<string> {
-  const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) =>
-    socket.end(),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, servername, ca: trustPem }, () => {
-        resolve(socket.getPeerCertificate().subject.CN as string);
-        socket.end();
-      });
-      socket.on('error', reject);
-    });
-  } finally {
-    server.close();
-  }
+/** The common name served for `servername` by the files the YAML references. */
+async function handshake(certFile: string, keyFile: string, servername: string, trustPem: string) {
+  return (await tlsHandshake({ certFile, keyFile }, servername, trustPem)).peer.subject.CN as string;
 }
 
 describe('proxy-config sync', { timeout: 120_000 }, () => {

@@ -10,4 +10,5 @@ export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { type PebbleOptions, type PebbleResponse, startPebble, type TestPebble } from './pebble.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { createTestDatabase, type TestDatabase, testbedPostgresUrl } from './test-database.ts';
+export { tlsHandshake } from './tls-handshake.ts';
 export { waitFor } from './wait-for.ts';
