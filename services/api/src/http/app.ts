@@ -6,6 +6,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { appRoutes } from '../apps/app-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
+import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
@@ -43,6 +44,7 @@ export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express
   v1.use(express.json({ limit: '1mb' }));
   v1.use('/apps', appRoutes(db));
   v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
+  v1.use('/dns-providers', dnsProviderRoutes(db, box));
   v1.use('/settings', settingsRoutes(db));
   app.use('/v1', v1);
 

@@ -257,6 +257,68 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/dns-providers': {
+      get: {
+        summary: 'DNS-01 providers per zone; secrets masked',
+        responses: {
+          '200': {
+            description: 'Providers, by zone',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['dnsProviders'],
+              properties: { dnsProviders: { type: 'array', items: ref('DnsProvider') } },
+            }),
+          },
+          '401': unauthorized,
+        },
+      },
+      post: {
+        summary: 'Add the DNS provider of a zone (its secret is stored sealed and never shown in full)',
+        requestBody: {
+          required: true,
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            required: ['zone', 'kind', 'config'],
+            properties: {
+              zone: { type: 'string', description: 'e.g. example.com' },
+              kind: { type: 'string', enum: ['rfc2136', 'cloudflare', 'webhook', 'exec'] },
+              config: {
+                type: 'object',
+                description:
+                  'rfc2136: {server: "host:port", keyName, keyAlgorithm: hmac-sha256|hmac-sha512, keySecret (base64)}; cloudflare: {apiToken, zoneId?}; webhook: {url, token?}; exec: {command (absolute path)}',
+              },
+            },
+          }),
+        },
+        responses: {
+          '201': { description: 'Stored', content: json(ref('DnsProvider')) },
+          '400': problem('Invalid fields, listed in `errors`'),
+          '401': unauthorized,
+          '409': problem('The zone already has a provider'),
+        },
+      },
+    },
+    '/v1/dns-providers/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        summary: 'One DNS provider; secret masked',
+        responses: {
+          '200': { description: 'The provider', content: json(ref('DnsProvider')) },
+          '401': unauthorized,
+          '404': problem('No such provider'),
+        },
+      },
+      delete: {
+        summary: 'Remove a DNS provider',
+        responses: {
+          '204': { description: 'Removed' },
+          '401': unauthorized,
+          '404': problem('No such provider'),
+        },
+      },
+    },
     '/v1/settings': {
       get: {
         summary: 'Operator settings',
@@ -441,6 +503,21 @@ export const openApiDocument = {
           },
           createdAt: dateTime,
           updatedAt: dateTime,
+        },
+      },
+      DnsProvider: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'zone', 'kind', 'config', 'createdAt'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          zone: { type: 'string' },
+          kind: { type: 'string', enum: ['rfc2136', 'cloudflare', 'webhook', 'exec'] },
+          config: {
+            type: 'object',
+            description: 'The settings; the secret field shows only `****` and its last 4 characters',
+          },
+          createdAt: dateTime,
         },
       },
       Certificate: {

@@ -1,0 +1,133 @@
+import { normalizeName } from '@gatehouse/pki';
+import { z } from 'zod';
+
+/**
+ * What `POST /v1/dns-providers` accepts, per kind (DESIGN.md's API section). Each kind names which field is
+ * the secret: it is sealed apart from the rest of the config and never shown in full again.
+ */
+const hostPort = z
+  .string()
+  // abort: a value that is not host:port at all gets one message, not a second one about its port.
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    message: 'expected host:port, for example ns1.example.com:53',
+    abort: true,
+  })
+  .refine((value) => {
+    const port = Number(value.slice(value.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'port must be between 1 and 65535');
+
+const base64Secret = z
+  .string()
+  .min(16, 'expected the TSIG secret in base64 (tsig-keygen prints it)')
+  .max(1024, 'is longer than 1024 characters')
+  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'expected base64, as in the `secret "…";` line of a BIND key file');
+
+const configs = {
+  rfc2136: z.strictObject({
+    server: hostPort,
+    keyName: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9._-]+\.?$/, 'expected a TSIG key name such as acme-key'),
+    keyAlgorithm: z.enum(['hmac-sha256', 'hmac-sha512']),
+    keySecret: base64Secret,
+  }),
+  cloudflare: z.strictObject({
+    apiToken: z.string().min(20, 'expected a Cloudflare API token (Zone.DNS edit)').max(256),
+    /** Skips the zone lookup when given. */
+    zoneId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, 'expected the 32-hex-digit zone id from the Cloudflare dashboard')
+      .optional(),
+  }),
+  webhook: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+    /** Sent as `Authorization: Bearer <token>` when set. */
+    token: z.string().min(1).max(1024).optional(),
+  }),
+  exec: z.strictObject({
+    command: z.string().regex(/^\/\S+$/, 'expected an absolute path to an executable'),
+  }),
+} as const;
+
+/** Which config field of each kind is secret. */
+export const secretFieldOf: Record<DnsProviderKind, string | undefined> = {
+  rfc2136: 'keySecret',
+  cloudflare: 'apiToken',
+  webhook: 'token',
+  exec: undefined,
+};
+
+export const dnsProviderKinds = ['rfc2136', 'cloudflare', 'webhook', 'exec'] as const;
+export type DnsProviderKind = (typeof dnsProviderKinds)[number];
+
+export interface DnsProviderInput {
+  zone: string;
+  kind: DnsProviderKind;
+  /** Everything but the secret, stored in the clear. */
+  config: Record<string, unknown>;
+  secret: string | undefined;
+}
+
+export type ParsedInput =
+  | { ok: true; input: DnsProviderInput }
+  | { ok: false; errors: Array<{ field: string; message: string }> };
+
+export function parseDnsProviderInput(body: unknown): ParsedInput {
+  const errors: Array<{ field: string; message: string }> = [];
+  const shape = z
+    .strictObject({
+      zone: z.string(),
+      kind: z.enum(dnsProviderKinds),
+      config: z.record(z.string(), z.unknown()),
+    })
+    .safeParse(body);
+  if (!shape.success) {
+    for (const issue of shape.error.issues) {
+      const field =
+        issue.path.length > 0
+          ? issue.path.join('.')
+          : issue.code === 'unrecognized_keys'
+            ? issue.keys.join(', ')
+            : '(body)';
+      errors.push({
+        field,
+        message: issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message,
+      });
+    }
+    return { ok: false, errors };
+  }
+  const { kind } = shape.data;
+  const zone = normalizeName(shape.data.zone.replace(/\.$/, ''));
+  if (!zone.ok || zone.isIp || zone.name.startsWith('*.')) {
+    errors.push({
+      field: 'zone',
+      message: `must be a DNS zone such as example.com${zone.ok ? '' : ` (${zone.reason})`}`,
+    });
+  }
+  const config = configs[kind].safeParse(shape.data.config);
+  if (!config.success) {
+    for (const issue of config.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          errors.push({ field: `config.${key}`, message: `is not a setting of a ${kind} provider` });
+      } else {
+        errors.push({ field: ['config', ...issue.path].join('.'), message: issue.message });
+      }
+    }
+  }
+  if (errors.length > 0 || !config.success || !zone.ok) return { ok: false, errors };
+  const secretField = secretFieldOf[kind];
+  const { [secretField ?? '']: secret, ...rest } = config.data as Record<string, unknown>;
+  return {
+    ok: true,
+    input: {
+      zone: zone.name,
+      kind,
+      config: secretField ? rest : (config.data as Record<string, unknown>),
+      secret: secretField && typeof secret === 'string' ? secret : undefined,
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dnsProviderSecretContext } from '../src/dns-providers/dns-provider-routes.ts';
+import { type ApiHarness, startApiHarness } from './api-harness.ts';
+
+describe('api dns providers', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await startApiHarness('api_dns_providers');
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const keySecret = 'aGVsbG8gdGhpcyBpcyBhIHRzaWcga2V5IHNlY3JldA==';
+  const rfc2136 = {
+    zone: 'Example.TEST.',
+    kind: 'rfc2136',
+    config: { server: '127.0.0.1:5353', keyName: 'acme-key', keyAlgorithm: 'hmac-sha256', keySecret },
+  };
+
+  it('api - a provider is stored with its secret sealed, and no answer ever shows the secret in full', async () => {
+    const created = await api.call('POST', '/v1/dns-providers', { body: rfc2136 });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      zone: 'example.test',
+      kind: 'rfc2136',
+      config: {
+        server: '127.0.0.1:5353',
+        keyName: 'acme-key',
+        keyAlgorithm: 'hmac-sha256',
+        keySecret: `****${keySecret.slice(-4)}`,
+      },
+    });
+    const id = created.body.id as string;
+    const row = await api.db
+      .selectFrom('dns_providers')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(JSON.stringify(row.config)).not.toContain(keySecret);
+    expect(row.secret_encrypted).not.toContain(keySecret);
+    expect(api.box.openText(row.secret_encrypted!, dnsProviderSecretContext(id))).toBe(keySecret);
+    for (const answer of [
+      await api.call('GET', '/v1/dns-providers'),
+      await api.call('GET', '/v1/dns-providers/{id}', { params: { id } }),
+    ]) {
+      expect(answer.status).toBe(200);
+      expect(JSON.stringify(answer.body)).not.toContain(keySecret);
+    }
+    const again = await api.call('POST', '/v1/dns-providers', { body: { ...rfc2136, zone: 'example.test' } });
+    expect(again.status).toBe(409);
+    expect(again.body.detail).toContain('already has a DNS provider');
+  });
+
+  it('api - bad providers are refused field by field, nothing stored', async () => {
+    const before = await api.db.selectFrom('dns_providers').select('id').execute();
+    const refused = await api.call('POST', '/v1/dns-providers', {
+      body: {
+        zone: '*.wild.test',
+        kind: 'rfc2136',
+        config: {
+          server: 'no-port',
+          keyName: 'acme key',
+          keyAlgorithm: 'hmac-md5',
+          keySecret: 'short',
+          extra: 1,
+        },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual([
+      'config.extra',
+      'config.keyAlgorithm',
+      'config.keyName',
+      'config.keySecret',
+      'config.server',
+      'zone',
+    ]);
+    const unknownKind = await api.call('POST', '/v1/dns-providers', {
+      body: { zone: 'a.test', kind: 'route53', config: {} },
+    });
+    expect(unknownKind.status).toBe(400);
+    expect(unknownKind.body.errors[0].field).toBe('kind');
+    const cloudflare = await api.call('POST', '/v1/dns-providers', {
+      body: { zone: 'cf.test', kind: 'cloudflare', config: { apiToken: 'x' } },
+    });
+    expect(cloudflare.status).toBe(400);
+    expect(cloudflare.body.errors).toEqual([
+      { field: 'config.apiToken', message: expect.stringContaining('Cloudflare API token') },
+    ]);
+    expect(await api.db.selectFrom('dns_providers').select('id').execute()).toEqual(before);
+  });
+
+  it('api - webhook, exec and cloudflare providers; delete; unknown ids are 404', async () => {
+    const exec = await api.call('POST', '/v1/dns-providers', {
+      body: { zone: 'exec.test', kind: 'exec', config: { command: '/usr/local/bin/dns-hook' } },
+    });
+    expect(exec.status).toBe(201);
+    expect(exec.body.config).toEqual({ command: '/usr/local/bin/dns-hook' });
+    const webhook = await api.call('POST', '/v1/dns-providers', {
+      body: {
+        zone: 'hook.test',
+        kind: 'webhook',
+        config: { url: 'https://dns.example/hook', token: 'abcdefghijklmnopqrst' },
+      },
+    });
+    expect(webhook.body.config).toEqual({ url: 'https://dns.example/hook', token: '****qrst' });
+    const cloudflare = await api.call('POST', '/v1/dns-providers', {
+      body: { zone: 'cf.test', kind: 'cloudflare', config: { apiToken: 'cf-token-0123456789abcdef' } },
+    });
+    expect(cloudflare.body.config).toEqual({ apiToken: '****cdef' });
+    expect(
+      (await api.call('DELETE', '/v1/dns-providers/{id}', { params: { id: exec.body.id } })).status,
+    ).toBe(204);
+    expect((await api.call('GET', '/v1/dns-providers/{id}', { params: { id: exec.body.id } })).status).toBe(
+      404,
+    );
+    expect((await api.call('DELETE', '/v1/dns-providers/{id}', { params: { id: 'nope' } })).status).toBe(404);
+  });
+});
