@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, X509Certificate } from 'node:crypt
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '@gatehouse/db';
+import { type Database, settingKeys } from '@gatehouse/db';
 import { certsFallbackActivated, certsIssued, certsUploaded, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, createSelfSignedCertificate, type PemPair } from '@gatehouse/pki';
@@ -19,7 +19,6 @@ import type { Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
-import { FALLBACK_CERTIFICATE_SETTING } from '../src/sync/load-app.ts';
 import { validateTraefikConfig } from '../src/traefik/index.ts';
 
 /**
@@ -203,7 +202,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
         .execute();
       await trx
         .insertInto('settings')
-        .values({ key: FALLBACK_CERTIFICATE_SETTING, value: JSON.stringify(wildcardId) })
+        .values({ key: settingKeys.fallbackCertificateId, value: JSON.stringify(wildcardId) })
         .execute();
       await enqueue(
         trx,

@@ -87,3 +87,11 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
 
   return { keyId, seal, open, openText: (sealed, context) => open(sealed, context).toString('utf8') };
 }
+
+/**
+ * The secret-box context of a certificate's private key (and of its self-signed fallback's key): every
+ * service that seals or opens one uses this, so a sealed key moved to another row does not open.
+ */
+export function certificateKeyContext(certificateId: string): string {
+  return `certificate:${certificateId}`;
+}

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '@gatehouse/db';
+import { type Db, settingKeys } from '@gatehouse/db';
 import { certsRemoved, certsUploaded, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { type CertificateUpload, namesKey, type SecretBox, validateCertificateUpload } from '@gatehouse/pki';
+import {
+  type CertificateUpload,
+  certificateKeyContext,
+  namesKey,
+  type SecretBox,
+  validateCertificateUpload,
+} from '@gatehouse/pki';
 import { sql } from 'kysely';
 import { ApiError } from '../errors.ts';
-
-/** Settings key of the operator's fallback wildcard (see settings/). */
-const fallbackSetting = 'fallback_certificate_id';
 
 /**
  * Stores an operator's certificate after validating it (see validateCertificateUpload): status `valid`,
@@ -42,7 +45,7 @@ export async function uploadCertificate(
         issuer: facts.issuer.replace(/\n/g, ', '),
         serial: facts.serial,
         chain_pem: chainPem,
-        private_key_encrypted: box.seal(keyPem, `certificate:${id}`),
+        private_key_encrypted: box.seal(keyPem, certificateKeyContext(id)),
         not_before: facts.notBefore,
         not_after: facts.notAfter,
       })
@@ -91,7 +94,7 @@ export async function deleteUploadedCertificate(db: Db, id: string): Promise<boo
     const fallback = await trx
       .selectFrom('settings')
       .select('value')
-      .where('key', '=', fallbackSetting)
+      .where('key', '=', settingKeys.fallbackCertificateId)
       .forUpdate()
       .executeTakeFirst();
     if (fallback?.value === id) {

@@ -1,13 +1,9 @@
-import type { Database } from '@gatehouse/db';
+import { type Database, settingKeys } from '@gatehouse/db';
 import type { Kysely, Transaction } from 'kysely';
 
 type Queryable = Kysely<Database> | Transaction<Database>;
 
-/** Settings keys the API writes; readers (notifier, proxy-config) use the same names. */
-export const settingKeys = {
-  fallbackCertificateId: 'fallback_certificate_id',
-  adminEmails: 'admin_emails',
-} as const;
+export { settingKeys };
 
 export async function readSettings(db: Queryable): Promise<Map<string, unknown>> {
   const rows = await db

@@ -4,6 +4,7 @@ import { certsIssued, certsIssueFailed, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
   certificateFacts,
+  certificateKeyContext,
   keyMatchesCertificate,
   qualifiesForPublicCert,
   type SecretBox,
@@ -469,7 +470,7 @@ async function storeIssued(
             acme_account_id: result.accountId,
             serial: facts.serial,
             chain_pem: result.issued.chainPem,
-            private_key_encrypted: deps.box.seal(result.issued.keyPem, `certificate:${certificate.id}`),
+            private_key_encrypted: deps.box.seal(result.issued.keyPem, certificateKeyContext(certificate.id)),
             not_before: facts.notBefore,
             not_after: facts.notAfter,
             renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),

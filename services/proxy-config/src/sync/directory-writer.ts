@@ -25,7 +25,7 @@ import {
   writeFileAtomic,
 } from '../traefik/index.ts';
 import type { PemPair } from './default-certificate.ts';
-import { type AppModel, certificateKeyContext } from './load-app.ts';
+import { type AppModel, choiceKeyContext } from './load-app.ts';
 
 export interface DirectoryWriterOptions {
   dynamicDir: string;
@@ -218,7 +218,7 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
         for (const choice of app.certificates) {
           const pems = await writePems(choice.certPem, {
             sealed: choice.keySealed,
-            context: certificateKeyContext(choice),
+            context: choiceKeyContext(choice),
           });
           pemNames.push(...pems.names);
           certificates.push(pems.files);

@@ -1,4 +1,5 @@
-import type { Db } from '@gatehouse/db';
+import { type Db, settingKeys } from '@gatehouse/db';
+import { certificateKeyContext } from '@gatehouse/pki';
 import { sql } from 'kysely';
 import { type AppDomain, tlsHostnames } from '../traefik/index.ts';
 import {
@@ -17,9 +18,6 @@ export interface AppModel {
   /** The certificates to list, keys still sealed (see select-certificates.ts for the choice). */
   certificates: CertificateChoice[];
 }
-
-/** Settings key naming the operator's fallback wildcard (a valid custom certificate's id, a JSON string). */
-export const FALLBACK_CERTIFICATE_SETTING = 'fallback_certificate_id';
 
 /**
  * Loads the given apps (all apps when `appIds` is undefined) with a fixed number of set-based queries —
@@ -76,7 +74,7 @@ export async function loadAppModels(
     db
       .selectFrom('settings')
       .select('value')
-      .where('key', '=', FALLBACK_CERTIFICATE_SETTING)
+      .where('key', '=', settingKeys.fallbackCertificateId)
       .executeTakeFirst(),
   ]);
 
@@ -156,13 +154,9 @@ function chooseCertificates(
   return choose(hostnames);
 }
 
-/**
- * The secret-box context a certificate's sealed key is bound to. The real key (ACME or custom) and the
- * self-signed fallback key are both sealed under `certificate:<id>`, the rule cert-issuer uses; renewal-scheduler
- * seals the fallback key the same way (issue 5 contract).
- */
-export function certificateKeyContext(choice: CertificateChoice): string {
-  return `certificate:${choice.certificateId}`;
+/** The secret-box context of a chosen certificate's key: the real key and the fallback's share it. */
+export function choiceKeyContext(choice: CertificateChoice): string {
+  return certificateKeyContext(choice.certificateId);
 }
 
 /** Every TLS host name of these domains and the one-label wildcard that would cover it. */

@@ -1,11 +1,8 @@
-import type { Database, Db } from '@gatehouse/db';
+import { type Database, type Db, settingKeys } from '@gatehouse/db';
 import { certsFallbackActivated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { covers, createSelfSignedCertificate, type SecretBox } from '@gatehouse/pki';
+import { certificateKeyContext, covers, createSelfSignedCertificate, type SecretBox } from '@gatehouse/pki';
 import { sql, type Transaction } from 'kysely';
-
-/** Settings key naming the operator's fallback wildcard (a valid custom certificate's id, a JSON string). */
-const operatorFallbackSetting = 'fallback_certificate_id';
 
 export interface ActivatedFallback {
   id: string;
@@ -59,7 +56,7 @@ export async function activateExpiredFallbacks(
         .set({
           status: 'fallback',
           fallback_chain_pem: pair.certPem,
-          fallback_key_encrypted: box.seal(pair.keyPem, `certificate:${row.id}`),
+          fallback_key_encrypted: box.seal(pair.keyPem, certificateKeyContext(row.id)),
           fallback_activated_at: now,
           updated_at: now,
         })
@@ -88,7 +85,7 @@ async function operatorWildcardNames(trx: Transaction<Database>, now: Date): Pro
   const setting = await trx
     .selectFrom('settings')
     .select('value')
-    .where('key', '=', operatorFallbackSetting)
+    .where('key', '=', settingKeys.fallbackCertificateId)
     .executeTakeFirst();
   const id = typeof setting?.value === 'string' ? setting.value : undefined;
   if (!id || !/^[0-9a-f-]{36}$/i.test(id)) return undefined;
