@@ -1,3 +1,4 @@
+import { hostPort } from '@gatehouse/config';
 import { normalizeName } from '@gatehouse/pki';
 import { z } from 'zod';
 
@@ -5,17 +6,10 @@ import { z } from 'zod';
  * What `POST /v1/dns-providers` accepts, per kind (DESIGN.md's API section). Each kind names which field is
  * the secret: it is sealed apart from the rest of the config and never shown in full again.
  */
-const hostPort = z
-  .string()
-  // abort: a value that is not host:port at all gets one message, not a second one about its port.
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
-    message: 'expected host:port, for example ns1.example.com:53',
-    abort: true,
-  })
-  .refine((value) => {
-    const port = Number(value.slice(value.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65535;
-  }, 'port must be between 1 and 65535');
+/** `host:port` checked by the shared rule, stored as the operator wrote it (IPv6 in brackets). */
+const server = hostPort.transform(({ host, port }) =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+);
 
 const base64Secret = z
   .string()
@@ -25,7 +19,7 @@ const base64Secret = z
 
 const configs = {
   rfc2136: z.strictObject({
-    server: hostPort,
+    server,
     keyName: z
       .string()
       .min(1)
