@@ -6,6 +6,11 @@ export interface DnsProvider {
   readonly kind: string;
   present(fqdn: string, value: string): Promise<void>;
   cleanup(fqdn: string, value: string): Promise<void>;
+  /**
+   * Proves the credentials work for the zone that holds `fqdn` without changing anything, so a wrong
+   * secret fails before an order is placed at the CA. Throws DnsProviderError (`auth` for bad credentials).
+   */
+  verify?(fqdn: string): Promise<void>;
 }
 
 /**

@@ -1,4 +1,4 @@
-export { DnsProviderError, type DnsProviderErrorCode, isDnsProviderError } from './dns-provider-error.ts';
+export { DnsProviderError, type DnsProviderErrorCode, isDnsProviderError } from '../dns-provider-error.ts';
 export {
   createRfc2136Provider,
   type Rfc2136Provider,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DnsProviderError } from './dns-provider-error.ts';
+import { DnsProviderError } from '../dns-provider-error.ts';
 import {
   decodeMessage,
   encodeName,

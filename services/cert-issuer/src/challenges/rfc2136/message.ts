@@ -1,4 +1,4 @@
-import { DnsProviderError } from './dns-provider-error.ts';
+import { DnsProviderError } from '../dns-provider-error.ts';
 
 /** RR types, classes, opcodes and rcodes used here (RFC 1035, RFC 2136, RFC 8945). */
 export const TYPE_SOA = 6;

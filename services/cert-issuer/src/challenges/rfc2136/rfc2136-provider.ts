@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { DnsProvider } from '../dns-provider.ts';
-import { DnsProviderError } from './dns-provider-error.ts';
+import { DnsProviderError } from '../dns-provider-error.ts';
 import {
   type DecodedMessage,
   decodeMessage,
@@ -201,9 +201,17 @@ export function createRfc2136Provider(options: Rfc2136ProviderOptions): Rfc2136P
     checkUpdateRcode(answer, zone, withoutDot(fqdn));
   }
 
+  /** A signed SOA query of the zone: a wrong key answers BADSIG/BADKEY, which `send` turns into `auth`. */
+  async function verify(fqdn: string): Promise<void> {
+    const zone = await findZone(fqdn);
+    const answer = await send(encodeQuery(randomInt(0x10000), `${zone}.`, TYPE_SOA), zone);
+    if (answer.rcode === 5 || answer.rcode === 9) checkUpdateRcode(answer, `${zone}.`, withoutDot(fqdn));
+  }
+
   return {
     kind: 'rfc2136',
     findZone,
+    verify,
     present: (fqdn, value) => update(fqdn, value, 'add'),
     cleanup: (fqdn, value) => update(fqdn, value, 'delete'),
   };

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6, connect as tcpConnect } from 'node:net';
-import { DnsProviderError } from './dns-provider-error.ts';
+import { DnsProviderError } from '../dns-provider-error.ts';
 
 export interface DnsServer {
   host: string;

@@ -1,5 +1,5 @@
 /**
- * Why a DNS provider failed, for retry policy and for the operator:
+ * Why a DNS provider (any kind) failed, for retry policy and for the operator:
  * - `auth`: the server rejected our credentials (TSIG BADSIG/BADKEY/BADTIME, NOTAUTH); retrying cannot help.
  * - `refused`: the server refused the update (policy does not allow it, or it serves no zone for the name).
  * - `timeout`: no answer in time, after the retries; retryable.
