@@ -1,5 +1,5 @@
+import { dnsProviderSecretContext } from '@gatehouse/pki';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dnsProviderSecretContext } from '../src/dns-providers/dns-provider-routes.ts';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
 describe('api dns providers', () => {

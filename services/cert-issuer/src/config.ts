@@ -1,5 +1,6 @@
-import { commaList, hostPort, key256 } from '@gatehouse/config';
+import { commaList, hostPort, key256, duration as milliseconds } from '@gatehouse/config';
 import { z } from 'zod';
+import { parseChallengeAliases } from './challenges/challenge-record.ts';
 import { parseLadder } from './issuance/retry-ladder.ts';
 
 const duration = z.string().transform((value, ctx) => {
@@ -62,10 +63,34 @@ export const certIssuerConfigShape = {
   ISSUANCE_QUICK_RETRY: duration.prefault('2s'),
   /** How long a replica's claim on a job lasts without renewal (a crashed replica's work resumes after it). */
   ISSUANCE_LEASE: duration.prefault('60s'),
-  /** DNS-01 provider for every zone until per-zone providers exist: `challtestsrv:<management URL>`. */
+  /**
+   * DNS-01 for every zone without a provider registered through /v1/dns-providers, for tests and local
+   * development against Pebble: `challtestsrv:<management URL>`.
+   */
   DNS01_PROVIDER: z
     .string()
     .regex(/^challtestsrv:https?:\/\/.+/, 'expected challtestsrv:http://host:port')
+    .optional(),
+  /** How long a DNS-01 record may take to appear on every authoritative nameserver of its zone. */
+  DNS01_PROPAGATION_TIMEOUT: milliseconds.prefault('2m'),
+  /** Between checks of the authoritative nameservers. */
+  DNS01_PROPAGATION_INTERVAL: milliseconds.prefault('2s'),
+  /** Port the authoritative nameservers are asked on (53; another port only in test setups). */
+  DNS01_NAMESERVER_PORT: z.coerce.number().int().min(1).max(65535).default(53),
+  /**
+   * Challenge aliases, `zone=alias,…`: records for names in `zone` go to the same name under `alias`
+   * (`_acme-challenge.a.example.com` → `_acme-challenge.a.<alias>`) without looking for a CNAME.
+   */
+  DNS01_ALIASES: z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return parseChallengeAliases(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
     .optional(),
   /** `enforce` (default) defers an order whose preflight fails; `advisory` only records; `off` skips it. */
   PREFLIGHT: z.enum(['enforce', 'advisory', 'off']).default('enforce'),

@@ -5,7 +5,9 @@ import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
 import { configureAcmeHttp } from './acme/acme-http.ts';
 import { createCaRegistry } from './acme/ca-registry.ts';
+import { createDnsLookup } from './challenges/dns-lookup.ts';
 import { createChalltestsrvProvider } from './challenges/dns-provider.ts';
+import { createDnsProviderRegistry } from './challenges/dns-provider-registry.ts';
 import { createDns01Solver } from './challenges/dns01-solver.ts';
 import { createHttp01Responder } from './challenges/http01-responder.ts';
 import { createHttp01Solver, pruneExpiredHttp01Tokens } from './challenges/http01-solver.ts';
@@ -32,9 +34,23 @@ await runService({
       eab: config.ACME_EAB ?? {},
       preferredChain: config.ACME_PREFERRED_CHAIN,
     });
-    const dnsProvider = config.DNS01_PROVIDER
-      ? createChalltestsrvProvider(config.DNS01_PROVIDER.slice('challtestsrv:'.length))
-      : undefined;
+    const dns01 = createDns01Solver({
+      registry: createDnsProviderRegistry({
+        db,
+        box,
+        fallback: config.DNS01_PROVIDER
+          ? createChalltestsrvProvider(config.DNS01_PROVIDER.slice('challtestsrv:'.length))
+          : undefined,
+      }),
+      lookup: createDnsLookup({ servers: config.DNS_RESOLVERS }),
+      aliases: config.DNS01_ALIASES,
+      propagation: {
+        timeoutMs: config.DNS01_PROPAGATION_TIMEOUT,
+        intervalMs: config.DNS01_PROPAGATION_INTERVAL,
+        nameserverPort: config.DNS01_NAMESERVER_PORT,
+      },
+      logger,
+    });
     const budgets = createBudgets(db, config.ACME_RATE_LIMITS);
     const preflight = createPreflight({
       db,
@@ -67,7 +83,7 @@ await runService({
         forgetAccount: cas.forgetAccount,
         solvers: {
           'http-01': createHttp01Solver(db),
-          'dns-01': dnsProvider ? createDns01Solver(dnsProvider) : undefined,
+          'dns-01': dns01,
         },
         preflight,
         reserveOrderBudget: budgets.reserveOrderBudget,

@@ -287,7 +287,7 @@ describe('preflight', () => {
     expect(await probeRows()).toBe(0);
   });
 
-  it('preflight - the HTTP-01 self-check is skipped for wildcards and for DNS-01 orders', async () => {
+  it('preflight - the HTTP-01 self-check and the address check are skipped for wildcards and DNS-01 orders', async () => {
     const zone = uniqueZone();
     expect(
       await checkHttp01Reachable(`*.${zone}`, { db: database.db, resolver, httpPort: 1, timeoutMs: 1_000 }),
@@ -310,6 +310,10 @@ describe('preflight', () => {
     expect(outcome.results.find((result) => result.check === 'http-01')).toMatchObject({
       ok: true,
       detail: 'skipped: the order uses DNS-01',
+    });
+    expect(outcome.results.find((result) => result.check === 'dns')).toMatchObject({
+      ok: true,
+      detail: 'skipped: DNS-01 does not need the name to resolve',
     });
   });
 

@@ -15,7 +15,13 @@ export {
   registeredDomain,
   sortNames,
 } from './names.ts';
-export { certificateKeyContext, createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
+export {
+  certificateKeyContext,
+  createSecretBox,
+  dnsProviderSecretContext,
+  type SecretBox,
+  SecretBoxError,
+} from './secret-box.ts';
 export { createSelfSignedCertificate, type PemPair } from './self-signed.ts';
 export {
   type AcceptedCertificate,

@@ -95,3 +95,8 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
 export function certificateKeyContext(certificateId: string): string {
   return `certificate:${certificateId}`;
 }
+
+/** The secret-box context of a DNS provider's credential: the api seals it, cert-issuer opens it. */
+export function dnsProviderSecretContext(providerId: string): string {
+  return `dns-provider:${providerId}`;
+}

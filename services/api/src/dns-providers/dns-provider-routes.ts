@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
-import type { SecretBox } from '@gatehouse/pki';
+import { dnsProviderSecretContext, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type DnsProviderKind, parseDnsProviderInput, secretFieldOf } from './dns-provider-input.ts';
 
 /** The secret-box context of a provider's secret: a sealed value moved to another row does not open. */
-export const dnsProviderSecretContext = (id: string) => `dns-provider:${id}`;
 
 interface DnsProviderRow {
   id: string;

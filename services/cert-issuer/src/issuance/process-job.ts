@@ -14,6 +14,7 @@ import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry'
 import { ariCertId } from '../acme/ari-cert-id.ts';
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
+import type { Dns01Solver } from '../challenges/dns01-solver.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
 import { finishJob } from './job-queue.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
@@ -37,7 +38,7 @@ export interface IssuanceDeps {
   issuerFor(directoryUrl: string): Promise<{ issuer: Issuer; accountId: string; accountUrl: string }>;
   /** Drops an account the CA no longer knows, so the next attempt registers again. */
   forgetAccount(directoryUrl: string): Promise<void>;
-  solvers: { 'http-01': ChallengeSolver; 'dns-01'?: ChallengeSolver | undefined };
+  solvers: { 'http-01': ChallengeSolver; 'dns-01'?: Dns01Solver | undefined };
   /** Preflight for the names before an order; `ok: false` defers instead of ordering. */
   preflight(
     names: string[],
@@ -120,11 +121,14 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     if (!verdict.ok) return fail(job, certificate, deps, new IssueError('policy', verdict.reason), null);
   }
 
-  const challenges = challengeOrder(
-    names,
-    job.challenge as 'http-01' | 'dns-01' | 'auto',
-    deps.solvers['dns-01'] !== undefined,
-  );
+  // Wildcards and dns-01 domains always plan DNS-01 (a missing provider then fails its round, and the
+  // retry ladder picks up a provider added later); `auto` adds it only when a provider covers every name.
+  const dnsSolver = deps.solvers['dns-01'];
+  const preference = job.challenge as 'http-01' | 'dns-01' | 'auto';
+  const needsDns = preference === 'dns-01' || names.some((name) => name.startsWith('*.'));
+  const dnsAvailable =
+    dnsSolver !== undefined && (needsDns || (preference === 'auto' && (await dnsSolver.covers(names))));
+  const challenges = challengeOrder(names, preference, dnsAvailable);
   if ('error' in challenges)
     return fail(job, certificate, deps, new IssueError('policy', challenges.error), null);
 
@@ -228,6 +232,8 @@ async function attempt(
 
     const resume = await findOpenOrder(db, deps.box, certificate.id, step.directoryUrl);
     if (!resume) {
+      // Providers and credentials first: a wrong DNS secret must not cost an order at the CA.
+      if (step.challenge === 'dns-01') await deps.solvers['dns-01']?.prepare(certificate.names);
       const preflight = await deps.preflight(certificate.names, step.challenge, issuer);
       await db
         .updateTable('certificates')

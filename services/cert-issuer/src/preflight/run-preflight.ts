@@ -36,8 +36,8 @@ export interface PreflightOutcome {
 }
 
 /**
- * Checks, before an order, what would make the CA fail validation: each name resolves (to this
- * server, when its addresses are configured), CAA permits the CA, and the HTTP-01 path answers a
+ * Checks, before an order, what would make the CA fail validation: for HTTP-01 each name resolves (to
+ * this server, when its addresses are configured), CAA permits the CA, and the HTTP-01 path answers a
  * probe token. All checks of all names run concurrently, each bounded by `timeoutMs`, so the whole
  * preflight takes about `timeoutMs` at most. Checks never throw: an unexpected error is a failed
  * result naming it.
@@ -50,9 +50,21 @@ export async function runPreflight(
   const perName = await Promise.all(
     names.map((name) =>
       Promise.all([
-        bounded(name, 'dns', options, () =>
-          checkResolves(name, { resolver: options.resolver, expectedAddresses: options.expectedAddresses }),
-        ),
+        // DNS-01 proves control of the zone, not of an address: the name need not resolve yet (often the
+        // reason to use DNS-01 is that this server is not reachable from the CA at all).
+        options.challenge === 'dns-01'
+          ? Promise.resolve<PreflightResult>({
+              name,
+              check: 'dns',
+              ok: true,
+              detail: 'skipped: DNS-01 does not need the name to resolve',
+            })
+          : bounded(name, 'dns', options, () =>
+              checkResolves(name, {
+                resolver: options.resolver,
+                expectedAddresses: options.expectedAddresses,
+              }),
+            ),
         bounded(name, 'caa', options, () =>
           checkCaa(name, {
             resolver: options.resolver,

@@ -165,7 +165,8 @@ export function createRfc2136Provider(options: Rfc2136ProviderOptions): Rfc2136P
       }
       if (answer.rcode === 0 || answer.rcode === 3) {
         const soa = [...answer.answers, ...answer.authority].find((record) => record.type === TYPE_SOA);
-        if (soa) return withoutDot(soa.name);
+        // The root's SOA (a server that also answers for ".") says only that no zone of ours holds the name.
+        if (soa && withoutDot(soa.name) !== '') return withoutDot(soa.name);
       }
       // REFUSED (not authoritative here) or no SOA: try the parent.
     }

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { DnsProvider } from './dns-provider.ts';
+import { DnsProviderError } from './dns-provider-error.ts';
+import { createRfc2136Provider } from './rfc2136/index.ts';
+
+/** A `dns_providers` row with its secret opened. */
+export interface DnsProviderSpec {
+  zone: string;
+  kind: string;
+  config: Record<string, unknown>;
+  secret: string | undefined;
+}
+
+/** `host:port` or `[v6]:port`, as the api stores it. */
+function parseServer(value: string): { host: string; port: number } {
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
+  if (!match) throw new Error(`"${value}" is not host:port`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+const rfc2136Config = z.object({
+  server: z.string(),
+  keyName: z.string().min(1),
+  keyAlgorithm: z.enum(['hmac-sha256', 'hmac-sha512']),
+});
+
+/**
+ * Builds the provider a row describes. The api validated the row when it was stored; this checks again
+ * (rows outlive code versions) and turns a bad row into a DnsProviderError naming the zone, not a crash.
+ */
+export function buildDnsProvider(spec: DnsProviderSpec): DnsProvider {
+  const invalid = (detail: string) =>
+    new DnsProviderError(
+      'auth',
+      `the ${spec.kind} DNS provider for zone ${spec.zone} is misconfigured (${detail}): register it again through /v1/dns-providers`,
+    );
+  switch (spec.kind) {
+    case 'rfc2136': {
+      const config = rfc2136Config.safeParse(spec.config);
+      if (!config.success || !spec.secret)
+        throw invalid(config.success ? 'no keySecret' : config.error.message);
+      let server: { host: string; port: number };
+      try {
+        server = parseServer(config.data.server);
+      } catch (error) {
+        throw invalid((error as Error).message);
+      }
+      return createRfc2136Provider({
+        server,
+        keyName: config.data.keyName,
+        keyAlgorithm: config.data.keyAlgorithm,
+        keySecret: spec.secret,
+      });
+    }
+    default:
+      throw invalid(`unknown kind ${spec.kind}`);
+  }
+}
