@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
+  type AriProxy,
   createTestDatabase,
   freePort,
+  startAriProxy,
   startNatsServer,
   startPebble,
   type TestDatabase,
@@ -22,113 +22,6 @@ import { certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;
-
-/**
- * A minimal ARI front for Pebble 2.4.0 (which has no ARI): an HTTPS proxy, with Pebble's own listener
- * certificate, that adds `renewalInfo` to the directory, records every decoded newOrder payload that created an order and, when
- * told to, rejects a newOrder carrying `replaces` with a problem document (as a CA does for a certificate
- * that was already replaced). The Host header is passed through, so Pebble builds every URL (and checks
- * every JWS `url`) against the proxy's address. (shared/testing's ari-proxy had not landed when this was
- * written; this is only what these tests need.)
- */
-interface AriProxy {
-  directoryUrl: string;
-  newOrders: Array<{ identifiers: Array<{ value: string }>; replaces?: string }>;
-  rejectReplaces: { type: string; detail: string } | undefined;
-  close(): Promise<void>;
-}
-
-async function startAriProxy(pebble: TestPebble): Promise<AriProxy> {
-  const config = JSON.parse(readFileSync(pebble.configPath, 'utf8')) as {
-    pebble: { certificate: string; privateKey: string };
-  };
-  const upstream = new URL(pebble.directoryUrl);
-  const agent = new Agent({ ca: pebble.listenerCaPem, keepAlive: true });
-  const proxy: AriProxy = {
-    directoryUrl: '',
-    newOrders: [],
-    rejectReplaces: undefined,
-    close: async () => {},
-  };
-  let newOrderPath = '/order-plz';
-
-  const server: Server = createServer(
-    { cert: readFileSync(config.pebble.certificate), key: readFileSync(config.pebble.privateKey) },
-    async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks);
-      const origin = `https://${req.headers.host}`;
-
-      let newOrder: AriProxy['newOrders'][number] | undefined;
-      if (req.method === 'POST' && req.url === newOrderPath) {
-        const jws = JSON.parse(body.toString('utf8')) as { payload: string };
-        newOrder = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8'));
-        if (newOrder?.replaces && proxy.rejectReplaces) {
-          proxy.newOrders.push(newOrder);
-          res.writeHead(409, { 'content-type': 'application/problem+json' });
-          res.end(JSON.stringify({ ...proxy.rejectReplaces, status: 409 }));
-          return;
-        }
-      }
-      if (req.url?.startsWith('/renewal-info/')) {
-        const now = Date.now();
-        res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '3600' });
-        res.end(
-          JSON.stringify({
-            suggestedWindow: {
-              start: new Date(now + 86_400_000).toISOString(),
-              end: new Date(now + 2 * 86_400_000).toISOString(),
-            },
-          }),
-        );
-        return;
-      }
-
-      const forwarded = httpsRequest(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: req.headers,
-          agent,
-        },
-        async (answer) => {
-          const parts: Buffer[] = [];
-          for await (const part of answer) parts.push(part as Buffer);
-          let out = Buffer.concat(parts);
-          const headers = { ...answer.headers };
-          if (req.method === 'GET' && req.url === upstream.pathname) {
-            const directory = JSON.parse(out.toString('utf8')) as Record<string, unknown>;
-            newOrderPath = new URL(String(directory.newOrder)).pathname;
-            directory.renewalInfo = `${origin}/renewal-info/`;
-            out = Buffer.from(JSON.stringify(directory));
-            delete headers['content-length'];
-          }
-          // Only orders Pebble created count: a badNonce (Pebble rejects 5% of nonces) is sent again.
-          if (newOrder && answer.statusCode === 201) proxy.newOrders.push(newOrder);
-          res.writeHead(answer.statusCode ?? 502, headers);
-          res.end(out);
-        },
-      );
-      forwarded.on('error', (error) => {
-        res.writeHead(502);
-        res.end(String(error));
-      });
-      forwarded.end(body);
-    },
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  proxy.directoryUrl = `https://127.0.0.1:${port}${upstream.pathname}`;
-  proxy.close = async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    agent.destroy();
-  };
-  return proxy;
-}
 
 /** The ARI identifier as openssl reads it (independent of cert-issuer's DER reader). */
 function opensslAriId(chainPem: string): string {

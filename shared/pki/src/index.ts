@@ -1,3 +1,4 @@
+export { AriCertIdError, ariCertId, ariCertIdFromDer } from './ari-cert-id.ts';
 export {
   type CertificateFacts,
   certificateFacts,

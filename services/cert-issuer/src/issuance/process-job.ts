@@ -3,6 +3,7 @@ import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gateh
 import { certsIssued, certsIssueFailed, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
+  ariCertId,
   certificateFacts,
   certificateKeyContext,
   keyMatchesCertificate,
@@ -11,7 +12,7 @@ import {
   splitCertificateChain,
 } from '@gatehouse/pki';
 import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry';
-import { ariCertId } from '../acme/ari-cert-id.ts';
+
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
 import type { Dns01Solver } from '../challenges/dns01-solver.ts';

@@ -3,9 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isReplacesRejection } from './acme-issuer.ts';
 import { AriCertIdError, ariCertId } from './ari-cert-id.ts';
-import { IssueError } from './issue-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ari-cert-id-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,20 +62,5 @@ describe('ari cert id', () => {
     expect(() => ariCertId(pem)).toThrow(AriCertIdError);
     expect(() => ariCertId(pem)).toThrow('no authority key identifier');
     expect(() => ariCertId('not a certificate')).toThrow('no PEM certificate found');
-  });
-});
-
-describe('replaces rejection', () => {
-  it('ari - alreadyReplaced, or a problem whose detail names replaces, is a replaces rejection; others are not', () => {
-    const problem = (type: string, detail: string) =>
-      new IssueError('policy', detail, { problemType: `urn:ietf:params:acme:error:${type}` });
-    expect(isReplacesRejection(problem('alreadyReplaced', 'certificate already replaced'))).toBe(true);
-    expect(isReplacesRejection(problem('malformed', 'invalid "replaces" field: unknown certificate'))).toBe(
-      true,
-    );
-    expect(isReplacesRejection(problem('malformed', 'JWS has an invalid anti-replay nonce'))).toBe(false);
-    expect(isReplacesRejection(problem('rejectedIdentifier', 'blocked name'))).toBe(false);
-    // Not a CA answer at all (a connection failure): never retried as a replaces rejection.
-    expect(isReplacesRejection(new IssueError('connection', 'cannot reach the CA: replaces'))).toBe(false);
   });
 });
