@@ -1,37 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { certsIssued } from '@gatehouse/events';
+import { consumerName, on, startConsumer } from '@gatehouse/messaging';
 import { createSecretBox } from '@gatehouse/pki';
 import { runService } from '@gatehouse/runtime';
 import { renewalSchedulerConfigShape } from './config.ts';
-import { activateExpiredFallbacks } from './renewal/activate-fallback.ts';
-import { claimDueRenewals } from './renewal/claim-due.ts';
+import { createAriClient } from './renewal/ari-client.ts';
+import { scheduleIssued } from './renewal/schedule-issued.ts';
+import { schedulerTick } from './renewal/scheduler-tick.ts';
 
 await runService({
   name: 'renewal-scheduler',
   configShape: renewalSchedulerConfigShape,
   defaultHealthPort: 9104,
-  async start({ config, db, logger }) {
+  async start({ config, db, nc, js, jsm, logger }) {
     const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
+    const ari = createAriClient({
+      caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
+    });
     let stopping = false;
     let wake: (() => void) | undefined;
+
+    // A new certificate gets its spread renewal time and an ARI poll; the tick picks the poll up at once.
+    const consumer = await startConsumer({
+      nc,
+      js,
+      jsm,
+      db,
+      logger,
+      name: consumerName('renewal-scheduler', 'certs'),
+      subscriptions: [
+        on(certsIssued, async (event, { trx }) => {
+          // The handler's transaction commits after it returns: wake the tick a moment later.
+          if (await scheduleIssued(trx, event.data)) setTimeout(() => wake?.(), 200).unref();
+        }),
+      ],
+    });
+
     const loop = (async () => {
       while (!stopping) {
         try {
-          // Drain everything due now, a batch at a time, before sleeping.
-          for (;;) {
-            const claimed = await claimDueRenewals(db, config.RENEWAL_BATCH_SIZE);
-            for (const renewal of claimed)
-              logger.info({ cert_id: renewal.id, reason: renewal.reason }, 'renewal due');
-            if (claimed.length < config.RENEWAL_BATCH_SIZE || stopping) break;
-          }
-          // Expired without a successful renewal: serve a fallback rather than nothing.
-          for (;;) {
-            const activated = await activateExpiredFallbacks(db, box, config.RENEWAL_BATCH_SIZE);
-            for (const fallback of activated)
-              logger.warn(
-                { cert_id: fallback.id, names: fallback.names, fallback: fallback.fallback },
-                'certificate expired without renewal: fallback activated',
-              );
-            if (activated.length < config.RENEWAL_BATCH_SIZE || stopping) break;
-          }
+          await schedulerTick({
+            db,
+            box,
+            ari,
+            logger,
+            batchSize: config.RENEWAL_BATCH_SIZE,
+            remindersBeforeFallback: config.FALLBACK_AFTER_REMINDERS,
+            expiringWithinMs: config.EXPIRING_WITHIN,
+            stopping: () => stopping,
+          });
         } catch (error) {
           logger.warn({ err: error }, 'renewal tick failed');
         }
@@ -47,6 +64,7 @@ await runService({
     return {
       async stop() {
         stopping = true;
+        await consumer.stop();
         wake?.();
         await loop;
       },

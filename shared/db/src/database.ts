@@ -90,6 +90,8 @@ export interface CertificatesTable {
   fallback_chain_pem: string | null;
   fallback_key_encrypted: string | null;
   fallback_activated_at: Timestamp | null;
+  /** The `not_after` that `certs.expiring` was last emitted for (migration 0006). */
+  expiring_notified_for: Timestamp | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

@@ -42,42 +42,84 @@ export async function activateExpiredFallbacks(
       .forUpdate()
       .skipLocked()
       .execute();
-    if (expired.length === 0) return [];
-    const wildcardNames = await operatorWildcardNames(trx, now);
-    const activated: ActivatedFallback[] = [];
-    for (const row of expired) {
-      const pair = createSelfSignedCertificate({
-        commonName: row.names[0]!,
-        dnsNames: row.names,
-        days: 30,
-      });
-      await trx
-        .updateTable('certificates')
-        .set({
-          status: 'fallback',
-          fallback_chain_pem: pair.certPem,
-          fallback_key_encrypted: box.seal(pair.keyPem, certificateKeyContext(row.id)),
-          fallback_activated_at: now,
-          updated_at: now,
-        })
-        .where('id', '=', row.id)
-        .execute();
-      const fallback =
-        wildcardNames && row.names.every((name) => covers(wildcardNames, name))
-          ? 'custom-wildcard'
-          : 'self-signed';
-      await enqueue(
-        trx,
-        createEvent(certsFallbackActivated, {
-          source: 'renewal-scheduler',
-          subject: row.id,
-          data: { certificateId: row.id, names: row.names, fallback, reason: 'expired' },
-        }),
-      );
-      activated.push({ id: row.id, names: row.names, fallback });
-    }
-    return activated;
+    return activate(trx, box, expired, 'expired', now);
   });
+}
+
+/**
+ * Puts ACME certificates that never got issued on a fallback once the admins have been reminded
+ * `reminders` times (Cloudron's rule, 30 by default): the site has been without a certificate of its own for
+ * days, and a self-signed one (or the operator's wildcard) at least answers. A certificate that is still
+ * valid is not touched here, however long its renewal fails: it keeps serving until it expires (above).
+ *
+ * Reminders are the notifier's `notifications` rows of kind `reminder` for the certificate; only those
+ * since the failure began count (`last_error_at` is the latest failure, so: the episode's first failure is
+ * approximated by the certificate's creation, which for a never-issued certificate is the same episode).
+ */
+export async function activateFallbacksAfterReminders(
+  db: Db,
+  box: SecretBox,
+  options: { limit: number; reminders: number; now?: Date },
+): Promise<ActivatedFallback[]> {
+  const now = options.now ?? new Date();
+  return db.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ id: string; names: string[] }>`
+      select c.id, c.names from certificates c
+      where c.status = 'failed' and c.source = 'acme' and c.chain_pem is null
+        and (
+          select count(*) from notifications n
+          where n.certificate_id = c.id and n.kind = 'reminder' and n.created_at >= c.created_at
+        ) >= ${options.reminders}
+      order by c.id
+      limit ${options.limit}
+      for update of c skip locked`.execute(trx);
+    return activate(trx, box, rows, 'reminders-exhausted', now);
+  });
+}
+
+/** Makes, seals and stores the self-signed stand-ins, and emits `certs.fallback-activated`, in `trx`. */
+async function activate(
+  trx: Transaction<Database>,
+  box: SecretBox,
+  rows: ReadonlyArray<{ id: string; names: string[] }>,
+  reason: 'expired' | 'reminders-exhausted',
+  now: Date,
+): Promise<ActivatedFallback[]> {
+  if (rows.length === 0) return [];
+  const wildcardNames = await operatorWildcardNames(trx, now);
+  const activated: ActivatedFallback[] = [];
+  for (const row of rows) {
+    const pair = createSelfSignedCertificate({
+      commonName: row.names[0]!,
+      dnsNames: row.names,
+      days: 30,
+    });
+    await trx
+      .updateTable('certificates')
+      .set({
+        status: 'fallback',
+        fallback_chain_pem: pair.certPem,
+        fallback_key_encrypted: box.seal(pair.keyPem, certificateKeyContext(row.id)),
+        fallback_activated_at: now,
+        updated_at: now,
+      })
+      .where('id', '=', row.id)
+      .execute();
+    const fallback =
+      wildcardNames && row.names.every((name) => covers(wildcardNames, name))
+        ? 'custom-wildcard'
+        : 'self-signed';
+    await enqueue(
+      trx,
+      createEvent(certsFallbackActivated, {
+        source: 'renewal-scheduler',
+        subject: row.id,
+        data: { certificateId: row.id, names: row.names, fallback, reason },
+      }),
+    );
+    activated.push({ id: row.id, names: row.names, fallback });
+  }
+  return activated;
 }
 
 /** The names of the operator's fallback wildcard, when the setting names a valid, unexpired custom certificate. */
