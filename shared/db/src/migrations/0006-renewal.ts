@@ -8,6 +8,8 @@ import { type Kysely, sql } from 'kysely';
  * - `certificates_expiring_candidates` and `expiring_notified_for`: the `certs.expiring` scan over what can
  *   expire unreplaced (uploaded, or not `valid`), and the `not_after` it was last emitted for, so it goes out
  *   once per certificate version. Healthy ACME certificates are not in the index at all.
+ * - `certificates_failed_unissued`: never-issued certificates whose issuance fails, for the fallback after
+ *   N reminders.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('certificates').addColumn('expiring_notified_for', 'timestamptz').execute();
@@ -29,9 +31,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .column('not_after')
     .where(sql<boolean>`source = 'custom' or status <> 'valid'`)
     .execute();
+  await db.schema
+    .createIndex('certificates_failed_unissued')
+    .on('certificates')
+    .column('id')
+    .where(sql<boolean>`status = 'failed' and chain_pem is null`)
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropIndex('certificates_failed_unissued').execute();
   await db.schema.dropIndex('certificates_expiring_candidates').execute();
   await db.schema.dropIndex('certificates_ari_poll').execute();
   await db.schema.dropIndex('certificates_due_renewal').execute();
