@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   createTestDatabase,
   freePort,
+  type PebbleOptions,
   startNatsServer,
   startPebble,
   type TestDatabase,
@@ -22,9 +23,24 @@ export interface TestStack {
   /** Traefik's directories live in `<root>/dynamic` and `<root>/certs`. */
   root: string;
   pebble: TestPebble;
+  database: TestDatabase;
   processes: Array<{ name: string; process: ServiceProcess }>;
   /** Stops every process, removes the stack's containers, drops the database; safe after a partial start. */
   stop(): Promise<void>;
+}
+
+type StackService = 'api' | 'deployer' | 'cert-issuer' | 'proxy-config' | 'renewal-scheduler' | 'notifier';
+
+export interface StackOptions {
+  label: string;
+  logLevel?: string;
+  /** Pebble settings (a short certificate lifetime, …); its HTTP-01 port is the stack's. */
+  pebble?: Omit<PebbleOptions, 'httpPort'>;
+  /**
+   * More environment per service. The four main services always run; an entry for `renewal-scheduler` or
+   * `notifier` (even an empty one) starts that service too.
+   */
+  env?: Partial<Record<StackService, Record<string, string>>>;
 }
 
 /**
@@ -32,7 +48,7 @@ export interface TestStack {
  * production except for host networking (containers listen on 127.0.0.1) and the test CA. `label` names the
  * database, the Docker stack (its containers only are managed and removed) and the edge node.
  */
-export async function startStack(options: { label: string; logLevel?: string }): Promise<TestStack> {
+export async function startStack(options: StackOptions): Promise<TestStack> {
   const label = options.label;
   const apiToken = randomBytes(32).toString('base64');
   const processes: TestStack['processes'] = [];
@@ -47,6 +63,9 @@ export async function startStack(options: { label: string; logLevel?: string }):
     get pebble() {
       return pebble!;
     },
+    get database() {
+      return database!;
+    },
     processes,
     async stop() {
       await Promise.all(processes.map(({ process }) => process.stop()));
@@ -60,7 +79,7 @@ export async function startStack(options: { label: string; logLevel?: string }):
     [database, nats, pebble] = await Promise.all([
       createTestDatabase(label.replace(/-/g, '_')),
       startNatsServer(),
-      startPebble({ httpPort: http01Port }),
+      startPebble({ ...options.pebble, httpPort: http01Port }),
     ]);
     const base = {
       DATABASE_URL: database.url,
@@ -71,7 +90,13 @@ export async function startStack(options: { label: string; logLevel?: string }):
     stack.apiUrl = `http://127.0.0.1:${apiPort}`;
     processes.push({
       name: 'cert-issuer',
-      process: await startCertIssuer({ database, nats, pebbles: [pebble], http01Port, env: base }),
+      process: await startCertIssuer({
+        database,
+        nats,
+        pebbles: [pebble],
+        http01Port,
+        env: { ...base, ...options.env?.['cert-issuer'] },
+      }),
     });
     processes.push(
       ...(await Promise.all([
@@ -80,6 +105,7 @@ export async function startStack(options: { label: string; logLevel?: string }):
           API_LISTEN: `127.0.0.1:${apiPort}`,
           GATEHOUSE_API_TOKEN: apiToken,
           GATEHOUSE_MASTER_KEY: masterKey,
+          ...options.env?.api,
         }).then((process) => ({ name: 'api', process })),
         startReadyService('deployer', {
           ...base,
@@ -88,6 +114,7 @@ export async function startStack(options: { label: string; logLevel?: string }):
           GATEHOUSE_STACK: label,
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
+          ...options.env?.deployer,
         }).then((process) => ({ name: 'deployer', process })),
         startReadyService('proxy-config', {
           ...base,
@@ -96,7 +123,26 @@ export async function startStack(options: { label: string; logLevel?: string }):
           GATEHOUSE_MASTER_KEY: masterKey,
           HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
           EDGE_NODE: label,
+          ...options.env?.['proxy-config'],
         }).then((process) => ({ name: 'proxy-config', process })),
+        ...(options.env?.['renewal-scheduler']
+          ? [
+              startReadyService('renewal-scheduler', {
+                ...base,
+                GATEHOUSE_MASTER_KEY: masterKey,
+                ACME_CA_BUNDLE: pebble.listenerCaPath,
+                ...options.env['renewal-scheduler'],
+              }).then((process) => ({ name: 'renewal-scheduler', process })),
+            ]
+          : []),
+        ...(options.env?.notifier
+          ? [
+              startReadyService('notifier', { ...base, ...options.env.notifier }).then((process) => ({
+                name: 'notifier',
+                process,
+              })),
+            ]
+          : []),
       ])),
     );
     return stack;
