@@ -48,6 +48,40 @@ describe('api certificate manual renewal', () => {
     expect((await api.events('certs.requested')).filter((event) => event.subject === acme)).toHaveLength(1);
   });
 
+  it('api - a manual renewal carries the challenge its domains ask for (dns-01 here), not auto', async () => {
+    const created = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'dns-only',
+        image: 'example/app:1',
+        port: 8080,
+        domains: [{ url: 'https://dns-only.test', challenge: 'dns-01' }],
+      },
+    });
+    expect(created.status).toBe(201);
+    const link = await api.db
+      .selectFrom('app_certificates')
+      .innerJoin('apps', 'apps.id', 'app_certificates.app_id')
+      .select('certificate_id')
+      .where('apps.name', '=', 'dns-only')
+      .executeTakeFirstOrThrow();
+    await api.db
+      .updateTable('certificates')
+      .set({ status: 'valid', not_after: new Date(Date.now() + 86_400_000) })
+      .where('id', '=', link.certificate_id)
+      .execute();
+    const response = await api.call('POST', '/v1/certificates/{id}/renew', {
+      params: { id: link.certificate_id },
+    });
+    expect(response.status).toBe(202);
+    const requested = (await api.events('certs.requested')).filter(
+      (event) => event.subject === link.certificate_id,
+    );
+    expect(requested.map((event) => [event.data.reason, event.data.challenge])).toEqual([
+      ['new', 'dns-01'],
+      ['manual', 'dns-01'],
+    ]);
+  });
+
   it('api - renewing an uploaded certificate is a 409 saying to upload a replacement, nothing emitted', async () => {
     const before = await api.counts();
     const response = await api.call('POST', '/v1/certificates/{id}/renew', { params: { id: custom } });

@@ -86,7 +86,9 @@ export function certificateNames(domains: readonly DomainSpec[], mode: WwwMode):
 }
 
 /** The challenge for a certificate request: the domains' common preference, or `auto` when they differ. */
-export function commonChallenge(domains: readonly DomainSpec[]): ChallengePreference {
+export function commonChallenge(
+  domains: readonly Pick<DomainSpec, 'https' | 'challenge'>[],
+): ChallengePreference {
   const https = domains.filter((domain) => domain.https);
   const first = https[0]?.challenge ?? 'auto';
   return https.every((domain) => domain.challenge === first) ? first : 'auto';

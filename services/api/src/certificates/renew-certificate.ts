@@ -1,6 +1,8 @@
-import type { Db } from '@gatehouse/db';
+import type { Database, Db } from '@gatehouse/db';
 import { certsRequested, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
+import type { Transaction } from 'kysely';
+import { commonChallenge } from '../apps/domain-url.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -76,10 +78,26 @@ export async function renewCertificate(
           // The column holds only values cert-issuer wrote from this contract's key types.
           keyType: certificate.key_type as 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096',
           reason: 'manual',
-          challenge: 'auto',
+          challenge: await challengeOfCertificate(trx, id),
         },
       }),
     );
     return { renewed: true };
   });
+}
+
+/** The challenge the domains served by this certificate ask for (as when it was first requested). */
+async function challengeOfCertificate(trx: Transaction<Database>, certificateId: string) {
+  const domains = await trx
+    .selectFrom('app_certificates')
+    .innerJoin('domains', 'domains.app_id', 'app_certificates.app_id')
+    .select(['domains.https', 'domains.challenge'])
+    .where('app_certificates.certificate_id', '=', certificateId)
+    .execute();
+  return commonChallenge(
+    domains.map((domain) => ({
+      https: domain.https,
+      challenge: domain.challenge as 'http-01' | 'dns-01' | 'auto',
+    })),
+  );
 }

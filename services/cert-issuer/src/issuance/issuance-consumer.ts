@@ -28,7 +28,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         certificateId: certificate.id,
         namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
-        challenge: 'auto',
+        challenge: await lastChallengePreference(trx, certificate.id),
         keyType: certificate.key_type,
       });
       onQueued();
@@ -45,4 +45,21 @@ async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
     .executeTakeFirst();
   if (!certificate) throw new PermanentEventError(`certificate ${id} does not exist`);
   return certificate;
+}
+
+/** A renewal keeps the domain's challenge policy: the preference its latest request carried. */
+async function lastChallengePreference(
+  trx: Transaction<Database>,
+  certificateId: string,
+): Promise<'http-01' | 'dns-01' | 'auto'> {
+  const job = await trx
+    .selectFrom('issuance_jobs')
+    .select('challenge')
+    .where('certificate_id', '=', certificateId)
+    .where('reason', '<>', 'renewal')
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const preference = job?.challenge;
+  return preference === 'http-01' || preference === 'dns-01' ? preference : 'auto';
 }
