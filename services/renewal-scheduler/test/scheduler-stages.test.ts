@@ -1,0 +1,143 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createSecretBox } from '@gatehouse/pki';
+import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activateFallbacksAfterReminders } from '../src/renewal/activate-fallback.ts';
+import { emitExpiring } from '../src/renewal/emit-expiring.ts';
+
+const DAY = 86_400_000;
+const box = createSecretBox(randomBytes(32));
+
+// The scheduler's stages in process, against a real database: which rows each one picks, and that it
+// picks them once.
+describe('scheduler stages', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('scheduler_stages');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  async function insert(values: Record<string, unknown>): Promise<string> {
+    const id = randomUUID();
+    const name = `${id.slice(0, 8)}.test`;
+    await database.db
+      .insertInto('certificates')
+      .values({ id, names: [name], names_key: name, status: 'valid', source: 'acme', ...values })
+      .execute();
+    return id;
+  }
+
+  async function events(type: string): Promise<Array<{ subject: string; data: Record<string, unknown> }>> {
+    const { rows } = await sql<{ subject: string; data: Record<string, unknown> }>`
+      select subject, envelope->'data' as data from outbox where type = ${type} order by seq`.execute(
+      database.db,
+    );
+    return rows;
+  }
+
+  it('stages - certs.expiring for an upload and a failing renewal within 7 days, once per version; never for a healthy short-lived certificate', async () => {
+    const now = Date.now();
+    const upload = await insert({
+      source: 'custom',
+      not_before: new Date(now - 300 * DAY),
+      not_after: new Date(now + 3 * DAY),
+    });
+    const farUpload = await insert({ source: 'custom', not_after: new Date(now + 30 * DAY) });
+    const failing = await insert({
+      status: 'renewing',
+      not_before: new Date(now - 80 * DAY),
+      not_after: new Date(now + 5 * DAY),
+      last_error_kind: 'validation',
+      last_error_at: new Date(now - 3_600_000),
+    });
+    // Six-day certificates are always "within 7 days": healthy ones must stay quiet.
+    const healthyShort = await insert({
+      not_before: new Date(now - DAY),
+      not_after: new Date(now + 5 * DAY),
+    });
+    // Renewing right now, no failure since issuance: nothing to report yet.
+    const renewing = await insert({
+      status: 'renewing',
+      not_before: new Date(now - DAY),
+      not_after: new Date(now + 5 * DAY),
+    });
+
+    const first = await emitExpiring(database.db, { withinMs: 7 * DAY, limit: 100 });
+    expect(new Set(first.map((row) => row.id))).toEqual(new Set([upload, failing]));
+    expect(await emitExpiring(database.db, { withinMs: 7 * DAY, limit: 100 })).toEqual([]);
+    const emitted = await events('certs.expiring');
+    expect(emitted.map((event) => event.subject).sort()).toEqual([upload, failing].sort());
+    expect(emitted.find((event) => event.subject === upload)?.data.notAfter).toBe(
+      new Date(now + 3 * DAY).toISOString(),
+    );
+    for (const quiet of [farUpload, healthyShort, renewing])
+      expect(emitted.some((event) => event.subject === quiet)).toBe(false);
+
+    // A replacement upload (a new not_after) is a new version: reported again when it too runs short.
+    await database.db
+      .updateTable('certificates')
+      .set({ not_after: new Date(now + 2 * DAY) })
+      .where('id', '=', upload)
+      .execute();
+    expect((await emitExpiring(database.db, { withinMs: 7 * DAY, limit: 100 })).map((row) => row.id)).toEqual(
+      [upload],
+    );
+  });
+
+  it('stages - a never-issued certificate falls back after N reminders; fewer reminders, or a valid one, do not', async () => {
+    const addReminders = async (certificateId: string, count: number) => {
+      for (let index = 0; index < count; index++)
+        await database.db
+          .insertInto('notifications')
+          .values({
+            id: randomUUID(),
+            kind: 'reminder',
+            certificate_id: certificateId,
+            subject: 'still failing',
+            body: 'still failing',
+            recipients: ['admin@example.test'],
+            status: 'sent',
+          })
+          .execute();
+    };
+    const exhausted = await insert({
+      status: 'failed',
+      last_error_kind: 'validation',
+      last_error_at: new Date(),
+    });
+    const notYet = await insert({
+      status: 'failed',
+      last_error_kind: 'validation',
+      last_error_at: new Date(),
+    });
+    const stillValid = await insert({
+      status: 'renewing',
+      chain_pem: 'placeholder',
+      not_after: new Date(Date.now() + 10 * DAY),
+      last_error_at: new Date(),
+    });
+    await addReminders(exhausted, 3);
+    await addReminders(notYet, 2);
+    await addReminders(stillValid, 5);
+
+    const activated = await activateFallbacksAfterReminders(database.db, box, { limit: 100, reminders: 3 });
+    expect(activated.map((row) => row.id)).toEqual([exhausted]);
+    expect(await activateFallbacksAfterReminders(database.db, box, { limit: 100, reminders: 3 })).toEqual([]);
+    const row = await database.db
+      .selectFrom('certificates')
+      .selectAll()
+      .where('id', '=', exhausted)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('fallback');
+    expect(row.fallback_chain_pem).toContain('BEGIN CERTIFICATE');
+    const fallbackEvents = (await events('certs.fallback-activated')).filter(
+      (event) => event.subject === exhausted,
+    );
+    expect(fallbackEvents.map((event) => event.data)).toEqual([
+      expect.objectContaining({ fallback: 'self-signed', reason: 'reminders-exhausted' }),
+    ]);
+  });
+});
