@@ -1,12 +1,73 @@
+import { consumerName, startConsumer } from '@gatehouse/messaging';
 import { runService } from '@gatehouse/runtime';
+import { certificateEventSubscriptions } from './alerts/on-certificate-events.ts';
+import { queueDueReminders } from './alerts/reminders.ts';
+import { notifierConfigShape } from './config.ts';
+import { createSmtpSender } from './mail/smtp.ts';
+import { sendDueNotifications } from './queue/sender.ts';
 
-// Mail delivery (SMTP_URL, ADMIN_EMAILS) arrives with the renewal and notification work; until then
-// the notifier runs the shared runtime only: migrations, outbox relay, health and metrics.
+/** How often the send queue and the reminder clock are looked at. */
+const LOOP_MS = 1_000;
+
 await runService({
   name: 'notifier',
-  configShape: {},
+  configShape: notifierConfigShape,
   defaultHealthPort: 9106,
-  async start() {
-    return undefined;
+  async start({ config, db, nc, js, jsm, logger }) {
+    const smtp = config.SMTP_URL ? createSmtpSender(config.SMTP_URL, config.MAIL_FROM) : undefined;
+    if (!smtp) logger.warn('SMTP_URL is not set: notifications are recorded, not mailed');
+    // One shared durable consumer: each event makes its notification in one replica.
+    const consumer = await startConsumer({
+      nc,
+      js,
+      jsm,
+      db,
+      logger,
+      name: consumerName('notifier', 'certs'),
+      subscriptions: certificateEventSubscriptions({ holdMs: config.NOTIFY_DIGEST_WINDOW }),
+    });
+
+    let stopping = false;
+    let wake: (() => void) | undefined;
+    const loop = (async () => {
+      while (!stopping) {
+        try {
+          await queueDueReminders(db, {
+            intervalMs: config.NOTIFY_REMINDER_INTERVAL,
+            holdMs: config.NOTIFY_DIGEST_WINDOW,
+            limit: 200,
+          });
+          while (
+            !stopping &&
+            (await sendDueNotifications({
+              db,
+              logger,
+              send: smtp?.send,
+              adminEmails: config.ADMIN_EMAILS ?? [],
+              digestThreshold: config.NOTIFY_DIGEST_THRESHOLD,
+              retryBackoffMs: config.NOTIFY_RETRY_BACKOFF,
+            })) > 0
+          );
+        } catch (error) {
+          logger.warn({ err: error }, 'notifier pass failed; retrying');
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, LOOP_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    })();
+    return {
+      async stop() {
+        stopping = true;
+        await consumer.stop();
+        wake?.();
+        await loop;
+        smtp?.close();
+      },
+    };
   },
 });

@@ -191,6 +191,21 @@ export interface NotificationsTable {
   last_error: string | null;
   sent_at: Timestamp | null;
   created_at: CreatedAt;
+  /** When the sender may try (next); while a send is in flight, its lease (migration 0005). */
+  next_attempt_at: Timestamp | null;
+  /** What the mail was built from (names, error kind, …), for the API and dashboard. */
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+/** A certificate whose issuance or renewal is failing, as the notifier tracks it (migration 0005). */
+export interface CertificateAlertsTable {
+  certificate_id: string;
+  started_at: Timestamp;
+  error_kind: string;
+  error_message: string;
+  retry_at: Timestamp | null;
+  last_mailed_at: Timestamp;
+  reminders: Generated<number>;
 }
 
 export interface SettingsTable {
@@ -246,6 +261,7 @@ export interface Database {
   http01_tokens: Http01TokensTable;
   dns_providers: DnsProvidersTable;
   notifications: NotificationsTable;
+  certificate_alerts: CertificateAlertsTable;
   settings: SettingsTable;
   outbox: OutboxTable;
   processed_events: ProcessedEventsTable;

@@ -3,6 +3,7 @@ import * as initial from './0001-initial.ts';
 import * as issuance from './0002-issuance.ts';
 import * as appsApi from './0003-apps-api.ts';
 import * as fallback from './0004-fallback.ts';
+import * as notifier from './0005-notifier.ts';
 import * as renewal from './0006-renewal.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
@@ -11,5 +12,6 @@ export const migrations: Record<string, Migration> = {
   '0002-issuance': issuance,
   '0003-apps-api': appsApi,
   '0004-fallback': fallback,
+  '0005-notifier': notifier,
   '0006-renewal': renewal,
 };
