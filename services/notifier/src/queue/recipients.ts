@@ -15,5 +15,8 @@ export async function adminRecipients(db: Db, fromEnvironment: readonly string[]
     .executeTakeFirst();
   const fromSettings = addresses.safeParse(setting?.value);
   const all = [...fromEnvironment, ...(fromSettings.success ? fromSettings.data : [])];
-  return [...new Map(all.map((address) => [address.toLowerCase(), address])).values()];
+  // One mail per mailbox: the first spelling of an address wins (domain parts are case-insensitive).
+  const unique = new Map<string, string>();
+  for (const address of all) if (!unique.has(address.toLowerCase())) unique.set(address.toLowerCase(), address);
+  return [...unique.values()];
 }
