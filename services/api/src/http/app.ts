@@ -8,6 +8,7 @@ import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
+import { notificationRoutes } from '../notifications/notification-routes.ts';
 import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
@@ -46,6 +47,7 @@ export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express
   v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
   v1.use('/dns-providers', dnsProviderRoutes(db, box));
   v1.use('/settings', settingsRoutes(db));
+  v1.use('/notifications', notificationRoutes(db));
   app.use('/v1', v1);
 
   app.use((request, response) => {

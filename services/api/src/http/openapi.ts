@@ -1,5 +1,6 @@
 import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
+import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
 
 /**
  * The OpenAPI 3.1 description of `/v1` (apps and certificates), served at `GET /v1/openapi.json`. Response
@@ -319,6 +320,29 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/notifications': {
+      get: {
+        summary: 'List notifications (admin mails and what became of them), newest first',
+        parameters: [
+          { name: 'certificateId', in: 'query', schema: { type: 'string', format: 'uuid' } },
+          { name: 'kind', in: 'query', schema: { type: 'string', enum: [...notificationKinds] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        ],
+        responses: {
+          '200': {
+            description: 'Notifications',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['notifications'],
+              properties: { notifications: { type: 'array', items: ref('Notification') } },
+            }),
+          },
+          '400': problem('A bad filter'),
+          '401': unauthorized,
+        },
+      },
+    },
     '/v1/settings': {
       get: {
         summary: 'Operator settings',
@@ -380,6 +404,36 @@ export const openApiDocument = {
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
+      Notification: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id',
+          'kind',
+          'certificateId',
+          'subject',
+          'body',
+          'recipients',
+          'status',
+          'attempts',
+          'lastError',
+          'sentAt',
+          'createdAt',
+        ],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          kind: { type: 'string', enum: [...notificationKinds] },
+          certificateId: nullable({ type: 'string', format: 'uuid' }),
+          subject: { type: 'string' },
+          body: { type: 'string' },
+          recipients: { type: 'array', items: { type: 'string' } },
+          status: { type: 'string', enum: [...notificationStatuses] },
+          attempts: { type: 'integer', minimum: 0 },
+          lastError: nullable({ type: 'string' }),
+          sentAt: nullable(dateTime),
+          createdAt: dateTime,
+        },
+      },
       Settings: {
         type: 'object',
         additionalProperties: false,
