@@ -9,6 +9,7 @@ import {
   RateLimitConfigError,
   rateLimitScopes,
   record,
+  release,
   reserve,
   reserveSlots,
 } from '@gatehouse/rate-limits';
@@ -55,7 +56,7 @@ describe('rate limits', () => {
     const first = new Date('2026-03-01T12:00:00.000Z');
     for (let i = 0; i < 5; i += 1) {
       const outcome = await reserve(db, [request], new Date(first.getTime() + i * 60_000));
-      expect(outcome).toEqual({ allowed: true });
+      expect(outcome).toMatchObject({ allowed: true });
     }
     const sixthAt = new Date(first.getTime() + 10 * 60_000);
     const sixth = await reserve(db, [request], sixthAt);
@@ -70,8 +71,35 @@ describe('rate limits', () => {
 
     // A millisecond early is still refused; at retryAt exactly the slot is free.
     expect((await reserve(db, [request], new Date(first.getTime() + 3 * hour - 1))).allowed).toBe(false);
-    expect(await reserve(db, [request], new Date(first.getTime() + 3 * hour))).toEqual({ allowed: true });
+    expect(await reserve(db, [request], new Date(first.getTime() + 3 * hour))).toMatchObject({
+      allowed: true,
+    });
     expect(await countEvents(db, scope)).toBe(6);
+  });
+
+  it('rate limits - an order that never reached the CA hands back every slot; one that issued nothing, its certificate slots', async () => {
+    const account = uniqueAccount();
+    const requests: LimitRequest[] = [
+      { limit: 'new-orders-per-account', rule: { max: 10, windowMs: 3 * hour }, scope: account },
+      { limit: 'duplicate-certificates', rule: { max: 1, windowMs: 168 * hour }, scope: `dup|${account}` },
+    ];
+    const first = await reserve(db, requests);
+    if (!first.allowed) throw new Error('the first reservation must be granted');
+    expect(first.events.map((event) => event.limit).sort()).toEqual([
+      'duplicate-certificates',
+      'new-orders-per-account',
+    ]);
+    // The CA was down: nothing was spent there.
+    await release(db, first, ['new-orders-per-account', 'duplicate-certificates']);
+    expect(await countEvents(db, account)).toBe(0);
+    // The CA took the order but issued nothing: the order counts, the duplicate slot comes back.
+    const second = await reserve(db, requests);
+    if (!second.allowed) throw new Error('the budget was handed back, so this must be granted');
+    await release(db, second, ['duplicate-certificates']);
+    expect(await countEvents(db, account)).toBe(1);
+    expect(await countEvents(db, `dup|${account}`)).toBe(0);
+    expect((await reserve(db, requests)).allowed).toBe(true);
+    expect((await reserve(db, requests)).allowed).toBe(false); // one duplicate per week, now spent
   });
 
   it('rate limits - 20 concurrent reservations on separate connections spend a budget of 5 exactly', async () => {
@@ -134,7 +162,7 @@ describe('rate limits', () => {
       { limit: 'certificates-per-registered-domain', rule: { max: 50, windowMs: 168 * hour }, scope: domain },
       { limit: 'duplicate-certificates', rule: { max: 1, windowMs: 168 * hour }, scope: names },
     ];
-    expect(await reserve(db, requests, now)).toEqual({ allowed: true });
+    expect(await reserve(db, requests, now)).toMatchObject({ allowed: true });
 
     const later = new Date(now.getTime() + hour);
     const refused = await reserve(db, requests, later);
@@ -161,7 +189,7 @@ describe('rate limits', () => {
     };
     await expect(
       db.transaction().execute(async (trx) => {
-        expect(await reserve(trx, [request])).toEqual({ allowed: true });
+        expect(await reserve(trx, [request])).toMatchObject({ allowed: true });
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
@@ -176,8 +204,8 @@ describe('rate limits', () => {
       scope,
     };
     const now = new Date('2026-03-03T10:00:00.000Z');
-    expect(await check(db, [request], now)).toEqual({ allowed: true });
-    expect(await check(db, [request], now)).toEqual({ allowed: true });
+    expect(await check(db, [request], now)).toMatchObject({ allowed: true });
+    expect(await check(db, [request], now)).toMatchObject({ allowed: true });
     expect(await countEvents(db, scope)).toBe(0);
 
     await record(db, 'failed-authorizations-per-name', scope, new Date(now.getTime() - 30 * 60_000));
@@ -230,10 +258,10 @@ describe('rate limits', () => {
     const now = new Date('2026-03-05T10:00:00.000Z');
     const ask = () => checkOrderAllowed(db, { directoryUrl, names, overrides }, now);
 
-    expect(await ask()).toEqual({ allowed: true });
+    expect(await ask()).toMatchObject({ allowed: true });
     const nameSet = rateLimitScopes.nameSet(directoryUrl, 'shop.example.com,www.shop.example.com');
     await record(db, 'duplicate-certificates', nameSet, new Date(now.getTime() - 30 * 60_000));
-    expect(await ask()).toEqual({ allowed: true });
+    expect(await ask()).toMatchObject({ allowed: true });
     await record(db, 'duplicate-certificates', nameSet, new Date(now.getTime() - 10 * 60_000));
     const refused = await ask();
     expect(refused).toMatchObject({

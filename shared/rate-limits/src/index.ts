@@ -4,8 +4,10 @@ export {
   type LimitOutcome,
   type LimitRequest,
   prune,
+  type Reservation,
   rateLimitLockName,
   record,
+  release,
   reserve,
   reserveSlots,
 } from './ledger.ts';

@@ -19,6 +19,9 @@ export type LimitOutcome =
   | { allowed: true }
   | { allowed: false; limit: LimitName; scope: string; retryAt: Date; reason: string };
 
+/** A granted reservation: the ledger rows it wrote, per budget, so slots that were not used can be handed back. */
+export type Reservation = { allowed: true; events: Array<{ id: string; limit: LimitName }> };
+
 /** Advisory lock names are `gatehouse.rate-limit:<limit>|<scope>`, hashed with Postgres `hashtext`. */
 const lockPrefix = 'gatehouse.rate-limit:';
 
@@ -39,21 +42,24 @@ export async function reserve(
   db: Db,
   requests: readonly LimitRequest[],
   now = new Date(),
-): Promise<LimitOutcome> {
+): Promise<Reservation | Exclude<LimitOutcome, { allowed: true }>> {
   const distinct = distinctRequests(requests);
-  if (distinct.length === 0) return { allowed: true };
-  const run = async (trx: Db): Promise<LimitOutcome> => {
+  if (distinct.length === 0) return { allowed: true, events: [] };
+  const run = async (trx: Db): Promise<Reservation | Exclude<LimitOutcome, { allowed: true }>> => {
     await lockInOrder(trx, distinct);
     const outcome = await evaluate(trx, distinct, now);
-    if (outcome.allowed) {
-      await trx
-        .insertInto('rate_limit_events')
-        .values(
-          distinct.map((request) => ({ limit_name: request.limit, scope: request.scope, occurred_at: now })),
-        )
-        .execute();
-    }
-    return outcome;
+    if (!outcome.allowed) return outcome;
+    const rows = await trx
+      .insertInto('rate_limit_events')
+      .values(
+        distinct.map((request) => ({ limit_name: request.limit, scope: request.scope, occurred_at: now })),
+      )
+      .returning(['id', 'limit_name'])
+      .execute();
+    return {
+      allowed: true,
+      events: rows.map((row) => ({ id: String(row.id), limit: row.limit_name as LimitName })),
+    };
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
@@ -98,6 +104,17 @@ export async function reserveSlots(
     return { allowed: true as const, granted };
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+/**
+ * Hands back slots of a reservation that were not used: an order that never reached the CA spent nothing
+ * there, and one that issued no certificate spent no certificate budget (duplicates, per registered domain),
+ * while the CA did count the order. Without this, a CA outage would burn a week of duplicate-certificate budget.
+ */
+export async function release(db: Db, reservation: Reservation, limits: readonly LimitName[]): Promise<void> {
+  const ids = reservation.events.filter((event) => limits.includes(event.limit)).map((event) => event.id);
+  if (ids.length === 0) return;
+  await db.deleteFrom('rate_limit_events').where(sql<string>`id::text`, 'in', ids).execute();
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type RateLimitOverrides,
   rateLimitScopes,
   record,
+  release,
   reserve,
   reserveSlots,
 } from '@gatehouse/rate-limits';
@@ -59,11 +60,29 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
   }
 
   return {
-    async reserveOrderBudget(directoryUrl: string, accountUrl: string, names: string[], namesKey: string) {
+    async reserveOrderBudget(
+      directoryUrl: string,
+      accountUrl: string,
+      names: string[],
+      namesKey: string,
+    ): Promise<BudgetDecision> {
       const rules = limitsFor(directoryUrl, overrides);
-      return decision(
-        await reserve(db, orderLimitRequests(rules, directoryUrl, accountUrl, names, namesKey)),
+      const reservation = await reserve(
+        db,
+        orderLimitRequests(rules, directoryUrl, accountUrl, names, namesKey),
       );
+      if (!reservation.allowed) return decision(reservation);
+      return {
+        allowed: true,
+        release: (outcome) =>
+          release(
+            db,
+            reservation,
+            outcome === 'not-ordered'
+              ? ['new-orders-per-account', 'duplicate-certificates', 'certificates-per-registered-domain']
+              : ['duplicate-certificates', 'certificates-per-registered-domain'],
+          ),
+      };
     },
     async checkFailedAuthorizationBudget(directoryUrl: string, accountUrl: string, names: string[]) {
       const rules = limitsFor(directoryUrl, overrides);

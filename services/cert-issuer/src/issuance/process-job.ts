@@ -21,7 +21,16 @@ import { finishJob } from './job-queue.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 
 /** Whether and when an order may be placed, from the rate-limit ledger. */
-export type BudgetDecision = { allowed: true } | { allowed: false; retryAt: Date; reason: string };
+export type BudgetDecision =
+  | {
+      allowed: true;
+      /**
+       * Hands back what an attempt did not use: `not-ordered` (the order never reached the CA) returns every
+       * slot, `not-issued` (the CA took the order, no certificate came of it) the certificate budgets.
+       */
+      release?: (outcome: 'not-ordered' | 'not-issued') => Promise<void>;
+    }
+  | { allowed: false; retryAt: Date; reason: string };
 
 export interface IssuanceDeps {
   db: Db;
@@ -219,6 +228,8 @@ async function attempt(
   const startedAt = new Date();
   let accountId: string | null = null;
   let orderId: string | null = null;
+  let reservation: Extract<BudgetDecision, { allowed: true }> | undefined;
+  let orderCreated = false;
   try {
     const { issuer, accountId: account, accountUrl } = await deps.issuerFor(step.directoryUrl);
     accountId = account;
@@ -254,6 +265,7 @@ async function attempt(
         certificate.names_key,
       );
       if (!budget.allowed) return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
+      reservation = budget;
     }
     orderId = resume?.orderId ?? randomUUID();
     const currentOrderId = orderId;
@@ -264,8 +276,9 @@ async function attempt(
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
-      checkpoint: (progress) =>
-        saveCheckpoint(db, deps.box, {
+      checkpoint: (progress) => {
+        orderCreated = true;
+        return saveCheckpoint(db, deps.box, {
           orderId: currentOrderId,
           certificateId: certificate.id,
           directoryUrl: step.directoryUrl,
@@ -273,7 +286,8 @@ async function attempt(
           challenge: step.challenge,
           orderUrl: progress.orderUrl,
           keyPem: progress.keyPem,
-        }),
+        });
+      },
     });
     await storeIssued(job, certificate, step, deps, { issued, accountId: account, orderId, startedAt });
     log.info({ directory_url: step.directoryUrl, challenge: step.challenge }, 'certificate issued');
@@ -288,6 +302,7 @@ async function attempt(
       'issuance attempt failed',
     );
     await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
+    await reservation?.release?.(orderCreated ? 'not-issued' : 'not-ordered');
     if (error.problemType?.endsWith(':accountDoesNotExist')) await deps.forgetAccount(step.directoryUrl);
     if (orderId && error.kind !== 'connection') {
       // The CA answered and the order failed: it cannot be resumed. After a connection error it may be.
