@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createSecretBox, dnsProviderSecretContext, splitCertificateChain } from '@gatehouse/pki';
 import {
@@ -155,6 +158,44 @@ describe('DNS-01 providers', { timeout: 240_000 }, () => {
     const attempts = await attemptsOf(database.db, id);
     expect(attempts.length).toBeGreaterThan(0);
     expect(attempts.every((attempt) => attempt.error_kind === 'dns-provider-auth')).toBe(true);
+  });
+
+  it('an exec provider (the operator’s script, here nsupdate) writes and removes the records, and issuance succeeds', async () => {
+    await clearProviders();
+    const dir = mkdtempSync(join(tmpdir(), 'dns-exec-'));
+    const log = join(dir, 'calls.log');
+    const command = join(dir, 'dns-hook.sh');
+    // lego's exec contract: `<script> present|cleanup <fqdn.> <value>`.
+    writeFileSync(
+      command,
+      `#!/bin/sh
+echo "$1 $2" >> ${log}
+case $1 in
+  present) op="update add $2 60 TXT "$3"" ;;
+  cleanup) op="update delete $2 TXT "$3"" ;;
+esac
+printf 'server 127.0.0.1 ${BIND_PORT}\n%s\nsend\n' "$op" | nsupdate -k ${process.env.BIND_TSIG_FILE}
+`,
+    );
+    chmodSync(command, 0o755);
+    try {
+      const id = randomUUID();
+      await database.db
+        .insertInto('dns_providers')
+        .values({ id, zone: 'delegated.test', kind: 'exec', config: JSON.stringify({ command }) })
+        .execute();
+      const cert = await requestCertificate(database.db, ['hook.delegated.test'], { challenge: 'dns-01' });
+      const row = await waitForOutcome(cert);
+      expect(row.last_error_message).toBeNull();
+      expect(row.status).toBe('valid');
+      expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+        'present _acme-challenge.hook.delegated.test.',
+        'cleanup _acme-challenge.hook.delegated.test.',
+      ]);
+      expect(await dig('_acme-challenge.hook.delegated.test')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a propagation timeout: a clear failure, and the record written is removed again', async () => {

@@ -1,7 +1,10 @@
 import { z } from 'zod';
+import { createCloudflareProvider } from './cloudflare/index.ts';
 import type { DnsProvider } from './dns-provider.ts';
 import { DnsProviderError } from './dns-provider-error.ts';
+import { createExecProvider } from './exec/index.ts';
 import { createRfc2136Provider } from './rfc2136/index.ts';
+import { createWebhookProvider } from './webhook/index.ts';
 
 /** A `dns_providers` row with its secret opened. */
 export interface DnsProviderSpec {
@@ -17,6 +20,15 @@ function parseServer(value: string): { host: string; port: number } {
   if (!match) throw new Error(`"${value}" is not host:port`);
   return { host: match[1]!, port: Number(match[2]) };
 }
+
+const cloudflareConfig = z.object({
+  zoneId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
+});
+const webhookConfig = z.object({ url: z.url({ protocol: /^https?$/ }) });
+const execConfig = z.object({ command: z.string().regex(/^\/\S+$/) });
 
 const rfc2136Config = z.object({
   server: z.string(),
@@ -51,6 +63,22 @@ export function buildDnsProvider(spec: DnsProviderSpec): DnsProvider {
         keyAlgorithm: config.data.keyAlgorithm,
         keySecret: spec.secret,
       });
+    }
+    case 'cloudflare': {
+      const config = cloudflareConfig.safeParse(spec.config);
+      if (!config.success || !spec.secret)
+        throw invalid(config.success ? 'no apiToken' : config.error.message);
+      return createCloudflareProvider({ apiToken: spec.secret, zone: spec.zone, zoneId: config.data.zoneId });
+    }
+    case 'webhook': {
+      const config = webhookConfig.safeParse(spec.config);
+      if (!config.success) throw invalid(config.error.message);
+      return createWebhookProvider({ url: config.data.url, token: spec.secret });
+    }
+    case 'exec': {
+      const config = execConfig.safeParse(spec.config);
+      if (!config.success) throw invalid(config.error.message);
+      return createExecProvider({ command: config.data.command });
     }
     default:
       throw invalid(`unknown kind ${spec.kind}`);

@@ -1,0 +1,1 @@
+export { type CloudflareProviderOptions, createCloudflareProvider } from './cloudflare-provider.ts';

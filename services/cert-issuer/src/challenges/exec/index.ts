@@ -1,0 +1,1 @@
+export { createExecProvider, type ExecProviderOptions } from './exec-provider.ts';

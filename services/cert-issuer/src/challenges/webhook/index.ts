@@ -1,0 +1,1 @@
+export { createWebhookProvider, type WebhookProviderOptions } from './webhook-provider.ts';
