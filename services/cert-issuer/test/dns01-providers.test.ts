@@ -138,6 +138,20 @@ describe('DNS-01 providers', { timeout: 240_000 }, () => {
     expect(await dig('_acme-challenge.alias.delegated.test')).toEqual([]);
   });
 
+  it('auto: HTTP-01 cannot work here (nothing answers on port 80), so DNS-01 through the zone’s provider gets the certificate', async () => {
+    await clearProviders();
+    await registerProvider('example.test');
+    const id = await requestCertificate(database.db, ['auto.example.test'], { challenge: 'auto' });
+    const row = await waitForOutcome(id);
+    expect(row.last_error_message).toBeNull();
+    expect(row.status).toBe('valid');
+    const attempts = await attemptsOf(database.db, id);
+    expect(attempts.map((attempt) => [attempt.challenge_type, attempt.outcome, attempt.error_kind])).toEqual([
+      ['http-01', 'failure', 'preflight'],
+      ['dns-01', 'success', null],
+    ]);
+  });
+
   it('a wrong TSIG secret: failure kind dns-provider-auth with a clear message, and no CA order placed', async () => {
     await clearProviders();
     await registerProvider('example.test', Buffer.alloc(32, 7).toString('base64'));

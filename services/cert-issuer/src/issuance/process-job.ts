@@ -153,9 +153,10 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   let lastError: IssueError | undefined;
   let earliestRefill: { at: Date; reason: string } | undefined;
   const skippedCas = new Set<string>();
+  const skippedChallenges = new Set<ChallengeType>();
   for (const step of planRound(deps.directoryUrls, challenges)) {
     if (deps.signal.aborted) return; // Lease lost or draining: the job stays claimable and resumes.
-    if (skippedCas.has(step.directoryUrl)) continue;
+    if (skippedCas.has(step.directoryUrl) || skippedChallenges.has(step.challenge)) continue;
     if (step.quickRetry) {
       await new Promise((resolve) => setTimeout(resolve, deps.quickRetryDelayMs));
     }
@@ -168,7 +169,12 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
       continue;
     }
     lastError = outcome.error;
-    if (outcome.kind === 'preflight') break; // Nothing any CA can do until DNS or routing is fixed.
+    // No CA can help this challenge type until DNS or routing is fixed; another type (auto: DNS-01 after
+    // HTTP-01) may still work.
+    if (outcome.kind === 'preflight') {
+      skippedChallenges.add(step.challenge);
+      continue;
+    }
     const decision = decideAfterFailure(outcome.error.kind, step);
     if (decision === 'abandon') return fail(job, certificate, deps, outcome.error, null);
     if (decision === 'next-ca') skippedCas.add(step.directoryUrl);
