@@ -85,7 +85,22 @@ interface Proxy {
  * drop it, answer it with TC set (no records) or forward it and flip a byte of BIND's answer. TCP is
  * always relayed untouched.
  */
+/**
+ * A UDP+TCP proxy in front of BIND on one port number. The UDP port is picked by the kernel and the TCP
+ * listener takes the same number; under a parallel test run another process may hold that TCP port, so a
+ * clash starts over on a new pair instead of failing.
+ */
 async function startProxy(onUdp: (index: number) => UdpAction): Promise<Proxy> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startProxyOnce(onUdp);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw error;
+    }
+  }
+}
+
+async function startProxyOnce(onUdp: (index: number) => UdpAction): Promise<Proxy> {
   const udp: UdpSocket = createSocket('udp4');
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
   const port = udp.address().port;
@@ -115,7 +130,18 @@ async function startProxy(onUdp: (index: number) => UdpAction): Promise<Proxy> {
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   });
-  await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    udp.close();
+    throw error;
+  }
   proxy.close = async () => {
     udp.close();
     await new Promise<void>((resolve) => tcp.close(() => resolve()));
