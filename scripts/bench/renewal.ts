@@ -137,20 +137,21 @@ const db = database.db;
 const logger = createLogger({ service: 'bench-renewal', level: 'silent' });
 const box = createSecretBox(randomBytes(32));
 const results: Array<Record<string, unknown>> = [];
+const tickOptions = {
+  db,
+  box,
+  ari: noAri,
+  logger,
+  batchSize: BATCH,
+  remindersBeforeFallback: 30,
+  expiringWithinMs: 7 * 86_400_000,
+};
 try {
   const seedStart = performance.now();
   await seed(db);
   console.log(`seeded ${total} certificates in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
   // One tick to settle what the seed left due (ARI polls scheduled in the past), not measured.
-  await schedulerTick({
-    db,
-    box,
-    ari: noAri,
-    logger,
-    batchSize: BATCH,
-    remindersBeforeFallback: 30,
-    expiringWithinMs: 7 * 86_400_000,
-  });
+  await schedulerTick(tickOptions);
 
   for (const due of DUE_COUNTS) {
     await makeDue(db, due);
@@ -159,15 +160,7 @@ try {
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const start = performance.now();
-    const tick = await schedulerTick({
-      db,
-      box,
-      ari: noAri,
-      logger,
-      batchSize: BATCH,
-      remindersBeforeFallback: 30,
-      expiringWithinMs: 7 * 86_400_000,
-    });
+    const tick = await schedulerTick(tickOptions);
     const ms = performance.now() - start;
     const heapGrowthKb = Math.round((process.memoryUsage().heapUsed - heapBefore) / 1024);
     console.log(

@@ -1,5 +1,5 @@
 import { consumerName, startConsumer } from '@gatehouse/messaging';
-import { runService } from '@gatehouse/runtime';
+import { runService, startPeriodic } from '@gatehouse/runtime';
 import { certificateEventSubscriptions } from './alerts/on-certificate-events.ts';
 import { queueDueReminders } from './alerts/reminders.ts';
 import { notifierConfigShape } from './config.ts';
@@ -27,45 +27,34 @@ await runService({
       subscriptions: certificateEventSubscriptions({ holdMs: config.NOTIFY_DIGEST_WINDOW }),
     });
 
-    let stopping = false;
-    let wake: (() => void) | undefined;
-    const loop = (async () => {
-      while (!stopping) {
-        try {
-          await queueDueReminders(db, {
-            intervalMs: config.NOTIFY_REMINDER_INTERVAL,
-            holdMs: config.NOTIFY_DIGEST_WINDOW,
-            limit: 200,
-          });
-          while (
-            !stopping &&
-            (await sendDueNotifications({
-              db,
-              logger,
-              send: smtp?.send,
-              adminEmails: config.ADMIN_EMAILS ?? [],
-              digestThreshold: config.NOTIFY_DIGEST_THRESHOLD,
-              retryBackoffMs: config.NOTIFY_RETRY_BACKOFF,
-            })) > 0
-          );
-        } catch (error) {
-          logger.warn({ err: error }, 'notifier pass failed; retrying');
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, LOOP_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
+    const clock = startPeriodic({
+      name: 'notifier pass',
+      everyMs: LOOP_MS,
+      logger,
+      async pass(stopping) {
+        await queueDueReminders(db, {
+          intervalMs: config.NOTIFY_REMINDER_INTERVAL,
+          holdMs: config.NOTIFY_DIGEST_WINDOW,
+          limit: 200,
         });
-      }
-    })();
+        // Drain what is due, a batch at a time.
+        while (
+          !stopping() &&
+          (await sendDueNotifications({
+            db,
+            logger,
+            send: smtp?.send,
+            adminEmails: config.ADMIN_EMAILS ?? [],
+            digestThreshold: config.NOTIFY_DIGEST_THRESHOLD,
+            retryBackoffMs: config.NOTIFY_RETRY_BACKOFF,
+          })) > 0
+        );
+      },
+    });
     return {
       async stop() {
-        stopping = true;
         await consumer.stop();
-        wake?.();
-        await loop;
+        await clock.stop();
         smtp?.close();
       },
     };

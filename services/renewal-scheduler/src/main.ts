@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { certsIssued } from '@gatehouse/events';
 import { consumerName, on, startConsumer } from '@gatehouse/messaging';
 import { createSecretBox } from '@gatehouse/pki';
-import { runService } from '@gatehouse/runtime';
+import { runService, startPeriodic } from '@gatehouse/runtime';
 import { renewalSchedulerConfigShape } from './config.ts';
 import { createAriClient } from './renewal/ari-client.ts';
 import { scheduleIssued } from './renewal/schedule-issued.ts';
@@ -17,8 +17,22 @@ await runService({
     const ari = createAriClient({
       caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
     });
-    let stopping = false;
-    let wake: (() => void) | undefined;
+    const clock = startPeriodic({
+      name: 'renewal tick',
+      everyMs: config.RENEWAL_TICK_SECONDS * 1000,
+      logger,
+      pass: (stopping) =>
+        schedulerTick({
+          db,
+          box,
+          ari,
+          logger,
+          batchSize: config.RENEWAL_BATCH_SIZE,
+          remindersBeforeFallback: config.FALLBACK_AFTER_REMINDERS,
+          expiringWithinMs: config.EXPIRING_WITHIN,
+          stopping,
+        }),
+    });
 
     // A new certificate gets its spread renewal time and an ARI poll; the tick picks the poll up at once.
     const consumer = await startConsumer({
@@ -31,42 +45,14 @@ await runService({
       subscriptions: [
         on(certsIssued, async (event, { trx }) => {
           // The handler's transaction commits after it returns: wake the tick a moment later.
-          if (await scheduleIssued(trx, event.data)) setTimeout(() => wake?.(), 200).unref();
+          if (await scheduleIssued(trx, event.data)) setTimeout(() => clock.wake(), 200).unref();
         }),
       ],
     });
-
-    const loop = (async () => {
-      while (!stopping) {
-        try {
-          await schedulerTick({
-            db,
-            box,
-            ari,
-            logger,
-            batchSize: config.RENEWAL_BATCH_SIZE,
-            remindersBeforeFallback: config.FALLBACK_AFTER_REMINDERS,
-            expiringWithinMs: config.EXPIRING_WITHIN,
-            stopping: () => stopping,
-          });
-        } catch (error) {
-          logger.warn({ err: error }, 'renewal tick failed');
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, config.RENEWAL_TICK_SECONDS * 1000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    })();
     return {
       async stop() {
-        stopping = true;
         await consumer.stop();
-        wake?.();
-        await loop;
+        await clock.stop();
       },
     };
   },

@@ -6,6 +6,7 @@ export {
   startHealthServer,
 } from './health-server.ts';
 export { traceRequests } from './http-tracing.ts';
+export { type Periodic, startPeriodic } from './periodic.ts';
 export { retryUntilReady } from './retry.ts';
 export {
   type RuntimeConfig,

@@ -17,6 +17,7 @@ export async function adminRecipients(db: Db, fromEnvironment: readonly string[]
   const all = [...fromEnvironment, ...(fromSettings.success ? fromSettings.data : [])];
   // One mail per mailbox: the first spelling of an address wins (domain parts are case-insensitive).
   const unique = new Map<string, string>();
-  for (const address of all) if (!unique.has(address.toLowerCase())) unique.set(address.toLowerCase(), address);
+  for (const address of all)
+    if (!unique.has(address.toLowerCase())) unique.set(address.toLowerCase(), address);
   return [...unique.values()];
 }
