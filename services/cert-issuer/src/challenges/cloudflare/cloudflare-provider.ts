@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DnsProvider } from '../dns-provider.ts';
 import { DnsProviderError } from '../dns-provider-error.ts';
+import { providerFetch } from '../provider-fetch.ts';
 
 export interface CloudflareProviderOptions {
   /** An API token with Zone.DNS edit on the zone (not the global API key). */
@@ -49,31 +50,18 @@ export function createCloudflareProvider(options: CloudflareProviderOptions): Dn
     path: string,
     body?: unknown,
   ): Promise<{ status: number; data: z.infer<typeof envelope> }> {
-    let response: Response;
-    try {
-      response = await fetch(`${base}${path}`, {
+    const response = await providerFetch(
+      `${base}${path}`,
+      {
         method,
         headers: {
           authorization: `Bearer ${options.apiToken}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      const cause = error as Error;
-      if (cause.name === 'TimeoutError')
-        throw new DnsProviderError(
-          'timeout',
-          `Cloudflare did not answer ${method} ${path} within ${timeoutMs} ms`,
-          { cause },
-        );
-      throw new DnsProviderError(
-        'server',
-        `Cloudflare could not be reached (${method} ${path}): ${cause.message}`,
-        { cause },
-      );
-    }
+      },
+      { timeoutMs, what: `Cloudflare (${method} ${path})` },
+    );
     let parsed: z.infer<typeof envelope>;
     try {
       parsed = envelope.parse(await response.json());

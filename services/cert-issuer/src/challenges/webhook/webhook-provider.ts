@@ -1,5 +1,6 @@
 import type { DnsProvider } from '../dns-provider.ts';
 import { DnsProviderError } from '../dns-provider-error.ts';
+import { providerFetch } from '../provider-fetch.ts';
 
 export interface WebhookProviderOptions {
   /** Base URL: `present` POSTs to `<url>/present`, `cleanup` to `<url>/cleanup`. */
@@ -20,31 +21,18 @@ export function createWebhookProvider(options: WebhookProviderOptions): DnsProvi
 
   async function call(action: 'present' | 'cleanup', fqdn: string, value: string): Promise<void> {
     const target = `${base}/${action}`;
-    let response: Response;
-    try {
-      response = await fetch(target, {
+    const response = await providerFetch(
+      target,
+      {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         body: JSON.stringify({ fqdn: `${fqdn.replace(/\.$/, '')}.`, value }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      const cause = error as Error;
-      if (cause.name === 'TimeoutError')
-        throw new DnsProviderError(
-          'timeout',
-          `the DNS webhook ${target} did not answer within ${timeoutMs} ms`,
-          { cause },
-        );
-      throw new DnsProviderError(
-        'server',
-        `the DNS webhook ${target} could not be reached: ${describe(cause)}`,
-        { cause },
-      );
-    }
+      },
+      { timeoutMs, what: `the DNS webhook ${target}` },
+    );
     if (response.ok) return;
     const detail = (await response.text().catch(() => '')).trim().slice(0, 200);
     const said = detail ? `: ${detail}` : '';
@@ -66,9 +54,4 @@ export function createWebhookProvider(options: WebhookProviderOptions): DnsProvi
     present: (fqdn, value) => call('present', fqdn, value),
     cleanup: (fqdn, value) => call('cleanup', fqdn, value),
   };
-}
-
-function describe(error: Error): string {
-  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
-  return code ?? error.message;
 }
