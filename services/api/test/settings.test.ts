@@ -102,5 +102,8 @@ describe('api settings', () => {
     expect(removed.status).toBe(200);
     expect(removed.body.fallbackCertificateId).toBeNull();
     expect(await storedSetting('fallback_certificate_id')).toBeUndefined();
+    // Each change is announced (proxy-config chooses again at once); the refused ones announced nothing.
+    const changes = await api.events('certs.fallback-changed');
+    expect(changes.map((event) => event.data)).toEqual([{ certificateId: customWildcard }, { certificateId: null }]);
   });
 });

@@ -3,6 +3,7 @@ import {
   appsDeleted,
   appsUpdated,
   certsFallbackActivated,
+  certsFallbackChanged,
   certsIssued,
   certsRemoved,
   certsUploaded,
@@ -118,6 +119,8 @@ await runService({
           on(certsUploaded, async () => coalescer.scheduleFull()),
           // A deleted upload may have served any app: its names fall to their next choice.
           on(certsRemoved, async () => coalescer.scheduleFull()),
+          // The operator's fallback wildcard changed: any name on a fallback may be served differently now.
+          on(certsFallbackChanged, async () => coalescer.scheduleFull()),
         ],
       }),
     ]);

@@ -3,7 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Database, settingKeys } from '@gatehouse/db';
-import { certsFallbackActivated, certsIssued, certsUploaded, createEvent } from '@gatehouse/events';
+import {
+  certsFallbackActivated,
+  certsFallbackChanged,
+  certsIssued,
+  certsUploaded,
+  createEvent,
+} from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, createSelfSignedCertificate, type PemPair } from '@gatehouse/pki';
 import {
@@ -255,6 +261,32 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
     expect(listed()).toEqual([renewedEntry]);
     const selfSignedFile = join(root, 'certs', pemFileNameOf(selfSigned));
     await waitFor('the fallback PEM removed', () => !existsSync(selfSignedFile));
+
+    // The fallback setting changes without any certificate event: certs.fallback-changed alone makes the node
+    // choose again at once (the periodic full pass is 15 min away). Cleared, the wildcard is a plain upload and
+    // wins over ACME under its domain; named the fallback again, it is held back and the ACME one returns.
+    const fallbackChanged = (certificateId: string | null) =>
+      createEvent(certsFallbackChanged, {
+        source: 'test',
+        subject: certificateId ?? 'none',
+        data: { certificateId },
+      });
+    await inTransaction(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', settingKeys.fallbackCertificateId).execute();
+      await enqueue(trx, fallbackChanged(null));
+    });
+    await waitUntilServed(wildcard, 'the wildcard as a plain upload once it is no longer the fallback');
+    await inTransaction(async (trx) => {
+      await trx
+        .insertInto('settings')
+        .values({ key: settingKeys.fallbackCertificateId, value: JSON.stringify(wildcardId) })
+        .execute();
+      await enqueue(trx, fallbackChanged(wildcardId));
+    });
+    await waitUntilServed(
+      renewed,
+      'the renewed ACME certificate again once the wildcard is the fallback again',
+    );
 
     // An operator uploads a custom certificate for the name: it wins over the ACME one.
     const customId = randomUUID();

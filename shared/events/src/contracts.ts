@@ -124,6 +124,15 @@ export const certsRemoved = defineEvent(
   1,
   z.object({ certificateId: id, names: z.array(dnsName).min(1) }),
 );
+/**
+ * The operator set or cleared the fallback wildcard (`PUT|DELETE /v1/settings/fallback-certificate`): every
+ * name on a fallback may now be served by another certificate. `certificateId` is the new one, or null.
+ */
+export const certsFallbackChanged = defineEvent(
+  'certs.fallback-changed',
+  1,
+  z.object({ certificateId: id.nullable() }),
+);
 export const certsIssued = defineEvent(
   'certs.issued',
   1,
@@ -210,6 +219,7 @@ export const allContracts = [
   certsRequested,
   certsUploaded,
   certsRemoved,
+  certsFallbackChanged,
   certsIssued,
   certsIssueFailed,
   certsRenewalDue,

@@ -1,4 +1,6 @@
 import type { Db } from '@gatehouse/db';
+import { certsFallbackChanged, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
@@ -49,16 +51,29 @@ export function settingsRoutes(db: Db): Router {
         throw new ApiError('validation', problem, { errors: [{ field: 'certificateId', message: problem }] });
       }
       await writeSetting(trx, settingKeys.fallbackCertificateId, id);
+      await enqueue(trx, fallbackChanged(id));
     });
     response.json(await settingsView(db));
   });
 
   router.delete('/fallback-certificate', async (_request, response) => {
-    await deleteSetting(db, settingKeys.fallbackCertificateId);
+    await db.transaction().execute(async (trx) => {
+      await deleteSetting(trx, settingKeys.fallbackCertificateId);
+      await enqueue(trx, fallbackChanged(null));
+    });
     response.json(await settingsView(db));
   });
 
   return router;
+}
+
+/** Tells proxy-config (and anyone else) to choose certificates again for names on a fallback. */
+function fallbackChanged(certificateId: string | null) {
+  return createEvent(certsFallbackChanged, {
+    source: 'api',
+    subject: certificateId ?? 'none',
+    data: { certificateId },
+  });
 }
 
 function fallbackProblem(certificate: {
