@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
   type AriProxy,
   createTestDatabase,
   freePort,
+  opensslAriCertId,
   startAriProxy,
   startNatsServer,
   startPebble,
@@ -22,31 +19,6 @@ import { certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;
-
-/** The ARI identifier as openssl reads it (independent of cert-issuer's DER reader). */
-function opensslAriId(chainPem: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ari-'));
-  try {
-    const path = join(dir, 'leaf.pem');
-    writeFileSync(path, chainPem);
-    const text = execFileSync('openssl', [
-      'x509',
-      '-in',
-      path,
-      '-noout',
-      '-serial',
-      '-ext',
-      'authorityKeyIdentifier',
-    ]).toString();
-    const serialHex = /serial=([0-9A-F]+)/i.exec(text)![1]!;
-    const akiHex = /Authority Key Identifier:\s*(?:keyid:)?([0-9A-F:]+)/i.exec(text)![1]!.replaceAll(':', '');
-    let serial = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex');
-    if (serial[0]! & 0x80) serial = Buffer.concat([Buffer.from([0]), serial]); // DER INTEGER, positive
-    return `${Buffer.from(akiHex, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('issuance - ARI replaces', { timeout: 240_000 }, () => {
   let database: TestDatabase;
@@ -126,7 +98,7 @@ describe('issuance - ARI replaces', { timeout: 240_000 }, () => {
     expect(verifyChain(renewed.chain_pem!, await pebble.rootPem())).toEqual({ ok: true });
     const orders = ordersFor(names);
     expect(orders).toHaveLength(2);
-    expect(orders[1]!.replaces).toBe(opensslAriId(first.chain_pem!));
+    expect(orders[1]!.replaces).toBe(opensslAriCertId(first.chain_pem!));
   });
 
   it('ari - a newOrder rejected as alreadyReplaced is placed once more without replaces and succeeds', async () => {
@@ -145,7 +117,10 @@ describe('issuance - ARI replaces', { timeout: 240_000 }, () => {
       proxy.rejectReplaces = undefined;
     }
     const renewalOrders = ordersFor(names).slice(1);
-    expect(renewalOrders.map((order) => order.replaces)).toEqual([opensslAriId(first.chain_pem!), undefined]);
+    expect(renewalOrders.map((order) => order.replaces)).toEqual([
+      opensslAriCertId(first.chain_pem!),
+      undefined,
+    ]);
     const failures = await database.db
       .selectFrom('order_attempts')
       .select('outcome')

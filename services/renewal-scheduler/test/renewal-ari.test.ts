@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { ariCertId } from '@gatehouse/pki';
 import {
   type AriProxy,
   createTestDatabase,
   freePort,
+  opensslAriCertId,
   startAriProxy,
   startNatsServer,
   startPebble,
@@ -117,7 +117,7 @@ describe('renewal with ARI', { timeout: 240_000 }, () => {
     );
     expect(due.rows.map((row) => row.reason)).toEqual(['ari']);
     const orders = proxy.newOrders.filter((order) => order.identifiers[0]?.value === names[0]);
-    expect(orders.map((order) => order.replaces)).toEqual([undefined, opensslAriId(first.chain_pem!)]);
+    expect(orders.map((order) => order.replaces)).toEqual([undefined, opensslAriCertId(first.chain_pem!)]);
     // The new certificate was polled in turn: its window lies past its expiry, so renewal is held to the
     // last tenth of its lifetime instead (never after expiry).
     await waitFor('the renewed certificate polled', async () => {
@@ -131,16 +131,3 @@ describe('renewal with ARI', { timeout: 240_000 }, () => {
     });
   });
 });
-
-/** The ARI identifier as openssl reads it (independent of shared/pki's DER reader). */
-function opensslAriId(chainPem: string): string {
-  const text = execFileSync('openssl', ['x509', '-noout', '-text', '-serial'], {
-    input: chainPem,
-    encoding: 'utf8',
-  });
-  const aki = /Authority Key Identifier:\s*\n\s*(?:keyid:)?([0-9A-F:]+)/i.exec(text)![1]!.replace(/:/g, '');
-  let serial = /serial=([0-9A-F]+)/i.exec(text)![1]!;
-  if (serial.length % 2) serial = `0${serial}`;
-  if (Number.parseInt(serial.slice(0, 2), 16) >= 0x80) serial = `00${serial}`;
-  return `${Buffer.from(aki, 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
-}

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -114,4 +115,19 @@ export async function startAriProxy(pebble: TestPebble): Promise<AriProxy> {
     agent.destroy();
   };
   return proxy;
+}
+
+/**
+ * The ARI certificate identifier of the chain's leaf as openssl reads it (RFC 9773 §4.1), independent of
+ * shared/pki's DER reader, so a test compares two implementations rather than one with itself.
+ */
+export function opensslAriCertId(chainPem: string): string {
+  const text = execFileSync('openssl', ['x509', '-noout', '-serial', '-ext', 'authorityKeyIdentifier'], {
+    input: chainPem,
+  }).toString();
+  const serialHex = /serial=([0-9A-F]+)/i.exec(text)![1]!;
+  const akiHex = /Authority Key Identifier:\s*(?:keyid:)?([0-9A-F:]+)/i.exec(text)![1]!.replaceAll(':', '');
+  let serial = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex');
+  if (serial[0]! & 0x80) serial = Buffer.concat([Buffer.from([0]), serial]); // DER INTEGER, positive
+  return `${Buffer.from(akiHex, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
 }

@@ -1,4 +1,4 @@
-export { type AriProxy, startAriProxy } from './ari-proxy.ts';
+export { type AriProxy, opensslAriCertId, startAriProxy } from './ari-proxy.ts';
 export { makeCertificateChain, type TestCertificateChain } from './certificate-chain.ts';
 export {
   type CaaPolicy,
