@@ -91,7 +91,11 @@ describe('services', () => {
       }
     } finally {
       const codes = await Promise.all(running.map(({ process }) => process.stop('SIGTERM')));
-      expect(codes).toEqual(services.map(() => 0));
+      const unclean = running.filter((_, index) => codes[index] !== 0);
+      expect(
+        codes,
+        unclean.map(({ name, process }) => `${name}:\n${process.output().slice(-3000)}`).join('\n'),
+      ).toEqual(services.map(() => 0));
     }
     for (const { process } of running) expect(process.output()).toContain('"msg":"stopped"');
   });

@@ -102,7 +102,15 @@ describe('issuance recovery', { timeout: 240_000 }, () => {
             .length >= 2,
         { timeoutMs: 30_000, intervalMs: 100 },
       );
-      const failed = await certificateRow(database.db, id);
+      // The round ends (status, retry time) a moment after its last attempt is recorded.
+      const failed = await waitFor(
+        'the round recorded as failed',
+        async () => {
+          const row = await certificateRow(database.db, id);
+          return row.last_error_kind !== null && row;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       expect(failed).toMatchObject({ status: 'failed', last_error_kind: 'connection' });
       expect(failed.next_retry_at).not.toBeNull();
       await secondary.start(); // A fresh Pebble: it has forgotten our account, which must be re-registered.

@@ -51,8 +51,12 @@ await runService({
     });
     return {
       async stop() {
-        await consumer.stop();
-        await clock.stop();
+        // Whatever happens to the consumer, the clock stops too: a pass must never outlive the database.
+        try {
+          await consumer.stop();
+        } finally {
+          await clock.stop();
+        }
       },
     };
   },
