@@ -16,6 +16,7 @@ export {
   registeredDomain,
   sortNames,
 } from './names.ts';
+export { lifetimeRenewAt } from './renewal-time.ts';
 export {
   certificateKeyContext,
   createSecretBox,

@@ -1,3 +1,4 @@
+import { hostPort } from '@gatehouse/config';
 import { z } from 'zod';
 import { createCloudflareProvider } from './cloudflare/index.ts';
 import type { DnsProvider } from './dns-provider.ts';
@@ -12,13 +13,6 @@ export interface DnsProviderSpec {
   kind: string;
   config: Record<string, unknown>;
   secret: string | undefined;
-}
-
-/** `host:port` or `[v6]:port`, as the api stores it. */
-function parseServer(value: string): { host: string; port: number } {
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
-  if (!match) throw new Error(`"${value}" is not host:port`);
-  return { host: match[1]!, port: Number(match[2]) };
 }
 
 const cloudflareConfig = z.object({
@@ -51,14 +45,11 @@ export function buildDnsProvider(spec: DnsProviderSpec): DnsProvider {
       const config = rfc2136Config.safeParse(spec.config);
       if (!config.success || !spec.secret)
         throw invalid(config.success ? 'no keySecret' : config.error.message);
-      let server: { host: string; port: number };
-      try {
-        server = parseServer(config.data.server);
-      } catch (error) {
-        throw invalid((error as Error).message);
-      }
+      // The same host:port rule the api stored it by (IPv6 in brackets).
+      const server = hostPort.safeParse(config.data.server);
+      if (!server.success) throw invalid(`"${config.data.server}" is not host:port`);
       return createRfc2136Provider({
-        server,
+        server: server.data,
         keyName: config.data.keyName,
         keyAlgorithm: config.data.keyAlgorithm,
         keySecret: spec.secret,

@@ -7,8 +7,6 @@ import { isDnsProviderError } from './dns-provider-error.ts';
 import type { DnsProviderRegistry, ZoneProvider } from './dns-provider-registry.ts';
 import { type PropagationOptions, PropagationTimeoutError, waitForTxtOnNameservers } from './propagation.ts';
 
-export { dns01RecordName } from './challenge-record.ts';
-
 /** A DNS-01 solver that can also tell, before an order, whether it can serve the names at all. */
 export interface Dns01Solver extends ChallengeSolver {
   readonly type: 'dns-01';

@@ -7,6 +7,7 @@ import {
   certificateFacts,
   certificateKeyContext,
   keyMatchesCertificate,
+  lifetimeRenewAt,
   qualifiesForPublicCert,
   type SecretBox,
   splitCertificateChain,
@@ -405,13 +406,6 @@ function hasCurrentCertificate(certificate: CertificateRow): boolean {
     certificate.not_after.getTime() > now &&
     (certificate.renew_at === null || certificate.renew_at.getTime() > now)
   );
-}
-
-/** When a renewal is due by lifetime: 1/3 of it left, or 1/2 for certificates shorter than 10 days. */
-export function lifetimeRenewAt(notBefore: Date, notAfter: Date): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  const remainingFraction = lifetime < 10 * 86_400_000 ? 1 / 2 : 1 / 3;
-  return new Date(notAfter.getTime() - lifetime * remainingFraction);
 }
 
 async function findOpenOrder(db: Db, box: SecretBox, certificateId: string, directoryUrl: string) {

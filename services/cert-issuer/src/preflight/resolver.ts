@@ -1,5 +1,5 @@
 import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { formatDnsServer } from '../challenges/dns-lookup.ts';
 
 /** Why a DNS query gave no records, in the terms a DNS operator uses. */
 export type DnsFailure = 'nxdomain' | 'nodata' | 'servfail' | 'refused' | 'timeout' | 'unreachable' | 'error';
@@ -60,9 +60,9 @@ export function createDnsResolver(options: DnsResolverOptions = {}): DnsResolver
   const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / tries)), tries });
   const servers = options.servers ?? [];
   if (servers.length > 0) {
-    resolver.setServers(servers.map(formatServer));
+    resolver.setServers(servers.map(formatDnsServer));
   }
-  const description = servers.length > 0 ? servers.map(formatServer).join(', ') : "the system's resolvers";
+  const description = servers.length > 0 ? servers.map(formatDnsServer).join(', ') : "the system's resolvers";
 
   async function query<T>(hostname: string, rrtype: 'A' | 'AAAA' | 'CAA', run: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -132,12 +132,6 @@ export function describeDnsFailure(failure: DnsFailure): string {
     default:
       return assertNever(failure);
   }
-}
-
-function formatServer(server: { host: string; port: number }): string {
-  const family = isIP(server.host);
-  if (family === 0) throw new Error(`DNS server ${server.host} must be an IP address`);
-  return family === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
 function classify(error: unknown): DnsFailure {

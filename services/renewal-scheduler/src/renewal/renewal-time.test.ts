@@ -1,5 +1,6 @@
+import { lifetimeRenewAt } from '@gatehouse/pki';
 import { describe, expect, it } from 'vitest';
-import { lifetimeRenewAt, nextAriPollAt, spreadRenewAt, timeInWindow } from './renewal-time.ts';
+import { nextAriPollAt, spreadRenewAt, timeInWindow } from './renewal-time.ts';
 
 const at = (iso: string) => new Date(iso);
 const DAY = 86_400_000;

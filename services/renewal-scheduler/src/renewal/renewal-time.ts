@@ -1,14 +1,9 @@
+import { lifetimeRenewAt } from '@gatehouse/pki';
+
 /** A number in [0, 1), injectable so tests can pin the spread. */
 export type Random = () => number;
 
 const DAY_MS = 86_400_000;
-
-/** When renewal is due by lifetime: 1/3 of it left, or 1/2 for certificates shorter than 10 days. */
-export function lifetimeRenewAt(notBefore: Date, notAfter: Date): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  const remainingFraction = lifetime < 10 * DAY_MS ? 1 / 2 : 1 / 3;
-  return new Date(notAfter.getTime() - lifetime * remainingFraction);
-}
 
 /**
  * The lifetime rule's time, moved earlier by a random part of a spread window (a twentieth of the
