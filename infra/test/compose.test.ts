@@ -2,6 +2,7 @@
 // pulled here, so compose.yaml is validated against the Compose Specification's JSON Schema (TESTBED.md, Compose).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readVendoredFileDigest } from '@gatehouse/testing';
 import type { ErrorObject } from 'ajv';
 // The default (draft-07) build. Its named export, because under NodeNext TypeScript types the default import of
 // this CommonJS module as the module object, which has no construct signature.
@@ -10,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-const sharedDir = path.resolve(repoRoot, '../shared');
+// Vendored (infra/compose-schema/SOURCE.md): the tests run from any clone, with nothing beside the repository.
+const composeSchemaPath = path.join(repoRoot, 'infra/compose-schema/compose-spec.json');
 
 const gatehouseServices = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler', 'proxy-config', 'notifier'];
 
@@ -39,9 +41,7 @@ function readYaml(file: string): unknown {
 }
 
 const ajv = new Ajv({ strict: false, validateSchema: false });
-const validateCompose = ajv.compile(
-  JSON.parse(readFileSync(path.join(sharedDir, 'compose/compose-spec.json'), 'utf8')) as object,
-);
+const validateCompose = ajv.compile(JSON.parse(readFileSync(composeSchemaPath, 'utf8')) as object);
 
 function schemaErrors(document: unknown): ErrorObject[] {
   return validateCompose(document) ? [] : (validateCompose.errors ?? []);
@@ -76,6 +76,11 @@ function dockerfileStages(): { image: string; name: string | undefined; body: st
 }
 
 describe('compose', () => {
+  it('compose - the vendored Compose schema is the upstream file its SOURCE.md records', async () => {
+    const { recorded, actual } = await readVendoredFileDigest(composeSchemaPath);
+    expect(actual).toBe(recorded);
+  });
+
   it('compose - compose.yaml is a valid Compose file', () => {
     expect(schemaErrors(loadCompose())).toEqual([]);
   });

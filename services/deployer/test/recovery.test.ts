@@ -56,6 +56,13 @@ describe('recovery', { timeout: 120_000 }, () => {
       command: httpdCommand(port, label),
     });
     await waitFor('app answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(failWithOutput);
+    // The container answers before the deployer has seen it answer and committed the deployment; a kill in
+    // between is a failed start (start-failed), not a death. Only a recorded running deployment can die.
+    await waitFor(
+      'deployment recorded running',
+      async () => (await deploymentRows(database.db, app.id)).some((row) => row.status === 'running'),
+      { timeoutMs: 30_000 },
+    ).catch(failWithOutput);
     const [container] = await appContainers(docker, stack, app.id);
     return { app, port, containerId: container!.Id };
   }
@@ -64,10 +71,16 @@ describe('recovery', { timeout: 120_000 }, () => {
     const { app, port, containerId } = await runningApp('killed');
     await docker.getContainer(containerId).kill();
 
-    const failed = await waitFor('deployments.failed', async () => {
-      const events = await emittedEvents(database.db, app.id, 'deployments.failed');
-      return events.length > 0 && events;
-    }).catch(failWithOutput);
+    // The failure is committed with the replacement's start, in one transaction: on a loaded machine that
+    // includes creating, starting and probing a container, so this waits as long as a deployment may take.
+    const failed = await waitFor(
+      'deployments.failed',
+      async () => {
+        const events = await emittedEvents(database.db, app.id, 'deployments.failed');
+        return events.length > 0 && events;
+      },
+      { timeoutMs: 45_000 },
+    ).catch(failWithOutput);
     expect(failed[0]!.data).toMatchObject({ appId: app.id, revision: 1, reason: 'container-died' });
     expect(await waitFor('answers again', () => fetchOk(port), { timeoutMs: 30_000 })).toBe('killed');
 
@@ -85,16 +98,23 @@ describe('recovery', { timeout: 120_000 }, () => {
       ['failed', 'container-died'],
       ['running', null],
     ]);
-    expect(deployer?.output()).toContain('container died');
+    // Log lines reach the pipe asynchronously; the committed events may be seen before the line is.
+    await waitFor('container died logged', () => deployer?.output().includes('container died')).catch(
+      failWithOutput,
+    );
   });
 
   it('deployer - a container removed by hand is recreated', async () => {
     const { app, port, containerId } = await runningApp('removed');
     await docker.getContainer(containerId).remove({ force: true });
-    await waitFor('container-died row', async () => {
-      const rows = await deploymentRows(database.db, app.id);
-      return rows.some((row) => row.error_reason === 'container-died');
-    }).catch(failWithOutput);
+    await waitFor(
+      'container-died row',
+      async () => {
+        const rows = await deploymentRows(database.db, app.id);
+        return rows.some((row) => row.error_reason === 'container-died');
+      },
+      { timeoutMs: 45_000 },
+    ).catch(failWithOutput);
     expect(await waitFor('answers again', () => fetchOk(port), { timeoutMs: 30_000 })).toBe('removed');
   });
 

@@ -11,6 +11,7 @@ export { retryUntilReady } from './retry.ts';
 export {
   type RuntimeConfig,
   runService,
+  runtimeConfigSchema,
   type ServiceContext,
   type ServiceDefinition,
   type StartedService,

@@ -43,8 +43,8 @@ export interface StartedService {
   stop(): Promise<void>;
 }
 
-/** Variables the runtime itself reads: `serviceEnvShape` plus these. */
-function runtimeSchema(defaultHealthPort: number) {
+/** Variables the runtime itself reads, for every service: `serviceEnvShape` plus these. */
+export function runtimeConfigSchema(defaultHealthPort: number) {
   return z.object({
     ...serviceEnvShape,
     /** host:port of /healthz, /readyz and /metrics. */
@@ -56,7 +56,7 @@ function runtimeSchema(defaultHealthPort: number) {
       .optional(),
   });
 }
-export type RuntimeConfig = z.infer<ReturnType<typeof runtimeSchema>>;
+export type RuntimeConfig = z.infer<ReturnType<typeof runtimeConfigSchema>>;
 
 export interface ServiceDefinition<Shape extends z.ZodRawShape> {
   name: string;
@@ -81,7 +81,10 @@ export async function runService<Shape extends z.ZodRawShape>(
 ): Promise<void> {
   const env = definition.env ?? process.env;
   const issues: ConfigIssue[] = [];
-  const runtime = parseOrCollect(() => loadConfig(runtimeSchema(definition.defaultHealthPort), env), issues);
+  const runtime = parseOrCollect(
+    () => loadConfig(runtimeConfigSchema(definition.defaultHealthPort), env),
+    issues,
+  );
   const service = parseOrCollect(() => loadConfig(z.object(definition.configShape), env), issues);
   if (!runtime || !service) {
     process.stderr.write(`${definition.name}: ${new ConfigError(issues).message}\n`);

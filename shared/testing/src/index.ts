@@ -12,4 +12,5 @@ export { type PebbleOptions, type PebbleResponse, startPebble, type TestPebble }
 export { freePort, waitForPort } from './ports.ts';
 export { createTestDatabase, type TestDatabase, testbedPostgresUrl } from './test-database.ts';
 export { tlsHandshake } from './tls-handshake.ts';
+export { readVendoredFileDigest, type VendoredFileDigest } from './vendored-file.ts';
 export { waitFor } from './wait-for.ts';
