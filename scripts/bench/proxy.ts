@@ -74,8 +74,10 @@ async function main(): Promise<number> {
     const db = database.db;
     const box = createSecretBox(randomBytes(32));
     const seedStart = performance.now();
-    const pairs = Array.from({ length: Math.ceil(apps / appsPerKey) }, (_, i) =>
-      createSelfSignedCertificate({ commonName: `bench-${i}.test`, days: 30 }),
+    const pairs = await Promise.all(
+      Array.from({ length: Math.ceil(apps / appsPerKey) }, (_, i) =>
+        createSelfSignedCertificate({ commonName: `bench-${i}.test`, days: 30 }),
+      ),
     );
     const chunk = 500;
     const appIds: string[] = [];
@@ -224,7 +226,7 @@ async function main(): Promise<number> {
 
     // (4) The same app's certificate renewed (new chain and key), then the pass certs.issued triggers:
     // its YAML and its new PEM pair are written; the old pair stays while other apps share it.
-    const renewed = createSelfSignedCertificate({ commonName: `app-${target}.bench.test`, days: 30 });
+    const renewed = await createSelfSignedCertificate({ commonName: `app-${target}.bench.test`, days: 30 });
     before = fileStamps(both);
     t = performance.now();
     await db

@@ -48,7 +48,7 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
   let root: string;
   let dynamicDir: string;
   let certsDir: string;
-  const shared = createSelfSignedCertificate({ commonName: 'shared.test', dnsNames: ['a.test', 'b.test'] });
+  let shared: PemPair;
   const apps = { a: randomUUID(), b: randomUUID(), c: randomUUID() };
 
   async function addApp(id: string, slug: string, hostname: string, pair: PemPair) {
@@ -92,6 +92,7 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
   }
 
   beforeAll(async () => {
+    shared = await createSelfSignedCertificate({ commonName: 'shared.test', dnsNames: ['a.test', 'b.test'] });
     database = await createTestDatabase('proxy_directory');
     root = mkdtempSync(join(tmpdir(), 'gh-proxy-dir-'));
     dynamicDir = join(root, 'dynamic');
@@ -101,7 +102,7 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
     // a and b share one certificate and key (same PEM files), c has its own.
     await addApp(apps.a, 'a', 'a.test', shared);
     await addApp(apps.b, 'b', 'b.test', shared);
-    await addApp(apps.c, 'c', 'c.test', createSelfSignedCertificate({ commonName: 'c.test' }));
+    await addApp(apps.c, 'c', 'c.test', await createSelfSignedCertificate({ commonName: 'c.test' }));
   });
   afterAll(async () => {
     await database?.drop();
@@ -205,7 +206,7 @@ describe('proxy-config directory', { timeout: 60_000 }, () => {
     expect(foreign).toBe('http: {}\n');
     // An uploaded wildcard covering a.test is found by the one-app path too (through the index on names),
     // and replaces a's certificate in a's file only.
-    const wildcard = createSelfSignedCertificate({ commonName: '*.test', dnsNames: ['*.test'] });
+    const wildcard = await createSelfSignedCertificate({ commonName: '*.test', dnsNames: ['*.test'] });
     const wildcardId = randomUUID();
     await database.db
       .insertInto('certificates')

@@ -38,7 +38,7 @@ const masterKey = randomBytes(32);
 const box = createSecretBox(masterKey);
 const host = 'site.fb.test';
 
-function certificate(names: string[], days = 30): PemPair {
+function certificate(names: string[], days = 30): Promise<PemPair> {
   return createSelfSignedCertificate({ commonName: names[0]!, dnsNames: names, days });
 }
 
@@ -98,7 +98,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
     root = mkdtempSync(join(tmpdir(), 'gh-proxy-fb-'));
     // No event for the app itself: the start pass writes it, so every later change is seen only through
     // the certificate event under test (a late app event would re-read the row and hide a missing consumer).
-    const first = certificate([host]);
+    const first = await certificate([host]);
     firstPair = first;
     await inTransaction(async (trx) => {
       await trx
@@ -165,7 +165,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
     await waitUntilServed(firstPair, 'the ACME certificate served');
 
     // renewal-scheduler gives up: the certificate has expired, a self-signed stand-in is stored on the row.
-    const selfSigned = certificate([host], 7);
+    const selfSigned = await certificate([host], 7);
     await inTransaction(async (trx) => {
       await trx
         .updateTable('certificates')
@@ -191,7 +191,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
 
     // The operator uploads a wildcard and names it the fallback certificate.
     const wildcardId = randomUUID();
-    const wildcard = certificate(['*.fb.test']);
+    const wildcard = await certificate(['*.fb.test']);
     await inTransaction(async (trx) => {
       await trx
         .insertInto('certificates')
@@ -227,7 +227,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
     expect(listed()).toHaveLength(1);
 
     // A renewal finally succeeds: cert-issuer stores the new chain and status valid.
-    const renewed = certificate([host]);
+    const renewed = await certificate([host]);
     await inTransaction(async (trx) => {
       await trx
         .updateTable('certificates')
@@ -290,7 +290,7 @@ describe('proxy-config fallback and custom certificates', { timeout: 120_000 }, 
 
     // An operator uploads a custom certificate for the name: it wins over the ACME one.
     const customId = randomUUID();
-    const custom = certificate([host], 60);
+    const custom = await certificate([host], 60);
     await inTransaction(async (trx) => {
       await trx
         .insertInto('certificates')

@@ -22,7 +22,7 @@ import { validateTraefikConfig } from '../src/traefik/index.ts';
 const masterKey = randomBytes(32);
 const box = createSecretBox(masterKey);
 
-function selfSigned(names: string[]): { certPem: string; keyPem: string } {
+function selfSigned(names: string[]): Promise<{ certPem: string; keyPem: string }> {
   return createSelfSignedCertificate({ commonName: names[0]!, dnsNames: names, days: 30 });
 }
 
@@ -172,7 +172,7 @@ describe('proxy-config sync', { timeout: 120_000 }, () => {
       expect(validateTraefikConfig(appYaml() as never)).toEqual({ ok: true });
       expect(appYaml().tls?.certificates ?? []).toEqual([]);
 
-      const first = selfSigned(names);
+      const first = await selfSigned(names);
       await storeCertificate(first);
       const listed = await waitFor(
         'the certificate listed',
@@ -186,7 +186,7 @@ describe('proxy-config sync', { timeout: 120_000 }, () => {
         'shop.test',
       );
 
-      const renewed = selfSigned(names);
+      const renewed = await selfSigned(names);
       await storeCertificate(renewed);
       const replaced = await waitFor('the renewed certificate listed', () => {
         const entries = appYaml().tls?.certificates ?? [];

@@ -153,8 +153,8 @@ describe('renewal', { timeout: 240_000 }, () => {
 
   it('renewal - a certificate that expired without renewal gets a self-signed fallback for its names, or the operator wildcard', async () => {
     const box = createSecretBox(Buffer.from(masterKey, 'base64'));
-    const expiredRow = (id: string, name: string) => {
-      const old = createSelfSignedCertificate({ commonName: name, dnsNames: [name], days: 1 });
+    const expiredRow = async (id: string, name: string) => {
+      const old = await createSelfSignedCertificate({ commonName: name, dnsNames: [name], days: 1 });
       return {
         id,
         names: [name],
@@ -170,15 +170,15 @@ describe('renewal', { timeout: 240_000 }, () => {
     const plain = randomUUID();
     const underWildcard = randomUUID();
     const wildcard = randomUUID();
-    const wildcardPair = createSelfSignedCertificate({
+    const wildcardPair = await createSelfSignedCertificate({
       commonName: `*.fb-${suffix}.test`,
       dnsNames: [`*.fb-${suffix}.test`],
     });
     await database.db
       .insertInto('certificates')
       .values([
-        expiredRow(plain, `gone-${suffix}.test`),
-        expiredRow(underWildcard, `shop.fb-${suffix}.test`),
+        await expiredRow(plain, `gone-${suffix}.test`),
+        await expiredRow(underWildcard, `shop.fb-${suffix}.test`),
         {
           id: wildcard,
           names: [`*.fb-${suffix}.test`],

@@ -1,4 +1,12 @@
-export { AriCertIdError, ariCertId, ariCertIdFromDer } from './ari-cert-id.ts';
+export { AriCertIdError, ariCertId } from './ari-cert-id.ts';
+export {
+  buildCertificate,
+  type CertificateIssuer,
+  type CertificateSpec,
+  generatePrivateKeyPem,
+  type KeyType,
+  type PemPair,
+} from './build-certificate.ts';
 export {
   type CertificateFacts,
   certificateFacts,
@@ -24,7 +32,7 @@ export {
   type SecretBox,
   SecretBoxError,
 } from './secret-box.ts';
-export { createSelfSignedCertificate, type PemPair } from './self-signed.ts';
+export { createSelfSignedCertificate } from './self-signed.ts';
 export {
   type AcceptedCertificate,
   type CertificateUpload,

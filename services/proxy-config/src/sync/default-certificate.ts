@@ -23,7 +23,7 @@ export async function ensureDefaultCertificate(db: Db, box: SecretBox): Promise<
       const stored = existing.value as { certPem: string; keySealed: string };
       return { certPem: stored.certPem, keyPem: box.openText(stored.keySealed, settingKey) };
     }
-    const made = createSelfSignedCertificate({ commonName: 'gatehouse-default' });
+    const made = await createSelfSignedCertificate({ commonName: 'gatehouse-default' });
     await trx
       .insertInto('settings')
       .values({

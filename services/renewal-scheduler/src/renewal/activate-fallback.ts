@@ -89,7 +89,7 @@ async function activate(
   const wildcardNames = await operatorWildcardNames(trx, now);
   const activated: ActivatedFallback[] = [];
   for (const row of rows) {
-    const pair = createSelfSignedCertificate({
+    const pair = await createSelfSignedCertificate({
       commonName: row.names[0]!,
       dnsNames: row.names,
       days: 30,
