@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateFallbacksAfterReminders } from '../src/renewal/activate-fallback.ts';
 import { emitExpiring } from '../src/renewal/emit-expiring.ts';
+import { markExpiredUploads } from '../src/renewal/mark-expired-uploads.ts';
 
 const DAY = 86_400_000;
 const box = createSecretBox(randomBytes(32));
@@ -139,5 +140,28 @@ describe('scheduler stages', () => {
     expect(fallbackEvents.map((event) => event.data)).toEqual([
       expect.objectContaining({ fallback: 'self-signed', reason: 'reminders-exhausted' }),
     ]);
+  });
+
+  it('stages - an upload past its not_after becomes expired, once; ACME certificates and live uploads keep their status', async () => {
+    const now = Date.now();
+    const gone = await insert({ source: 'custom', not_after: new Date(now - 60_000) });
+    const live = await insert({ source: 'custom', not_after: new Date(now + DAY) });
+    const acmePast = await insert({ source: 'acme', status: 'renewing', not_after: new Date(now - 60_000) });
+
+    const first = await markExpiredUploads(database.db, { limit: 100 });
+    expect(first.map((row) => row.id)).toContain(gone);
+    expect(first.map((row) => row.id)).not.toContain(live);
+    expect(await markExpiredUploads(database.db, { limit: 100 })).toEqual([]);
+
+    const statuses = await database.db
+      .selectFrom('certificates')
+      .select(['id', 'status'])
+      .where('id', 'in', [gone, live, acmePast])
+      .execute();
+    expect(Object.fromEntries(statuses.map((row) => [row.id, row.status]))).toEqual({
+      [gone]: 'expired',
+      [live]: 'valid',
+      [acmePast]: 'renewing',
+    });
   });
 });

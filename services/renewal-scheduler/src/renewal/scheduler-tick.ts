@@ -6,6 +6,7 @@ import type { AriClient } from './ari-client.ts';
 import { pollDueAri } from './ari-poll.ts';
 import { claimDueRenewals } from './claim-due.ts';
 import { emitExpiring } from './emit-expiring.ts';
+import { markExpiredUploads } from './mark-expired-uploads.ts';
 
 export interface TickOptions {
   db: Db;
@@ -25,6 +26,7 @@ export interface TickResult {
   ariRescheduled: number;
   expiring: number;
   fallbacks: number;
+  expiredUploads: number;
 }
 
 /**
@@ -34,7 +36,14 @@ export interface TickResult {
 export async function schedulerTick(options: TickOptions): Promise<TickResult> {
   const { db, logger, batchSize } = options;
   const stopping = options.stopping ?? (() => false);
-  const result: TickResult = { renewalsDue: 0, ariPolled: 0, ariRescheduled: 0, expiring: 0, fallbacks: 0 };
+  const result: TickResult = {
+    renewalsDue: 0,
+    ariPolled: 0,
+    ariRescheduled: 0,
+    expiring: 0,
+    fallbacks: 0,
+    expiredUploads: 0,
+  };
 
   // ARI first: a window that says "now" (a revocation) should be claimed in this same tick.
   for (;;) {
@@ -76,6 +85,13 @@ export async function schedulerTick(options: TickOptions): Promise<TickResult> {
       );
     result.fallbacks += activated.length;
     if (activated.length < batchSize || stopping()) break;
+  }
+  for (;;) {
+    const expired = await markExpiredUploads(db, { limit: batchSize });
+    for (const upload of expired)
+      logger.warn({ cert_id: upload.id, names: upload.names }, 'uploaded certificate expired');
+    result.expiredUploads += expired.length;
+    if (expired.length < batchSize || stopping()) break;
   }
   return result;
 }
