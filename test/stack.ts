@@ -25,6 +25,11 @@ export interface TestStack {
   pebble: TestPebble;
   database: TestDatabase;
   processes: Array<{ name: string; process: ServiceProcess }>;
+  /**
+   * Stops every service process, runs `between` (the processes are down: drop the database, clear directories),
+   * then starts them again with the same configuration. Containers, the database, NATS and Pebble stay.
+   */
+  restartServices(between?: () => Promise<void>): Promise<void>;
   /** Stops every process, removes the stack's containers, drops the database; safe after a partial start. */
   stop(): Promise<void>;
 }
@@ -67,6 +72,12 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       return database!;
     },
     processes,
+    async restartServices(between?: () => Promise<void>) {
+      await Promise.all(processes.map(({ process }) => process.stop()));
+      processes.length = 0;
+      await between?.();
+      await startServices();
+    },
     async stop() {
       await Promise.all(processes.map(({ process }) => process.stop()));
       removeContainers(label);
@@ -74,26 +85,26 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       rmSync(root, { recursive: true, force: true });
     },
   };
-  try {
-    const http01Port = await freePort();
-    [database, nats, pebble] = await Promise.all([
-      createTestDatabase(label.replace(/-/g, '_')),
-      startNatsServer(),
-      startPebble({ ...options.pebble, httpPort: http01Port }),
-    ]);
+  let http01Port = 0;
+  let apiPort = 0;
+  async function startServices(): Promise<void> {
+    const testDatabase = database!;
+    const natsServer = nats!;
+    const testPebble = pebble!;
     const base = {
-      DATABASE_URL: database.url,
-      NATS_URL: nats.url,
+      DATABASE_URL: testDatabase.url,
+      NATS_URL: natsServer.url,
       ...(options.logLevel ? { LOG_LEVEL: options.logLevel } : {}),
     };
-    const apiPort = await freePort();
+    // Chosen just before the first start (a free port is not reserved), kept across restarts so clients keep it.
+    if (apiPort === 0) apiPort = await freePort();
     stack.apiUrl = `http://127.0.0.1:${apiPort}`;
     processes.push({
       name: 'cert-issuer',
       process: await startCertIssuer({
-        database,
-        nats,
-        pebbles: [pebble],
+        database: testDatabase,
+        nats: natsServer,
+        pebbles: [testPebble],
         http01Port,
         env: { ...base, ...options.env?.['cert-issuer'] },
       }),
@@ -130,7 +141,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
               startReadyService('renewal-scheduler', {
                 ...base,
                 GATEHOUSE_MASTER_KEY: masterKey,
-                ACME_CA_BUNDLE: pebble.listenerCaPath,
+                ACME_CA_BUNDLE: testPebble.listenerCaPath,
                 ...options.env['renewal-scheduler'],
               }).then((process) => ({ name: 'renewal-scheduler', process })),
             ]
@@ -145,6 +156,15 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           : []),
       ])),
     );
+  }
+  try {
+    http01Port = await freePort();
+    [database, nats, pebble] = await Promise.all([
+      createTestDatabase(label.replace(/-/g, '_')),
+      startNatsServer(),
+      startPebble({ ...options.pebble, httpPort: http01Port }),
+    ]);
+    await startServices();
     return stack;
   } catch (error) {
     await stack.stop();

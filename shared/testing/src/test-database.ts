@@ -11,6 +11,11 @@ export function testbedPostgresUrl(): string {
 export interface TestDatabase {
   url: string;
   db: Db;
+  /**
+   * Drops the database and creates it again empty and unmigrated under the same name (what an operator who lost
+   * the database has); `db` is a new pool afterwards. The services migrate it when they start.
+   */
+  recreate(): Promise<void>;
   /** Drops the database (terminating stray connections). */
   drop(): Promise<void>;
 }
@@ -25,20 +30,33 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
     await admin.destroy();
   }
   const url = withDatabase(testbedPostgresUrl(), name);
-  const db = createDb({ connectionString: url, maxConnections: 10 });
+  let db = createDb({ connectionString: url, maxConnections: 10 });
   await migrateToLatest(db);
+  async function dropDatabase(): Promise<void> {
+    await db.destroy();
+    const cleanup = adminConnection();
+    try {
+      await sql`drop database if exists ${sql.id(name)} with (force)`.execute(cleanup);
+    } finally {
+      await cleanup.destroy();
+    }
+  }
   return {
     url,
-    db,
-    async drop() {
-      await db.destroy();
-      const cleanup = adminConnection();
-      try {
-        await sql`drop database if exists ${sql.id(name)} with (force)`.execute(cleanup);
-      } finally {
-        await cleanup.destroy();
-      }
+    get db() {
+      return db;
     },
+    async recreate() {
+      await dropDatabase();
+      const admin = adminConnection();
+      try {
+        await sql`create database ${sql.id(name)}`.execute(admin);
+      } finally {
+        await admin.destroy();
+      }
+      db = createDb({ connectionString: url, maxConnections: 10 });
+    },
+    drop: dropDatabase,
   };
 }
 

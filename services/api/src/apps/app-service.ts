@@ -110,6 +110,22 @@ export async function deleteApp(db: Db, name: string): Promise<{ name: string; r
   });
 }
 
+/**
+ * Emits `apps.created` for every app in `trx`, as if each had just been posted: after a restore, this is how the
+ * deployer starts their containers again and proxy-config writes their routes and certificates.
+ */
+export async function announceAllApps(trx: Transaction<Database>): Promise<void> {
+  const apps = await listAppRows(trx);
+  const domains = await listDomainRows(
+    trx,
+    apps.map((app) => app.id),
+  );
+  for (const app of apps) {
+    const own = toDomainSpecs(domains.filter((domain) => domain.app_id === app.id));
+    await enqueue(trx, createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, own) }));
+  }
+}
+
 export async function getAppOrThrow(db: Db, name: string): Promise<AppView> {
   const app = await findAppByName(db, name);
   if (!app) throw notFound(name);

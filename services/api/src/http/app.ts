@@ -4,6 +4,8 @@ import { traceRequests } from '@gatehouse/runtime';
 import type { Logger } from '@gatehouse/telemetry';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { appRoutes } from '../apps/app-routes.ts';
+import { announceAllApps } from '../apps/app-service.ts';
+import { backupRoutes } from '../backup/backup-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
@@ -48,6 +50,7 @@ export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express
   v1.use('/dns-providers', dnsProviderRoutes(db, box));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
+  v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
   app.use('/v1', v1);
 
   app.use((request, response) => {

@@ -343,6 +343,49 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/backup': {
+      get: {
+        summary:
+          'Stream an archive of this installation: settings, ACME accounts, DNS providers, certificates (keys still sealed), rate-limit ledger, apps and domains; rows sealed with the master key',
+        responses: {
+          '200': {
+            description:
+              'The archive: a JSON header line, one sealed line per row, a sealed trailer line with the row count',
+            content: { 'application/vnd.gatehouse.backup': { schema: { type: 'string', format: 'binary' } } },
+          },
+          '401': unauthorized,
+        },
+      },
+    },
+    '/v1/restore': {
+      post: {
+        summary:
+          'Import an archive from GET /v1/backup into an empty installation with the same master key and schema, in one transaction; every app is deployed again',
+        requestBody: {
+          required: true,
+          content: { 'application/vnd.gatehouse.backup': { schema: { type: 'string', format: 'binary' } } },
+        },
+        responses: {
+          '200': {
+            description: 'Restored: rows per table',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['createdAt', 'rows'],
+              properties: {
+                createdAt: { type: 'string', format: 'date-time' },
+                rows: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+              },
+            }),
+          },
+          '400': problem('Not an archive, cut off, or made with another master key; nothing was restored'),
+          '401': unauthorized,
+          '409': problem(
+            'The installation is not empty, or its schema differs from the archive; nothing was restored',
+          ),
+        },
+      },
+    },
     '/v1/settings': {
       get: {
         summary: 'Operator settings',
