@@ -1,4 +1,5 @@
 export * from './contracts.ts';
+export { type Explanation, explainErrorKind } from './explanations.ts';
 export {
   createEvent,
   defineEvent,

@@ -124,8 +124,12 @@ export async function getAppWwwOrThrow(db: Db, name: string): Promise<WwwMode> {
   return app.www as WwwMode;
 }
 
-export async function listApps(db: Db): Promise<AppView[]> {
-  return viewsOf(db, await listAppRows(db));
+/** One page of apps by name, after `afterName` (exclusive). */
+export async function listApps(
+  db: Db,
+  page: { limit: number; afterName?: string | undefined },
+): Promise<AppView[]> {
+  return viewsOf(db, await listAppRows(db, page));
 }
 
 async function viewsOf(db: Db, apps: readonly AppRow[]): Promise<AppView[]> {

@@ -5,9 +5,16 @@ import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath, zodFieldErrors } from '../http/field-errors.ts';
 import { sendProblem } from '../http/problem.ts';
+import { explainErrorKind } from '@gatehouse/events';
+import { listLimits, parsePage, toPage } from '../http/pagination.ts';
 import {
   type CertificateFilter,
+  type CertificateSort,
+  certificateSorts,
   findCertificateById,
+  findPreflight,
+  isCertificateCursorKey,
+  listCertificateApps,
   listCertificates,
   listOrderAttempts,
 } from './certificate.repository.ts';
@@ -31,7 +38,10 @@ const uploadSchema = z.strictObject({
 export const certificateStatuses = ['pending', 'valid', 'renewing', 'failed', 'expired', 'fallback'] as const;
 const statusSchema = z.enum(certificateStatuses);
 
-/** `/v1/certificates`: list (`?status=`, `?name=`) and show with attempt history. */
+/**
+ * `/v1/certificates`: list (`?status=`, `?name=`, `?app=`, `?q=`, `?sort=created|expiry`, cursor pages) and show
+ * with attempt history, preflight, rate-limit state and a plain-words hint.
+ */
 export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewal?: RenewalCheck }): Router {
   const checkRenewal = options.checkRenewal ?? allowAlways;
   const router = Router();
@@ -60,9 +70,14 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
   });
 
   router.get('/', async (request, response) => {
-    const filter = parseFilter(request.query);
-    const rows = await listCertificates(db, filter);
-    response.json({ certificates: rows.map(toCertificateView) });
+    const { filter, sort, page } = parseListQuery(request.query);
+    const kind = `certificates:${sort}`;
+    const rows = await listCertificates(db, filter, { sort, limit: page.limit + 1, after: page.after });
+    const shown = toPage(rows, page, kind, (row) => [row.sort_key, row.id]);
+    response.json({
+      certificates: shown.rows.map(({ sort_key: _key, ...row }) => toCertificateView(row)),
+      nextCursor: shown.nextCursor,
+    });
   });
 
   router.get('/:id', async (request, response) => {
@@ -72,8 +87,31 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
     if (!certificate) {
       throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
     }
-    const attempts = await listOrderAttempts(db, certificate.id);
-    response.json({ ...toCertificateView(certificate), attempts: attempts.map(toAttemptView) });
+    const [attempts, preflight, apps, rateLimit] = await Promise.all([
+      listOrderAttempts(db, certificate.id),
+      findPreflight(db, certificate.id),
+      listCertificateApps(db, certificate.id),
+      certificate.source === 'acme'
+        ? checkRenewal({ id: certificate.id, names: certificate.names })
+        : Promise.resolve(undefined),
+    ]);
+    response.json({
+      ...toCertificateView(certificate),
+      attempts: attempts.map(toAttemptView),
+      preflight: preflight
+        ? { checkedAt: preflight.checkedAt.toISOString(), results: preflight.results }
+        : null,
+      apps,
+      // What an order for these names would meet at the CA now: the ledger's answer, spending nothing.
+      rateLimit:
+        rateLimit === undefined
+          ? null
+          : rateLimit.allowed
+            ? { allowed: true, retryAt: null, reason: null }
+            : { allowed: false, retryAt: rateLimit.retryAt.toISOString(), reason: rateLimit.reason },
+      // The notifier's plain words for the last error (one source: @gatehouse/events).
+      hint: certificate.last_error_kind ? explainErrorKind(certificate.last_error_kind) : null,
+    });
   });
 
   router.post('/:id/renew', async (request, response) => {
@@ -100,12 +138,18 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
   return router;
 }
 
-function parseFilter(query: Record<string, unknown>): CertificateFilter {
+const listQueryKeys = new Set(['status', 'name', 'app', 'q', 'sort', 'limit', 'cursor']);
+const appNameSchema = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/);
+
+function parseListQuery(query: Record<string, unknown>) {
   const errors: FieldError[] = [];
   const filter: CertificateFilter = {};
   for (const key of Object.keys(query)) {
-    if (key !== 'status' && key !== 'name')
-      errors.push({ field: fieldPath([key]), message: 'is not a known filter' });
+    if (!listQueryKeys.has(key))
+      errors.push({
+        field: fieldPath([key]),
+        message: `is not a known parameter (${[...listQueryKeys].join(', ')})`,
+      });
   }
   if (query.status !== undefined) {
     const status = statusSchema.safeParse(query.status);
@@ -126,8 +170,27 @@ function parseFilter(query: Record<string, unknown>): CertificateFilter {
       });
     }
   }
+  if (query.app !== undefined) {
+    const app = appNameSchema.safeParse(query.app);
+    if (app.success) filter.app = app.data;
+    else errors.push({ field: 'app', message: 'must be an app name (lower-case letters, digits, hyphens)' });
+  }
+  if (query.q !== undefined) {
+    if (typeof query.q === 'string' && query.q.length >= 1 && query.q.length <= 253) filter.search = query.q;
+    else errors.push({ field: 'q', message: 'must be 1 to 253 characters of a name' });
+  }
+  let sort: CertificateSort = 'created';
+  if (query.sort !== undefined) {
+    const parsed = z.enum(certificateSorts).safeParse(query.sort);
+    if (parsed.success) sort = parsed.data;
+    else errors.push({ field: 'sort', message: `must be one of ${certificateSorts.join(', ')}` });
+  }
+  const page = parsePage(query, `certificates:${sort}`, listLimits, errors);
+  if (page.after !== undefined && !isCertificateCursorKey(page.after)) {
+    errors.push({ field: 'cursor', message: 'is not a cursor of this list; pass nextCursor unchanged' });
+  }
   if (errors.length > 0) {
     throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
   }
-  return filter;
+  return { filter, sort, page };
 }

@@ -1,5 +1,7 @@
 import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
+import { certificateSorts } from '../certificates/certificate.repository.ts';
+import { nextRenewalReasons } from '../certificates/next-renewal.ts';
 import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
 
 /**
@@ -18,6 +20,27 @@ const problem = (description: string) => ({
 });
 const unauthorized = problem('Missing or wrong bearer token');
 
+/** Cursor pagination (keyset): `limit` rows per page, `cursor` = the previous page's `nextCursor`. */
+const pageParameters = (defaultLimit: number, maxLimit: number) => [
+  {
+    name: 'limit',
+    in: 'query',
+    description: 'Rows per page',
+    schema: { type: 'integer', minimum: 1, maximum: maxLimit, default: defaultLimit },
+  },
+  {
+    name: 'cursor',
+    in: 'query',
+    description:
+      'Opaque: `nextCursor` of the previous page, passed unchanged (with the same filters and sort). A cursor of another list or order is a 400.',
+    schema: { type: 'string', maxLength: 1024 },
+  },
+];
+const nextCursor = nullable({
+  type: 'string',
+  description: 'Pass as `cursor` for the next page; null on the last page',
+});
+
 const certificateProperties = {
   id: { type: 'string', format: 'uuid' },
   names: { type: 'array', items: { type: 'string' }, minItems: 1 },
@@ -35,6 +58,18 @@ const certificateProperties = {
     required: ['kind', 'message', 'at'],
     properties: { kind: { type: 'string' }, message: { type: 'string' }, at: nullable(dateTime) },
   }),
+  nextRenewal: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'When and why Gatehouse renews it next',
+    required: ['at', 'reason', 'detail'],
+    properties: {
+      at: nullable(dateTime),
+      reason: { type: 'string', enum: [...nextRenewalReasons] },
+      detail: { type: 'string', description: 'One sentence for a person' },
+    },
+  },
+  failureCount: { type: 'integer', minimum: 0, description: 'Failed rounds since the last success' },
 };
 
 const appSpecProperties = {
@@ -110,17 +145,19 @@ export const openApiDocument = {
         },
       },
       get: {
-        summary: 'List apps',
+        summary: 'List apps, by name, in cursor pages',
+        parameters: pageParameters(100, 1000),
         responses: {
           '200': {
-            description: 'Every app, by name',
+            description: 'One page of apps, by name',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['apps'],
-              properties: { apps: { type: 'array', items: ref('App') } },
+              required: ['apps', 'nextCursor'],
+              properties: { apps: { type: 'array', items: ref('App') }, nextCursor },
             }),
           },
+          '400': problem('A bad limit or cursor'),
           '401': unauthorized,
         },
       },
@@ -165,7 +202,7 @@ export const openApiDocument = {
     },
     '/v1/certificates': {
       get: {
-        summary: 'List certificates',
+        summary: 'List certificates in cursor pages',
         parameters: [
           { name: 'status', in: 'query', schema: { type: 'string', enum: [...certificateStatuses] } },
           {
@@ -174,15 +211,34 @@ export const openApiDocument = {
             description: 'Only certificates covering this host name (listed, or by a wildcard)',
             schema: { type: 'string' },
           },
+          {
+            name: 'app',
+            in: 'query',
+            description: 'Only certificates the app with this name uses',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'q',
+            in: 'query',
+            description: 'Only certificates with a name containing this text (case-insensitive)',
+            schema: { type: 'string', minLength: 1, maxLength: 253 },
+          },
+          {
+            name: 'sort',
+            in: 'query',
+            description: '`created`: oldest first; `expiry`: soonest notAfter first, never issued last',
+            schema: { type: 'string', enum: [...certificateSorts], default: 'created' },
+          },
+          ...pageParameters(100, 1000),
         ],
         responses: {
           '200': {
-            description: 'Certificates, oldest first',
+            description: 'One page of certificates in the chosen order',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['certificates'],
-              properties: { certificates: { type: 'array', items: ref('Certificate') } },
+              required: ['certificates', 'nextCursor'],
+              properties: { certificates: { type: 'array', items: ref('Certificate') }, nextCursor },
             }),
           },
           '400': problem('A bad filter'),
@@ -226,7 +282,8 @@ export const openApiDocument = {
     '/v1/certificates/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       get: {
-        summary: 'Show a certificate with its issuance attempts',
+        summary:
+          'Show a certificate with its issuance attempts, last preflight, rate-limit state and a plain-words hint ("why no certificate?")',
         responses: {
           '200': { description: 'The certificate', content: json(ref('CertificateDetail')) },
           '401': unauthorized,
@@ -260,17 +317,19 @@ export const openApiDocument = {
     },
     '/v1/dns-providers': {
       get: {
-        summary: 'DNS-01 providers per zone; secrets masked',
+        summary: 'DNS-01 providers per zone, in cursor pages; secrets masked',
+        parameters: pageParameters(100, 1000),
         responses: {
           '200': {
-            description: 'Providers, by zone',
+            description: 'One page of providers, by zone',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['dnsProviders'],
-              properties: { dnsProviders: { type: 'array', items: ref('DnsProvider') } },
+              required: ['dnsProviders', 'nextCursor'],
+              properties: { dnsProviders: { type: 'array', items: ref('DnsProvider') }, nextCursor },
             }),
           },
+          '400': problem('A bad limit or cursor'),
           '401': unauthorized,
         },
       },
@@ -326,16 +385,16 @@ export const openApiDocument = {
         parameters: [
           { name: 'certificateId', in: 'query', schema: { type: 'string', format: 'uuid' } },
           { name: 'kind', in: 'query', schema: { type: 'string', enum: [...notificationKinds] } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          ...pageParameters(50, 500),
         ],
         responses: {
           '200': {
-            description: 'Notifications',
+            description: 'One page of notifications, newest first',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['notifications'],
-              properties: { notifications: { type: 'array', items: ref('Notification') } },
+              required: ['notifications', 'nextCursor'],
+              properties: { notifications: { type: 'array', items: ref('Notification') }, nextCursor },
             }),
           },
           '400': problem('A bad filter'),
@@ -583,10 +642,60 @@ export const openApiDocument = {
       CertificateDetail: {
         type: 'object',
         additionalProperties: false,
-        required: [...Object.keys(certificateProperties), 'attempts'],
+        required: [
+          ...Object.keys(certificateProperties),
+          'attempts',
+          'preflight',
+          'apps',
+          'rateLimit',
+          'hint',
+        ],
         properties: {
           ...certificateProperties,
-          attempts: { type: 'array', items: ref('OrderAttempt') },
+          attempts: { type: 'array', items: ref('OrderAttempt'), description: 'Oldest first' },
+          preflight: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description: "cert-issuer's last checks before an order (DNS, CAA, HTTP-01 self-check per name)",
+            required: ['checkedAt', 'results'],
+            properties: {
+              checkedAt: dateTime,
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['name', 'check', 'ok', 'detail'],
+                  properties: {
+                    name: { type: 'string' },
+                    check: { type: 'string', description: 'e.g. dns, caa, http-01' },
+                    ok: { type: 'boolean' },
+                    detail: { type: 'string' },
+                  },
+                },
+              },
+            },
+          }),
+          apps: { type: 'array', items: { type: 'string' }, description: 'Names of the apps that use it' },
+          rateLimit: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "Whether the CA's budgets (from the ledger) allow an order for these names now; null for certificates Gatehouse does not order",
+            required: ['allowed', 'retryAt', 'reason'],
+            properties: {
+              allowed: { type: 'boolean' },
+              retryAt: nullable(dateTime),
+              reason: nullable({ type: 'string' }),
+            },
+          }),
+          hint: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description: 'The last error in plain words and what to check (the same text as the admin mail)',
+            required: ['what', 'check'],
+            properties: { what: { type: 'string' }, check: { type: 'array', items: { type: 'string' } } },
+          }),
         },
       },
       OrderAttempt: {
@@ -598,6 +707,7 @@ export const openApiDocument = {
           'challengeType',
           'outcome',
           'error',
+          'problemType',
           'startedAt',
           'finishedAt',
           'durationMs',
@@ -612,6 +722,10 @@ export const openApiDocument = {
             additionalProperties: false,
             required: ['kind', 'message'],
             properties: { kind: { type: 'string' }, message: { type: 'string' } },
+          }),
+          problemType: nullable({
+            type: 'string',
+            description: "The CA's RFC 8555 problem type, e.g. urn:ietf:params:acme:error:unauthorized",
           }),
           startedAt: dateTime,
           finishedAt: nullable(dateTime),
