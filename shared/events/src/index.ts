@@ -1,5 +1,4 @@
 export * from './contracts.ts';
-export { type Explanation, explainErrorKind } from './explanations.ts';
 export {
   createEvent,
   defineEvent,
@@ -9,6 +8,7 @@ export {
   type EventData,
   envelopeSchema,
 } from './envelope.ts';
+export { type Explanation, explainErrorKind } from './explanations.ts';
 export {
   allStreams,
   domainOfType,

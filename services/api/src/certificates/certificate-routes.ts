@@ -1,12 +1,12 @@
 import type { Db } from '@gatehouse/db';
+import { explainErrorKind } from '@gatehouse/events';
 import { normalizeName, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath, zodFieldErrors } from '../http/field-errors.ts';
-import { sendProblem } from '../http/problem.ts';
-import { explainErrorKind } from '@gatehouse/events';
 import { listLimits, parsePage, toPage } from '../http/pagination.ts';
+import { sendProblem } from '../http/problem.ts';
 import {
   type CertificateFilter,
   type CertificateSort,

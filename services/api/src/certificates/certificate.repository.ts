@@ -165,7 +165,9 @@ export async function listCertificates(
   }
   if (page.after !== undefined) {
     const [afterKey, afterId] = page.after;
-    query = query.where(sql<boolean>`(${key}, certificates.id) > (${afterKey}::timestamptz, ${afterId}::uuid)`);
+    query = query.where(
+      sql<boolean>`(${key}, certificates.id) > (${afterKey}::timestamptz, ${afterId}::uuid)`,
+    );
   }
   return query.orderBy(key).orderBy('certificates.id').limit(page.limit).execute();
 }

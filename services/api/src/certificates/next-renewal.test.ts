@@ -22,8 +22,18 @@ describe('next renewal', () => {
   });
 
   it('next renewal - a failing renewal is on the retry ladder, a spent budget waits for the refill', () => {
-    const failing = { ...healthy, status: 'renewing', failure_count: 3, next_retry_at: later, last_error_kind: 'dns' };
-    expect(nextRenewalOf(failing)).toMatchObject({ at: later, reason: 'retry', detail: expect.stringContaining('3 failed rounds (last: dns)') });
+    const failing = {
+      ...healthy,
+      status: 'renewing',
+      failure_count: 3,
+      next_retry_at: later,
+      last_error_kind: 'dns',
+    };
+    expect(nextRenewalOf(failing)).toMatchObject({
+      at: later,
+      reason: 'retry',
+      detail: expect.stringContaining('3 failed rounds (last: dns)'),
+    });
     expect(nextRenewalOf({ ...failing, last_error_kind: 'rate-limited', failure_count: 0 })).toMatchObject({
       at: later,
       reason: 'rate-limit',
@@ -34,14 +44,18 @@ describe('next renewal', () => {
     expect(
       nextRenewalOf({ ...healthy, status: 'renewing', job_reason: 'manual', job_next_attempt_at: later }),
     ).toMatchObject({ at: later, reason: 'manual' });
-    expect(nextRenewalOf({ ...healthy, status: 'pending', renew_at: null, job_reason: 'new' })).toMatchObject({
-      reason: 'in-progress',
-      detail: 'first issuance in progress',
-    });
+    expect(nextRenewalOf({ ...healthy, status: 'pending', renew_at: null, job_reason: 'new' })).toMatchObject(
+      {
+        reason: 'in-progress',
+        detail: 'first issuance in progress',
+      },
+    );
     expect(nextRenewalOf({ ...healthy, source: 'custom', renew_at: null })).toMatchObject({
       at: null,
       reason: 'not-renewed',
     });
-    expect(nextRenewalOf({ ...healthy, status: 'fallback', renew_at: null })).toMatchObject({ reason: 'none' });
+    expect(nextRenewalOf({ ...healthy, status: 'fallback', renew_at: null })).toMatchObject({
+      reason: 'none',
+    });
   });
 });

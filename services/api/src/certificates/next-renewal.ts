@@ -53,7 +53,7 @@ export function nextRenewalOf(facts: RenewalFacts): NextRenewal {
     return {
       at: facts.next_retry_at,
       reason: 'rate-limit',
-      detail: "a CA rate limit is spent; the order waits until the ledger has a free slot",
+      detail: 'a CA rate limit is spent; the order waits until the ledger has a free slot',
     };
   }
   if (facts.next_retry_at !== null && facts.failure_count > 0) {
@@ -75,7 +75,11 @@ export function nextRenewalOf(facts: RenewalFacts): NextRenewal {
     if (facts.renew_reason === 'ari') {
       return { at: facts.renew_at, reason: 'ari', detail: "inside the CA's suggested renewal window (ARI)" };
     }
-    return { at: facts.renew_at, reason: 'lifetime', detail: 'a third of the lifetime left (half under 10 days)' };
+    return {
+      at: facts.renew_at,
+      reason: 'lifetime',
+      detail: 'a third of the lifetime left (half under 10 days)',
+    };
   }
   return { at: null, reason: 'none', detail: 'nothing scheduled' };
 }

@@ -1,8 +1,10 @@
 import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
-import { certificateStatuses } from '../certificates/certificate-routes.ts';
+import { limitNames } from '@gatehouse/rate-limits';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
+import { certificateStatuses } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
 import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
+import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
 
 /**
  * The OpenAPI 3.1 description of `/v1` (apps and certificates), served at `GET /v1/openapi.json`. Response
@@ -402,6 +404,33 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/rate-limits': {
+      get: {
+        summary:
+          'CA rate-limit budgets in use (per account, registered domain, exact name set, name): used / max / next free slot, from the ledger',
+        parameters: [
+          {
+            name: 'kind',
+            in: 'query',
+            description: 'Only these kinds (comma-separated or repeated)',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'Budgets with at least one event in their window, fullest first',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['at', 'budgets'],
+              properties: { at: dateTime, budgets: { type: 'array', items: ref('RateLimitBudget') } },
+            }),
+          },
+          '400': problem('A bad kind'),
+          '401': unauthorized,
+        },
+      },
+    },
     '/v1/settings': {
       get: {
         summary: 'Operator settings',
@@ -491,6 +520,35 @@ export const openApiDocument = {
           lastError: nullable({ type: 'string' }),
           sentAt: nullable(dateTime),
           createdAt: dateTime,
+        },
+      },
+      RateLimitBudget: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'kind',
+          'limit',
+          'scope',
+          'directoryUrl',
+          'subject',
+          'used',
+          'max',
+          'windowSeconds',
+          'nextSlotAt',
+        ],
+        properties: {
+          kind: { type: 'string', enum: [...budgetKinds] },
+          limit: { type: 'string', enum: [...limitNames] },
+          scope: { type: 'string', description: "The ledger's scope string, as cert-issuer counts it" },
+          directoryUrl: nullable({ type: 'string' }),
+          subject: {
+            type: 'string',
+            description: 'What it counts: account URL, registered domain, names key or name',
+          },
+          used: { type: 'integer', minimum: 0 },
+          max: { type: 'integer', minimum: 0 },
+          windowSeconds: { type: 'integer', minimum: 0 },
+          nextSlotAt: nullable({ ...dateTime, description: 'Null while a slot is free' }),
         },
       },
       Settings: {

@@ -26,8 +26,7 @@ const querySchema = {
 /** Notifications keep their own page size (50 by default, as before pagination; at most 500). */
 const notificationLimits = { defaultLimit: 50, maxLimit: 500 };
 const cursorKind = 'notifications:newest';
-const cursorKeyPattern =
-  /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
+const cursorKeyPattern = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
 
 interface Filter {
   certificateId?: string;
@@ -39,7 +38,10 @@ function parseQuery(query: Record<string, unknown>): Filter {
   const errors: FieldError[] = [];
   const filter: Filter = { page: parsePage(query, cursorKind, notificationLimits, errors) };
   const after = filter.page.after;
-  if (after && !(after.length === 2 && cursorKeyPattern.test(after[0]!) && z.uuid().safeParse(after[1]).success))
+  if (
+    after &&
+    !(after.length === 2 && cursorKeyPattern.test(after[0]!) && z.uuid().safeParse(after[1]).success)
+  )
     errors.push({ field: 'cursor', message: 'is not a cursor of this list; pass nextCursor unchanged' });
   for (const [key, value] of Object.entries(query)) {
     if (key === 'limit' || key === 'cursor') continue;
