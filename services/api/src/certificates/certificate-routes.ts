@@ -12,6 +12,7 @@ import {
   type CertificateSort,
   certificateSorts,
   findCertificateById,
+  findCertificateChain,
   findPreflight,
   isCertificateCursorKey,
   listCertificateApps,
@@ -112,6 +113,22 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
       // The notifier's plain words for the last error (one source: @gatehouse/events).
       hint: certificate.last_error_kind ? explainErrorKind(certificate.last_error_kind) : null,
     });
+  });
+
+  // The public chain (leaf first) as PEM, for `gatehouse inspect` and browsers; never the key. The chain
+  // served is the certificate's own: a fallback stand-in is not shown as if it were the certificate.
+  router.get('/:id/chain', async (request, response) => {
+    const id = request.params.id;
+    const row = z.uuid().safeParse(id).success ? await findCertificateChain(db, id) : undefined;
+    if (!row)
+      throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
+    if (row.chain_pem === null) {
+      throw new ApiError(
+        'not-found',
+        `certificate ${id} has not been issued yet; GET /v1/certificates/${id} says why`,
+      );
+    }
+    response.type('application/pem-certificate-chain').send(row.chain_pem);
   });
 
   router.post('/:id/renew', async (request, response) => {

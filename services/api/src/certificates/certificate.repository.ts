@@ -203,6 +203,14 @@ function withJob(query: SelectQueryBuilder<Database, 'certificates', object>) {
     .select(['job.job_reason', 'job.job_next_attempt_at']);
 }
 
+/** The stored chain PEM (public certificates only, leaf first); undefined for an unknown id. */
+export async function findCertificateChain(
+  db: Queryable,
+  id: string,
+): Promise<{ chain_pem: string | null } | undefined> {
+  return db.selectFrom('certificates').select('chain_pem').where('id', '=', id).executeTakeFirst();
+}
+
 /** Preflight results as cert-issuer stored them (DNS, CAA, HTTP-01 self-check per name) and when. */
 export async function findPreflight(
   db: Queryable,

@@ -302,6 +302,20 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/certificates/{id}/chain': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        summary: 'The certificate chain as PEM, leaf first (public certificates only, never the key)',
+        responses: {
+          '200': {
+            description: 'PEM chain',
+            content: { 'application/pem-certificate-chain': { schema: { type: 'string' } } },
+          },
+          '401': unauthorized,
+          '404': problem('No such certificate, or not issued yet'),
+        },
+      },
+    },
     '/v1/certificates/{id}/renew': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       post: {
