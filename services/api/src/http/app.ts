@@ -7,6 +7,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { appRoutes } from '../apps/app-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
+import { dashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
@@ -44,6 +45,7 @@ export function createApiApp({ token, logger, db, box, rateLimitOverrides }: Api
   app.get('/v1/openapi.json', (_request, response) => {
     response.json(openApiDocument);
   });
+  app.use(dashboardRoutes());
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
