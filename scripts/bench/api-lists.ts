@@ -61,7 +61,9 @@ try {
     from generate_series(1, ${apps}) as i`.execute(db);
   await sql`
     insert into domains (id, app_id, hostname, https)
-    select gen_random_uuid(), a.id, 'c' || substring(a.name from 5)::int || '.bench.test', true from apps a`.execute(db);
+    select gen_random_uuid(), a.id, 'c' || substring(a.name from 5)::int || '.bench.test', true from apps a`.execute(
+    db,
+  );
   await sql`
     insert into app_certificates (app_id, certificate_id)
     select d.app_id, c.id from domains d join certificates c on c.names_key = d.hostname || ',www.' || d.hostname`.execute(
@@ -90,7 +92,9 @@ try {
   });
   const address = server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  console.log(`seeded ${total} certificates, ${apps} apps, ${total} notifications, 200 DNS providers in ${Math.round(seedMs)} ms`);
+  console.log(
+    `seeded ${total} certificates, ${apps} apps, ${total} notifications, 200 DNS providers in ${Math.round(seedMs)} ms`,
+  );
   console.log(`walking every page, ${limit} rows per page, over HTTP (${base})\n`);
 
   /** Walks a list to its end; returns each page's milliseconds. */
@@ -99,12 +103,21 @@ try {
     let rows = 0;
     let cursor: string | null = null;
     do {
-      const params = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
+      // Notifications allow at most 500 per page.
+      const pageSize = path === '/v1/notifications' ? Math.min(limit, 500) : limit;
+      const params = new URLSearchParams({
+        ...query,
+        limit: String(pageSize),
+        ...(cursor ? { cursor } : {}),
+      });
       const started = performance.now();
-      const response = await fetch(`${base}${path}?${params}`, { headers: { authorization: `Bearer ${token}` } });
+      const response = await fetch(`${base}${path}?${params}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       const body = (await response.json()) as Record<string, unknown> & { nextCursor: string | null };
       times.push(performance.now() - started);
-      if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body)}`);
+      if (response.status !== 200)
+        throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body)}`);
       rows += (body[field] as unknown[]).length;
       cursor = body.nextCursor;
     } while (cursor !== null);
