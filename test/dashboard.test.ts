@@ -181,10 +181,86 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     ]);
   });
 
+  it('dashboard - renew refused by a spent CA budget shows 429 with the time of the next slot', async () => {
+    const broken = await api('GET', '/v1/apps/broken');
+    const id = (broken.body.certificates as unknown as Array<{ id: string }>)[0]!.id;
+    // The duplicate-certificate budget of this name set is spent (5 in the last 7 days).
+    const spentAt = new Date(Date.now() - 86_400_000);
+    await stack.database.db
+      .insertInto('rate_limit_events')
+      .values(
+        Array.from({ length: 5 }, () => ({
+          limit_name: 'duplicate-certificates',
+          scope: `${stack.pebble.directoryUrl}|${brokenHost}`,
+          occurred_at: spentAt,
+        })),
+      )
+      .execute();
+    await page.goto(`${stack.apiUrl}/#/certificates/${id}`);
+    await page.locator('[data-testid=rate-limit]', { hasText: 'spent until' }).waitFor();
+    await page.locator('button[data-testid=renew]').click();
+    const notice = page.locator('[data-testid=notice]', { hasText: '429' });
+    await notice.waitFor();
+    const nextSlot = new Date(spentAt.getTime() + 7 * 86_400_000)
+      .toISOString()
+      .slice(0, 19)
+      .replace('T', ' ');
+    await expect(notice.textContent()).resolves.toContain(`Next slot: ${nextSlot} UTC`);
+    await shot('06b-renew-429');
+    await page.goto(`${stack.apiUrl}/#/rate-limits`);
+    await page.locator('table[data-testid=rate-limits] tr', { hasText: brokenHost }).waitFor();
+    await expect(
+      page.locator('table[data-testid=rate-limits] tr', { hasText: brokenHost }).textContent(),
+    ).resolves.toContain('5 / 5');
+  });
+
+  it('dashboard - settings: admin e-mails, the fallback wildcard, a DNS provider whose secret shows masked', async () => {
+    await page.goto(`${stack.apiUrl}/#/settings`);
+    const emails = page.locator('form[data-testid=admin-emails]');
+    await emails.locator('textarea[name=emails]').fill('ops@example.test\noncall@example.test');
+    await emails.locator('button[type=submit]').click();
+    await page.getByText('Saved.').waitFor();
+    const fallback = page.locator('form[data-testid=fallback]');
+    await fallback.locator('select[name=certificateId] option', { hasText: `*.up-${suffix}.test` }).waitFor({
+      state: 'attached',
+    });
+    await fallback.locator('button[type=submit]').click();
+    await fallback.locator('a.mono').waitFor();
+    const settings = await api('GET', '/v1/settings');
+    expect(settings.body).toMatchObject({
+      adminEmails: ['ops@example.test', 'oncall@example.test'],
+      fallbackCertificateId: expect.any(String),
+    });
+    await shot('07-settings');
+
+    const secret = 'c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy0xMjM0NTY3OA==';
+    await page.goto(`${stack.apiUrl}/#/dns-providers`);
+    const form = page.locator('form[data-testid=add-dns-provider]');
+    await form.locator('input[name=zone]').fill(`dns-${suffix}.test`);
+    await form
+      .locator('textarea[name=config]')
+      .fill(
+        JSON.stringify({
+          server: '127.0.0.1:5353',
+          keyName: 'acme-key',
+          keyAlgorithm: 'hmac-sha256',
+          keySecret: secret,
+        }),
+      );
+    await form.locator('button[type=submit]').click();
+    const row = page.locator('table[data-testid=dns-providers] tr', { hasText: `dns-${suffix}.test` });
+    await row.waitFor();
+    const shown = (await row.textContent()) ?? '';
+    expect(shown).toContain(`****${secret.slice(-4)}`);
+    expect(shown).not.toContain(secret);
+    expect(await page.content()).not.toContain(secret.slice(0, 20));
+    await shot('08-dns-providers');
+  });
+
   it('dashboard - the token never appears in a URL or a log line, and the CSP held', async () => {
     await page.goto(`${stack.apiUrl}/#/rate-limits`);
     await page.locator('table[data-testid=rate-limits], p:has-text("No budget in use")').first().waitFor();
-    await shot('07-rate-limits');
+    await shot('09-rate-limits');
     expect(requestedUrls.length).toBeGreaterThan(10);
     for (const url of requestedUrls) {
       expect(url).not.toContain(stack.apiToken);
