@@ -191,6 +191,13 @@ describe('cli against a running api', () => {
     expect(Date.parse(body.renewals[0].retryAfter)).toBeGreaterThan(Date.now());
     const soon = JSON.parse((await gatehouse(['renew', '--expiring-within', '7d', '--json'], env)).stdout);
     expect(soon.renewals.map((r: { id: string }) => r.id)).toEqual([expiring]);
+    // --all: every ACME certificate (the upload is skipped); the spent one is refused, so the exit code is 5.
+    const all = await gatehouse(['renew', '--all', '--json'], env);
+    expect(all.code).toBe(5);
+    const renewals = JSON.parse(all.stdout).renewals as Array<{ id: string; status: number }>;
+    expect(renewals.map((r) => r.id).sort()).toEqual([failing, expiring, healthy, spent].sort());
+    expect(renewals.find((r) => r.id === spent)?.status).toBe(429);
+    expect(renewals.filter((r) => r.status === 202)).toHaveLength(3);
     const rows = await database.db.selectFrom('certificates').select(['id', 'status']).execute();
     const status = Object.fromEntries(rows.map((row) => [row.id, row.status]));
     expect(status[healthy]).toBe('renewing');
