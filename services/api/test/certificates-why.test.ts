@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, type Json, startApiHarness } from './api-harness.ts';
+import { type ApiHarness, type Json, startApiHarness, token } from './api-harness.ts';
 
 const directory = 'https://ca.why.test/dir';
 const account = 'https://ca.why.test/acct/1';
@@ -132,6 +132,23 @@ describe('api why no certificate', () => {
     const response = await api.call('GET', '/v1/certificates/{id}', { params: { id: healthy } });
     expect(response.body).toMatchObject({ hint: null, preflight: null, apps: [], attempts: [] });
     expect(response.body.rateLimit).toEqual({ allowed: true, retryAt: null, reason: null });
+  });
+
+  it('api why - the chain is served as PEM once issued; before that, or for an unknown id, 404', async () => {
+    const chain = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    await api.db.updateTable('certificates').set({ chain_pem: chain }).where('id', '=', healthy).execute();
+    const headers = { authorization: `Bearer ${token}` };
+    const issued = await fetch(`${api.base}/v1/certificates/${healthy}/chain`, { headers });
+    expect(issued.status).toBe(200);
+    expect(issued.headers.get('content-type')).toContain('application/pem-certificate-chain');
+    expect(await issued.text()).toBe(chain);
+    const notIssued = await fetch(`${api.base}/v1/certificates/${failing}/chain`, { headers });
+    expect(notIssued.status).toBe(404);
+    expect(((await notIssued.json()) as { detail: string }).detail).toContain('has not been issued yet');
+    for (const id of [randomUUID(), 'nope']) {
+      expect((await fetch(`${api.base}/v1/certificates/${id}/chain`, { headers })).status).toBe(404);
+    }
+    expect((await fetch(`${api.base}/v1/certificates/${healthy}/chain`)).status).toBe(401);
   });
 
   it('api rate limits - budgets per account and registered domain: used, max, next free slot', async () => {

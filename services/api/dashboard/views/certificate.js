@@ -67,7 +67,7 @@ export function CertificateView({ id }) {
     ${
       c.lastError
         ? html`<section class="card" data-testid="why">
-            <h2>Why no certificate?</h2>
+            <h2>${c.notAfter ? 'Why the renewal fails' : 'Why no certificate?'}</h2>
             <p><strong>${c.hint?.what ?? c.lastError.kind}</strong></p>
             <p class="mono">${c.lastError.kind}: ${c.lastError.message}</p>
             <p class="muted small">${c.lastError.at ? `at ${dateTime(c.lastError.at)}` : ''}${
