@@ -237,16 +237,14 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await page.goto(`${stack.apiUrl}/#/dns-providers`);
     const form = page.locator('form[data-testid=add-dns-provider]');
     await form.locator('input[name=zone]').fill(`dns-${suffix}.test`);
-    await form
-      .locator('textarea[name=config]')
-      .fill(
-        JSON.stringify({
-          server: '127.0.0.1:5353',
-          keyName: 'acme-key',
-          keyAlgorithm: 'hmac-sha256',
-          keySecret: secret,
-        }),
-      );
+    await form.locator('textarea[name=config]').fill(
+      JSON.stringify({
+        server: '127.0.0.1:5353',
+        keyName: 'acme-key',
+        keyAlgorithm: 'hmac-sha256',
+        keySecret: secret,
+      }),
+    );
     await form.locator('button[type=submit]').click();
     const row = page.locator('table[data-testid=dns-providers] tr', { hasText: `dns-${suffix}.test` });
     await row.waitFor();
