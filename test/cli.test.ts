@@ -252,6 +252,31 @@ describe('cli against a running api', () => {
     expect((await gatehouse(['apps', 'rm', 'web'], env)).code).toBe(4);
   });
 
+  it('cli - npx gatehouse runs the workspace bin', async () => {
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn('npx', ['--no', 'gatehouse', 'certs', 'ls', '--search', 'broken.cli', '--json'], {
+        cwd: repoRoot,
+        env: {
+          ...env,
+          PATH: `${join(repoRoot, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+          HOME: process.env.HOME ?? '/root',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).certificates.map((c: { id: string }) => c.id)).toEqual([failing]);
+  });
+
   it('cli - exit codes: wrong token 3, usage 2, unreachable api 6; the token is never printed', async () => {
     const wrong = await gatehouse(['certs', 'ls'], { ...env, GATEHOUSE_API_TOKEN: 'not-the-token' });
     expect(wrong.code).toBe(3);
