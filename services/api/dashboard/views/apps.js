@@ -88,7 +88,7 @@ export function AppsView() {
         ${page.apps.map(
           (app) => html`<tr data-name=${app.name}>
             <td>${app.name}</td>
-            <td class="small">${app.image}:${app.port}</td>
+            <td class="small">${app.image}<div class="muted">port ${app.port}</div></td>
             <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge}</span></div>`)}</td>
             <td>${
               app.container
