@@ -171,6 +171,7 @@ describe('cli against a running api', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Certificate ${failing}`);
     expect(run.stdout).toMatch(/Next renewal: .*retry: retry ladder after 1 failed round/);
+    expect(run.stdout).toContain('Job:          none');
     expect(run.stdout).toContain('FAIL dns broken.cli.test: broken.cli.test has no A/AAAA record');
     expect(run.stdout).toContain("Why:          Gatehouse's own checks found a problem");
     const json = JSON.parse((await gatehouse(['status', 'broken.cli.test', '--json'], env)).stdout);

@@ -153,6 +153,9 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await expect(why.textContent()).resolves.toContain("Gatehouse's own checks found a problem");
     await expect(why.textContent()).resolves.toContain('preflight');
     await expect(page.locator('[data-testid=next-renewal]').textContent()).resolves.toMatch(/retry/);
+    await expect(page.locator('[data-testid=job]').textContent()).resolves.toMatch(
+      /^new, (deferred|running|queued)/,
+    );
     await shot('04-why-no-certificate');
   });
 

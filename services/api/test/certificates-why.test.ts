@@ -75,6 +75,21 @@ describe('api why no certificate', () => {
         duration_ms: 1000,
       })
       .execute();
+    await api.db
+      .insertInto('issuance_jobs')
+      .values({
+        id: randomUUID(),
+        certificate_id: failing,
+        names_key: 'shop.why.test',
+        reason: 'new',
+        challenge: 'auto',
+        key_type: 'ecdsa-p256',
+        status: 'deferred',
+        attempt: 2,
+        next_attempt_at: new Date(now + 15 * 60_000),
+        deferred_reason: 'retry after preflight failure',
+      })
+      .execute();
     // The duplicate-certificate budget of the failing name set is spent (5 in 7 days), the registered domain
     // why.test has used 5 of 50, and the account 7 of 300 orders.
     const day = 86_400_000;
@@ -119,6 +134,13 @@ describe('api why no certificate', () => {
       detail: 'retry ladder after 2 failed rounds (last: preflight)',
     });
     expect(body.failureCount).toBe(2);
+    expect(body.job).toMatchObject({
+      reason: 'new',
+      status: 'deferred',
+      rounds: 2,
+      nextAttemptAt: new Date(now + 15 * 60_000).toISOString(),
+      deferredReason: 'retry after preflight failure',
+    });
     expect(body.apps).toEqual(['shop']);
     expect(body.rateLimit.allowed).toBe(false);
     expect(body.rateLimit.reason).toContain('duplicate certificates');
@@ -130,7 +152,7 @@ describe('api why no certificate', () => {
 
   it('api why - a healthy certificate has no hint and a free budget', async () => {
     const response = await api.call('GET', '/v1/certificates/{id}', { params: { id: healthy } });
-    expect(response.body).toMatchObject({ hint: null, preflight: null, apps: [], attempts: [] });
+    expect(response.body).toMatchObject({ hint: null, preflight: null, apps: [], attempts: [], job: null });
     expect(response.body.rateLimit).toEqual({ allowed: true, retryAt: null, reason: null });
   });
 

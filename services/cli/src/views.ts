@@ -27,6 +27,16 @@ export const attemptSchema = z.looseObject({
 });
 
 export const certificateDetailSchema = certificateSchema.extend({
+  job: z
+    .object({
+      reason: z.string(),
+      status: z.string(),
+      rounds: z.number(),
+      nextAttemptAt: z.string().nullable(),
+      deferredReason: z.string().nullable(),
+    })
+    .loose()
+    .nullable(),
   attempts: z.array(attemptSchema),
   preflight: z
     .object({

@@ -49,6 +49,14 @@ export function CertificateView({ id }) {
         <dd data-testid="next-renewal">${c.nextRenewal.at ? `${dateTime(c.nextRenewal.at)} (${relative(c.nextRenewal.at)})` : '—'}
           — <strong>${c.nextRenewal.reason}</strong>: ${c.nextRenewal.detail}</dd>
         <dt>Apps</dt><dd>${c.apps.length ? c.apps.join(', ') : '—'}</dd>
+        <dt>Issuance job</dt>
+        <dd data-testid="job">${
+          c.job
+            ? `${c.job.reason}, ${c.job.status}${c.job.rounds ? `, ${c.job.rounds} failed round(s)` : ''}${
+                c.job.nextAttemptAt ? `, next run ${dateTime(c.job.nextAttemptAt)}` : ''
+              }${c.job.deferredReason ? ` (${c.job.deferredReason})` : ''}`
+            : '—'
+        }</dd>
         <dt>Rate limit</dt>
         <dd data-testid="rate-limit">${
           c.rateLimit === null

@@ -13,6 +13,7 @@ import {
   certificateSorts,
   findCertificateById,
   findCertificateChain,
+  findLatestJob,
   findPreflight,
   isCertificateCursorKey,
   listCertificateApps,
@@ -88,8 +89,9 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
     if (!certificate) {
       throw new ApiError('not-found', `there is no certificate ${id}; GET /v1/certificates lists them`);
     }
-    const [attempts, preflight, apps, rateLimit] = await Promise.all([
+    const [attempts, job, preflight, apps, rateLimit] = await Promise.all([
       listOrderAttempts(db, certificate.id),
+      findLatestJob(db, certificate.id),
       findPreflight(db, certificate.id),
       listCertificateApps(db, certificate.id),
       certificate.source === 'acme'
@@ -98,6 +100,21 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
     ]);
     response.json({
       ...toCertificateView(certificate),
+      // The chain certificate → job → attempts (as `cmctl status` shows it): the newest issuance job.
+      job: job
+        ? {
+            reason: job.reason,
+            status: job.status,
+            challenge: job.challenge,
+            rounds: job.attempt,
+            nextAttemptAt: ['queued', 'running', 'deferred'].includes(job.status)
+              ? job.next_attempt_at.toISOString()
+              : null,
+            deferredReason: job.deferred_reason,
+            createdAt: job.created_at.toISOString(),
+            updatedAt: job.updated_at.toISOString(),
+          }
+        : null,
       attempts: attempts.map(toAttemptView),
       preflight: preflight
         ? { checkedAt: preflight.checkedAt.toISOString(), results: preflight.results }

@@ -225,6 +225,41 @@ export async function findPreflight(
   return { results: row.preflight, checkedAt: row.preflight_at };
 }
 
+/** The newest issuance job of a certificate (cert-issuer's queue row): why, its state, when it runs next. */
+export async function findLatestJob(
+  db: Queryable,
+  certificateId: string,
+): Promise<
+  | {
+      reason: string;
+      status: string;
+      challenge: string;
+      attempt: number;
+      next_attempt_at: Date;
+      deferred_reason: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }
+  | undefined
+> {
+  return db
+    .selectFrom('issuance_jobs')
+    .select([
+      'reason',
+      'status',
+      'challenge',
+      'attempt',
+      'next_attempt_at',
+      'deferred_reason',
+      'created_at',
+      'updated_at',
+    ])
+    .where('certificate_id', '=', certificateId)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
 /** The names of the apps that use a certificate. */
 export async function listCertificateApps(db: Queryable, id: string): Promise<string[]> {
   const rows = await db

@@ -716,6 +716,7 @@ export const openApiDocument = {
         additionalProperties: false,
         required: [
           ...Object.keys(certificateProperties),
+          'job',
           'attempts',
           'preflight',
           'apps',
@@ -724,6 +725,32 @@ export const openApiDocument = {
         ],
         properties: {
           ...certificateProperties,
+          job: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "The newest issuance job (cert-issuer's queue): why it was requested, its state, when it runs next",
+            required: [
+              'reason',
+              'status',
+              'challenge',
+              'rounds',
+              'nextAttemptAt',
+              'deferredReason',
+              'createdAt',
+              'updatedAt',
+            ],
+            properties: {
+              reason: { type: 'string', description: 'new, renewal, manual, …' },
+              status: { type: 'string', description: 'queued, running, deferred, done, failed' },
+              challenge: { type: 'string' },
+              rounds: { type: 'integer', minimum: 0, description: 'Failed rounds of this job' },
+              nextAttemptAt: nullable(dateTime),
+              deferredReason: nullable({ type: 'string' }),
+              createdAt: dateTime,
+              updatedAt: dateTime,
+            },
+          }),
           attempts: { type: 'array', items: ref('OrderAttempt'), description: 'Oldest first' },
           preflight: nullable({
             type: 'object',

@@ -100,6 +100,13 @@ export function describeCertificate(detail: CertificateDetail): string {
     `  Not after:    ${detail.notAfter ? `${detail.notAfter} (${relative(detail.notAfter)})` : 'not issued yet'}`,
     `  Next renewal: ${detail.nextRenewal.at ? `${detail.nextRenewal.at} (${relative(detail.nextRenewal.at)}), ` : ''}${detail.nextRenewal.reason}: ${detail.nextRenewal.detail}`,
     `  Apps:         ${detail.apps.join(', ') || '-'}`,
+    `  Job:          ${
+      detail.job
+        ? `${detail.job.reason}, ${detail.job.status}${detail.job.rounds ? `, ${detail.job.rounds} failed round(s)` : ''}${
+            detail.job.nextAttemptAt ? `, next run ${detail.job.nextAttemptAt}` : ''
+          }${detail.job.deferredReason ? ` (${detail.job.deferredReason})` : ''}`
+        : 'none'
+    }`,
   ];
   if (detail.lastError) {
     lines.push(`  Last error:   ${detail.lastError.kind}: ${detail.lastError.message}`);
