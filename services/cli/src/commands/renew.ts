@@ -6,6 +6,9 @@ import { CliError, exitCodes } from '../exit-codes.ts';
 import { collectPages } from '../pages.ts';
 import { type CertificateView, certificatePageSchema } from '../views.ts';
 
+/** Renewal requests in flight at once for `--all` and `--expiring-within`. */
+const renewConcurrency = 4;
+
 interface RenewOutcome {
   id: string;
   names: string[];
@@ -57,25 +60,29 @@ export async function renewCommand(context: CommandContext, args: string[]): Pro
     targets = certificates.filter((certificate) => certificate.source === 'acme');
   }
 
-  const outcomes: RenewOutcome[] = [];
-  for (const target of targets) {
+  const renewOne = async (target: Pick<CertificateView, 'id' | 'names'>): Promise<RenewOutcome> => {
     try {
       const { status, body } = await context.client.request(
         'POST',
         `/v1/certificates/${encodeURIComponent(target.id)}/renew`,
       );
       const names = (body as { names?: string[] } | undefined)?.names ?? target.names;
-      outcomes.push({ id: target.id, names, status, message: 'renewal requested', retryAfter: null });
+      return { id: target.id, names, status, message: 'renewal requested', retryAfter: null };
     } catch (error) {
       if (!(error instanceof ApiRefusal) || (targets.length === 1 && error.status !== 429)) throw error;
-      outcomes.push({
+      return {
         id: target.id,
         names: target.names,
         status: error.status,
         message: error.message,
         retryAfter: error.problem.retryAfter ?? null,
-      });
+      };
     }
+  };
+  // A few at a time: a fleet renews in minutes, without a burst that would queue the api's database pool.
+  const outcomes: RenewOutcome[] = [];
+  for (let start = 0; start < targets.length; start += renewConcurrency) {
+    outcomes.push(...(await Promise.all(targets.slice(start, start + renewConcurrency).map(renewOne))));
   }
   output(context, { renewals: outcomes }, () =>
     outcomes.length === 0
