@@ -18,6 +18,7 @@ COPY shared/runtime/package.json shared/runtime/
 COPY shared/telemetry/package.json shared/telemetry/
 COPY shared/testing/package.json shared/testing/
 COPY services/api/package.json services/api/
+COPY services/cli/package.json services/cli/
 COPY services/cert-issuer/package.json services/cert-issuer/
 COPY services/deployer/package.json services/deployer/
 COPY services/notifier/package.json services/notifier/

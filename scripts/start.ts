@@ -294,7 +294,10 @@ async function announceWhenReady(): Promise<void> {
     if (stopping) return;
     if (ready.every(Boolean)) {
       const api = `http://${childEnv.API_LISTEN}`;
-      say('info', `all six services ready; API at ${api}, token in ${tokenFile ?? 'GATEHOUSE_API_TOKEN'}`);
+      say(
+        'info',
+        `all six services ready; API at ${api}, dashboard at ${api}/, token in ${tokenFile ?? 'GATEHOUSE_API_TOKEN'}`,
+      );
       say('info', `try: curl -H "Authorization: Bearer ${tokenHint}" ${api}/v1/apps`);
       return;
     }

@@ -128,7 +128,7 @@ describe('npm start', () => {
       expect((await fetch(`${api}/v1/apps`)).status).toBe(401);
       const listed = await fetch(`${api}/v1/apps`, { headers: { authorization: `Bearer ${token}` } });
       expect(listed.status).toBe(200);
-      expect(await listed.json()).toEqual({ apps: [] });
+      expect(await listed.json()).toEqual({ apps: [], nextCursor: null });
 
       const output = start.output();
       expect(output).not.toContain(token);

@@ -1,4 +1,5 @@
 import { hostPort, key256 } from '@gatehouse/config';
+import { parseRateLimitOverrides, type RateLimitOverrides } from '@gatehouse/rate-limits';
 import { z } from 'zod';
 
 /** The api service's own variables (see the README's configuration table). */
@@ -11,4 +12,20 @@ export const apiConfigShape = {
     .min(32, 'expected at least 32 characters; create one with `openssl rand -base64 32`'),
   /** Seals the private keys of uploaded certificates (32 bytes, base64 or hex; or `_FILE`); the same key as cert-issuer's. */
   GATEHOUSE_MASTER_KEY: key256,
+  /**
+   * The same `ACME_RATE_LIMITS` JSON cert-issuer runs with (optional), so a manual renewal's 429 and
+   * `GET /v1/rate-limits` use the budgets cert-issuer reserves from; unset: the CA's published limits.
+   */
+  ACME_RATE_LIMITS: z
+    .string()
+    .optional()
+    .transform((value, ctx): RateLimitOverrides | undefined => {
+      if (value === undefined || value.trim() === '') return undefined;
+      try {
+        return parseRateLimitOverrides(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
 };

@@ -13,6 +13,7 @@ await runService({
       logger,
       db,
       box: createSecretBox(config.GATEHOUSE_MASTER_KEY),
+      rateLimitOverrides: config.ACME_RATE_LIMITS,
     });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };

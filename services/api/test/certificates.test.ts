@@ -96,6 +96,12 @@ describe('api certificates', () => {
       renewAt: '2026-01-31T00:00:00.000Z',
       renewReason: 'lifetime',
       lastError: null,
+      nextRenewal: {
+        at: '2026-01-31T00:00:00.000Z',
+        reason: 'lifetime',
+        detail: 'a third of the lifetime left (half under 10 days)',
+      },
+      failureCount: 0,
     });
   });
 

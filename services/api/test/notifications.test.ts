@@ -95,7 +95,7 @@ describe('api notifications', () => {
       certificateId: 'must be a certificate id (a UUID)',
       kind: 'must be one of issue-failed, reminder, expiring, fallback-activated, recovered, digest',
       limit: 'must be at most 500',
-      color: 'is not a known filter (certificateId, kind, limit)',
+      color: 'is not a known filter (certificateId, kind, limit, cursor)',
     });
   });
 

@@ -114,7 +114,12 @@ describe('issuance', { timeout: 240_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // Longer than the whole retry ladder's first rungs.
     const attempts = await attemptsOf(database.db, id);
     expect(attempts).toHaveLength(1);
-    expect(attempts[0]).toMatchObject({ outcome: 'failure', error_kind: 'policy' });
+    // The CA's problem type is kept with the attempt (the dashboard and `gatehouse status` show it).
+    expect(attempts[0]).toMatchObject({
+      outcome: 'failure',
+      error_kind: 'policy',
+      problem_type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+    });
     const job = await database.db
       .selectFrom('issuance_jobs')
       .selectAll()

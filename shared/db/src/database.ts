@@ -157,6 +157,8 @@ export interface OrderAttemptsTable {
   started_at: Timestamp;
   finished_at: Timestamp | null;
   duration_ms: number | null;
+  /** The CA's RFC 8555 problem type (`urn:ietf:params:acme:error:…`) of a failed attempt (migration 0007). */
+  problem_type: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface Http01TokensTable {

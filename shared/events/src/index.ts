@@ -8,6 +8,7 @@ export {
   type EventData,
   envelopeSchema,
 } from './envelope.ts';
+export { type Explanation, explainErrorKind } from './explanations.ts';
 export {
   allStreams,
   domainOfType,

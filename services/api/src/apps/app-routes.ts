@@ -1,11 +1,12 @@
 import type { Db } from '@gatehouse/db';
 import { Router } from 'express';
 import { ApiError } from '../errors.ts';
-import type { FieldError } from '../http/field-errors.ts';
+import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import { listLimits, parsePage, toPage } from '../http/pagination.ts';
 import { parseCreateApp, parsePatchApp } from './app-input.ts';
 import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
 
-/** `/v1/apps`: create, list, show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
+/** `/v1/apps`: create, list (by name, cursor pages), show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
 export function appRoutes(db: Db): Router {
   const router = Router();
 
@@ -16,8 +17,18 @@ export function appRoutes(db: Db): Router {
     response.status(201).location(`/v1/apps/${app.name}`).json(app);
   });
 
-  router.get('/', async (_request, response) => {
-    response.json({ apps: await listApps(db) });
+  router.get('/', async (request, response) => {
+    const errors: FieldError[] = [];
+    for (const key of Object.keys(request.query)) {
+      if (key !== 'limit' && key !== 'cursor')
+        errors.push({ field: fieldPath([key]), message: 'is not a known parameter (limit, cursor)' });
+    }
+    const page = parsePage(request.query, 'apps:name', listLimits, errors);
+    if (errors.length > 0)
+      throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
+    const apps = await listApps(db, { limit: page.limit + 1, afterName: page.after?.[0] });
+    const shown = toPage(apps, page, 'apps:name', (app) => [app.name]);
+    response.json({ apps: shown.rows, nextCursor: shown.nextCursor });
   });
 
   router.get('/:name', async (request, response) => {

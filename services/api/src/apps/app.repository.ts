@@ -46,8 +46,14 @@ export async function findAppByName(db: Queryable, name: string): Promise<AppRow
   return db.selectFrom('apps').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-export async function listAppRows(db: Queryable): Promise<AppRow[]> {
-  return db.selectFrom('apps').selectAll().orderBy('name', 'asc').execute();
+/** Apps by name (the unique index serves the keyset), at most `limit`, after `afterName` when given. */
+export async function listAppRows(
+  db: Queryable,
+  page: { limit: number; afterName?: string | undefined },
+): Promise<AppRow[]> {
+  let query = db.selectFrom('apps').selectAll();
+  if (page.afterName !== undefined) query = query.where('name', '>', page.afterName);
+  return query.orderBy('name', 'asc').limit(page.limit).execute();
 }
 
 export async function listDomainRows(db: Queryable, appIds: readonly string[]): Promise<DomainRow[]> {

@@ -1,4 +1,5 @@
 import type { OrderAttemptRow, PublicCertificateRow } from './certificate.repository.ts';
+import { type NextRenewalReason, nextRenewalOf } from './next-renewal.ts';
 
 /** A certificate as DESIGN.md's HTTP API shows it; never the chain's key. */
 export interface CertificateView {
@@ -13,6 +14,10 @@ export interface CertificateView {
   renewAt: string | null;
   renewReason: string | null;
   lastError: { kind: string; message: string; at: string | null } | null;
+  /** When and why it is renewed next (see next-renewal.ts). */
+  nextRenewal: { at: string | null; reason: NextRenewalReason; detail: string };
+  /** Failed rounds since the last success (the retry ladder's step). */
+  failureCount: number;
 }
 
 export interface AttemptView {
@@ -21,12 +26,15 @@ export interface AttemptView {
   challengeType: string | null;
   outcome: string;
   error: { kind: string; message: string } | null;
+  /** The CA's RFC 8555 problem type, when the CA sent a problem document. */
+  problemType: string | null;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
 }
 
 export function toCertificateView(row: PublicCertificateRow): CertificateView {
+  const next = nextRenewalOf(row);
   return {
     id: row.id,
     names: row.names,
@@ -42,6 +50,8 @@ export function toCertificateView(row: PublicCertificateRow): CertificateView {
       row.last_error_kind !== null
         ? { kind: row.last_error_kind, message: row.last_error_message ?? '', at: iso(row.last_error_at) }
         : null,
+    nextRenewal: { at: iso(next.at), reason: next.reason, detail: next.detail },
+    failureCount: row.failure_count,
   };
 }
 
@@ -52,6 +62,7 @@ export function toAttemptView(row: OrderAttemptRow): AttemptView {
     challengeType: row.challenge_type,
     outcome: row.outcome,
     error: row.error_kind !== null ? { kind: row.error_kind, message: row.error_message ?? '' } : null,
+    problemType: row.problem_type,
     startedAt: row.started_at.toISOString(),
     finishedAt: iso(row.finished_at),
     durationMs: row.duration_ms,

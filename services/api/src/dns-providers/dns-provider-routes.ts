@@ -4,6 +4,8 @@ import { dnsProviderSecretContext, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
+import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import { listLimits, parsePage, toPage } from '../http/pagination.ts';
 import { type DnsProviderKind, parseDnsProviderInput, secretFieldOf } from './dns-provider-input.ts';
 
 /** The secret-box context of a provider's secret: a sealed value moved to another row does not open. */
@@ -55,9 +57,23 @@ export function dnsProviderRoutes(db: Db, box: SecretBox): Router {
     response.status(201).location(`/v1/dns-providers/${id}`).json(view(inserted, box));
   });
 
-  router.get('/', async (_request, response) => {
-    const rows = await db.selectFrom('dns_providers').selectAll().orderBy('zone').execute();
-    response.json({ dnsProviders: rows.map((row) => view(row, box)) });
+  router.get('/', async (request, response) => {
+    const errors: FieldError[] = [];
+    for (const key of Object.keys(request.query)) {
+      if (key !== 'limit' && key !== 'cursor')
+        errors.push({ field: fieldPath([key]), message: 'is not a known parameter (limit, cursor)' });
+    }
+    const page = parsePage(request.query, 'dns-providers:zone', listLimits, errors);
+    if (errors.length > 0)
+      throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
+    let query = db.selectFrom('dns_providers').selectAll();
+    if (page.after !== undefined) query = query.where('zone', '>', page.after[0]!);
+    const rows = await query
+      .orderBy('zone')
+      .limit(page.limit + 1)
+      .execute();
+    const shown = toPage(rows, page, 'dns-providers:zone', (row) => [row.zone]);
+    response.json({ dnsProviders: shown.rows.map((row) => view(row, box)), nextCursor: shown.nextCursor });
   });
 
   router.get('/:id', async (request, response) => {

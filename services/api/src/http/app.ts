@@ -1,5 +1,6 @@
 import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
+import type { RateLimitOverrides } from '@gatehouse/rate-limits';
 import { traceRequests } from '@gatehouse/runtime';
 import type { Logger } from '@gatehouse/telemetry';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -8,9 +9,11 @@ import { announceAllApps } from '../apps/app-service.ts';
 import { backupRoutes } from '../backup/backup-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
+import { dashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
+import { rateLimitRoutes } from '../rate-limits/rate-limit-routes.ts';
 import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
@@ -22,6 +25,8 @@ export interface ApiAppOptions {
   db: Db;
   /** Seals uploaded certificates' keys. */
   box: SecretBox;
+  /** `ACME_RATE_LIMITS`, parsed: the same budgets cert-issuer reserves with (renew checks, `/v1/rate-limits`). */
+  rateLimitOverrides?: RateLimitOverrides | undefined;
 }
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
@@ -35,22 +40,27 @@ const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
  * API and holds no data, so clients and tooling can fetch it before they have a token); every error is
  * problem+json.
  */
-export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express {
+export function createApiApp({ token, logger, db, box, rateLimitOverrides }: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(traceRequests());
   app.get('/v1/openapi.json', (_request, response) => {
     response.json(openApiDocument);
   });
+  app.use(dashboardRoutes());
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
   v1.use('/apps', appRoutes(db));
-  v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
+  v1.use(
+    '/certificates',
+    certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db, rateLimitOverrides) }),
+  );
   v1.use('/dns-providers', dnsProviderRoutes(db, box));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
   v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
+  v1.use('/rate-limits', rateLimitRoutes(db, rateLimitOverrides));
   app.use('/v1', v1);
 
   app.use((request, response) => {

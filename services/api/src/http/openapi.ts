@@ -1,6 +1,10 @@
 import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
+import { limitNames } from '@gatehouse/rate-limits';
+import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
+import { nextRenewalReasons } from '../certificates/next-renewal.ts';
 import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
+import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
 
 /**
  * The OpenAPI 3.1 description of `/v1` (apps and certificates), served at `GET /v1/openapi.json`. Response
@@ -17,6 +21,27 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
 const unauthorized = problem('Missing or wrong bearer token');
+
+/** Cursor pagination (keyset): `limit` rows per page, `cursor` = the previous page's `nextCursor`. */
+const pageParameters = (defaultLimit: number, maxLimit: number) => [
+  {
+    name: 'limit',
+    in: 'query',
+    description: 'Rows per page',
+    schema: { type: 'integer', minimum: 1, maximum: maxLimit, default: defaultLimit },
+  },
+  {
+    name: 'cursor',
+    in: 'query',
+    description:
+      'Opaque: `nextCursor` of the previous page, passed unchanged (with the same filters and sort). A cursor of another list or order is a 400.',
+    schema: { type: 'string', maxLength: 1024 },
+  },
+];
+const nextCursor = nullable({
+  type: 'string',
+  description: 'Pass as `cursor` for the next page; null on the last page',
+});
 
 const certificateProperties = {
   id: { type: 'string', format: 'uuid' },
@@ -35,6 +60,18 @@ const certificateProperties = {
     required: ['kind', 'message', 'at'],
     properties: { kind: { type: 'string' }, message: { type: 'string' }, at: nullable(dateTime) },
   }),
+  nextRenewal: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'When and why Gatehouse renews it next',
+    required: ['at', 'reason', 'detail'],
+    properties: {
+      at: nullable(dateTime),
+      reason: { type: 'string', enum: [...nextRenewalReasons] },
+      detail: { type: 'string', description: 'One sentence for a person' },
+    },
+  },
+  failureCount: { type: 'integer', minimum: 0, description: 'Failed rounds since the last success' },
 };
 
 const appSpecProperties = {
@@ -110,17 +147,19 @@ export const openApiDocument = {
         },
       },
       get: {
-        summary: 'List apps',
+        summary: 'List apps, by name, in cursor pages',
+        parameters: pageParameters(100, 1000),
         responses: {
           '200': {
-            description: 'Every app, by name',
+            description: 'One page of apps, by name',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['apps'],
-              properties: { apps: { type: 'array', items: ref('App') } },
+              required: ['apps', 'nextCursor'],
+              properties: { apps: { type: 'array', items: ref('App') }, nextCursor },
             }),
           },
+          '400': problem('A bad limit or cursor'),
           '401': unauthorized,
         },
       },
@@ -165,7 +204,7 @@ export const openApiDocument = {
     },
     '/v1/certificates': {
       get: {
-        summary: 'List certificates',
+        summary: 'List certificates in cursor pages',
         parameters: [
           { name: 'status', in: 'query', schema: { type: 'string', enum: [...certificateStatuses] } },
           {
@@ -174,15 +213,34 @@ export const openApiDocument = {
             description: 'Only certificates covering this host name (listed, or by a wildcard)',
             schema: { type: 'string' },
           },
+          {
+            name: 'app',
+            in: 'query',
+            description: 'Only certificates the app with this name uses',
+            schema: { type: 'string' },
+          },
+          {
+            name: 'q',
+            in: 'query',
+            description: 'Only certificates with a name containing this text (case-insensitive)',
+            schema: { type: 'string', minLength: 1, maxLength: 253 },
+          },
+          {
+            name: 'sort',
+            in: 'query',
+            description: '`created`: oldest first; `expiry`: soonest notAfter first, never issued last',
+            schema: { type: 'string', enum: [...certificateSorts], default: 'created' },
+          },
+          ...pageParameters(100, 1000),
         ],
         responses: {
           '200': {
-            description: 'Certificates, oldest first',
+            description: 'One page of certificates in the chosen order',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['certificates'],
-              properties: { certificates: { type: 'array', items: ref('Certificate') } },
+              required: ['certificates', 'nextCursor'],
+              properties: { certificates: { type: 'array', items: ref('Certificate') }, nextCursor },
             }),
           },
           '400': problem('A bad filter'),
@@ -226,7 +284,8 @@ export const openApiDocument = {
     '/v1/certificates/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       get: {
-        summary: 'Show a certificate with its issuance attempts',
+        summary:
+          'Show a certificate with its issuance attempts, last preflight, rate-limit state and a plain-words hint ("why no certificate?")',
         responses: {
           '200': { description: 'The certificate', content: json(ref('CertificateDetail')) },
           '401': unauthorized,
@@ -240,6 +299,20 @@ export const openApiDocument = {
           '401': unauthorized,
           '404': problem('No such certificate'),
           '409': problem('Managed by Gatehouse (ACME), or the current fallback certificate'),
+        },
+      },
+    },
+    '/v1/certificates/{id}/chain': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        summary: 'The certificate chain as PEM, leaf first (public certificates only, never the key)',
+        responses: {
+          '200': {
+            description: 'PEM chain',
+            content: { 'application/pem-certificate-chain': { schema: { type: 'string' } } },
+          },
+          '401': unauthorized,
+          '404': problem('No such certificate, or not issued yet'),
         },
       },
     },
@@ -260,17 +333,19 @@ export const openApiDocument = {
     },
     '/v1/dns-providers': {
       get: {
-        summary: 'DNS-01 providers per zone; secrets masked',
+        summary: 'DNS-01 providers per zone, in cursor pages; secrets masked',
+        parameters: pageParameters(100, 1000),
         responses: {
           '200': {
-            description: 'Providers, by zone',
+            description: 'One page of providers, by zone',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['dnsProviders'],
-              properties: { dnsProviders: { type: 'array', items: ref('DnsProvider') } },
+              required: ['dnsProviders', 'nextCursor'],
+              properties: { dnsProviders: { type: 'array', items: ref('DnsProvider') }, nextCursor },
             }),
           },
+          '400': problem('A bad limit or cursor'),
           '401': unauthorized,
         },
       },
@@ -326,16 +401,16 @@ export const openApiDocument = {
         parameters: [
           { name: 'certificateId', in: 'query', schema: { type: 'string', format: 'uuid' } },
           { name: 'kind', in: 'query', schema: { type: 'string', enum: [...notificationKinds] } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          ...pageParameters(50, 500),
         ],
         responses: {
           '200': {
-            description: 'Notifications',
+            description: 'One page of notifications, newest first',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['notifications'],
-              properties: { notifications: { type: 'array', items: ref('Notification') } },
+              required: ['notifications', 'nextCursor'],
+              properties: { notifications: { type: 'array', items: ref('Notification') }, nextCursor },
             }),
           },
           '400': problem('A bad filter'),
@@ -383,6 +458,33 @@ export const openApiDocument = {
           '409': problem(
             'The installation is not empty, or its schema differs from the archive; nothing was restored',
           ),
+        },
+      },
+    },
+    '/v1/rate-limits': {
+      get: {
+        summary:
+          'CA rate-limit budgets in use (per account, registered domain, exact name set, name): used / max / next free slot, from the ledger',
+        parameters: [
+          {
+            name: 'kind',
+            in: 'query',
+            description: 'Only these kinds (comma-separated or repeated)',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'Budgets with at least one event in their window, fullest first',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['at', 'budgets'],
+              properties: { at: dateTime, budgets: { type: 'array', items: ref('RateLimitBudget') } },
+            }),
+          },
+          '400': problem('A bad kind'),
+          '401': unauthorized,
         },
       },
     },
@@ -475,6 +577,35 @@ export const openApiDocument = {
           lastError: nullable({ type: 'string' }),
           sentAt: nullable(dateTime),
           createdAt: dateTime,
+        },
+      },
+      RateLimitBudget: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'kind',
+          'limit',
+          'scope',
+          'directoryUrl',
+          'subject',
+          'used',
+          'max',
+          'windowSeconds',
+          'nextSlotAt',
+        ],
+        properties: {
+          kind: { type: 'string', enum: [...budgetKinds] },
+          limit: { type: 'string', enum: [...limitNames] },
+          scope: { type: 'string', description: "The ledger's scope string, as cert-issuer counts it" },
+          directoryUrl: nullable({ type: 'string' }),
+          subject: {
+            type: 'string',
+            description: 'What it counts: account URL, registered domain, names key or name',
+          },
+          used: { type: 'integer', minimum: 0 },
+          max: { type: 'integer', minimum: 0 },
+          windowSeconds: { type: 'integer', minimum: 0 },
+          nextSlotAt: nullable({ ...dateTime, description: 'Null while a slot is free' }),
         },
       },
       Settings: {
@@ -626,10 +757,87 @@ export const openApiDocument = {
       CertificateDetail: {
         type: 'object',
         additionalProperties: false,
-        required: [...Object.keys(certificateProperties), 'attempts'],
+        required: [
+          ...Object.keys(certificateProperties),
+          'job',
+          'attempts',
+          'preflight',
+          'apps',
+          'rateLimit',
+          'hint',
+        ],
         properties: {
           ...certificateProperties,
-          attempts: { type: 'array', items: ref('OrderAttempt') },
+          job: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "The newest issuance job (cert-issuer's queue): why it was requested, its state, when it runs next",
+            required: [
+              'reason',
+              'status',
+              'challenge',
+              'rounds',
+              'nextAttemptAt',
+              'deferredReason',
+              'createdAt',
+              'updatedAt',
+            ],
+            properties: {
+              reason: { type: 'string', description: 'new, renewal, manual, …' },
+              status: { type: 'string', description: 'queued, running, deferred, done, failed' },
+              challenge: { type: 'string' },
+              rounds: { type: 'integer', minimum: 0, description: 'Failed rounds of this job' },
+              nextAttemptAt: nullable(dateTime),
+              deferredReason: nullable({ type: 'string' }),
+              createdAt: dateTime,
+              updatedAt: dateTime,
+            },
+          }),
+          attempts: { type: 'array', items: ref('OrderAttempt'), description: 'Oldest first' },
+          preflight: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description: "cert-issuer's last checks before an order (DNS, CAA, HTTP-01 self-check per name)",
+            required: ['checkedAt', 'results'],
+            properties: {
+              checkedAt: dateTime,
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['name', 'check', 'ok', 'detail'],
+                  properties: {
+                    name: { type: 'string' },
+                    check: { type: 'string', description: 'e.g. dns, caa, http-01' },
+                    ok: { type: 'boolean' },
+                    detail: { type: 'string' },
+                  },
+                },
+              },
+            },
+          }),
+          apps: { type: 'array', items: { type: 'string' }, description: 'Names of the apps that use it' },
+          rateLimit: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description:
+              "Whether the CA's budgets (from the ledger) allow an order for these names now; null for certificates Gatehouse does not order",
+            required: ['allowed', 'retryAt', 'reason'],
+            properties: {
+              allowed: { type: 'boolean' },
+              retryAt: nullable(dateTime),
+              reason: nullable({ type: 'string' }),
+            },
+          }),
+          hint: nullable({
+            type: 'object',
+            additionalProperties: false,
+            description: 'The last error in plain words and what to check (the same text as the admin mail)',
+            required: ['what', 'check'],
+            properties: { what: { type: 'string' }, check: { type: 'array', items: { type: 'string' } } },
+          }),
         },
       },
       OrderAttempt: {
@@ -641,6 +849,7 @@ export const openApiDocument = {
           'challengeType',
           'outcome',
           'error',
+          'problemType',
           'startedAt',
           'finishedAt',
           'durationMs',
@@ -655,6 +864,10 @@ export const openApiDocument = {
             additionalProperties: false,
             required: ['kind', 'message'],
             properties: { kind: { type: 'string' }, message: { type: 'string' } },
+          }),
+          problemType: nullable({
+            type: 'string',
+            description: "The CA's RFC 8555 problem type, e.g. urn:ietf:params:acme:error:unauthorized",
           }),
           startedAt: dateTime,
           finishedAt: nullable(dateTime),

@@ -1,8 +1,10 @@
 import type { Db } from '@gatehouse/db';
 import { Router } from 'express';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import { type PageRequest, parsePage, toPage } from '../http/pagination.ts';
 
 /** The kinds the notifier records (see services/notifier). */
 export const notificationKinds = [
@@ -19,25 +21,35 @@ export const notificationStatuses = ['pending', 'sent', 'digested', 'unsent', 'f
 const querySchema = {
   certificateId: z.uuid({ error: 'must be a certificate id (a UUID)' }),
   kind: z.enum(notificationKinds, { error: `must be one of ${notificationKinds.join(', ')}` }),
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(500, 'must be at most 500'),
 };
+
+/** Notifications keep their own page size (50 by default, as before pagination; at most 500). */
+const notificationLimits = { defaultLimit: 50, maxLimit: 500 };
+const cursorKind = 'notifications:newest';
+const cursorKeyPattern = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
 
 interface Filter {
   certificateId?: string;
   kind?: string;
-  limit: number;
+  page: PageRequest;
 }
 
 function parseQuery(query: Record<string, unknown>): Filter {
   const errors: FieldError[] = [];
-  const filter: Filter = { limit: 50 };
+  const filter: Filter = { page: parsePage(query, cursorKind, notificationLimits, errors) };
+  const after = filter.page.after;
+  if (
+    after &&
+    !(after.length === 2 && cursorKeyPattern.test(after[0]!) && z.uuid().safeParse(after[1]).success)
+  )
+    errors.push({ field: 'cursor', message: 'is not a cursor of this list; pass nextCursor unchanged' });
   for (const [key, value] of Object.entries(query)) {
+    if (key === 'limit' || key === 'cursor') continue;
     if (!(key in querySchema)) {
-      errors.push({ field: fieldPath([key]), message: 'is not a known filter (certificateId, kind, limit)' });
+      errors.push({
+        field: fieldPath([key]),
+        message: 'is not a known filter (certificateId, kind, limit, cursor)',
+      });
       continue;
     }
     const parsed = querySchema[key as keyof typeof querySchema].safeParse(value);
@@ -50,7 +62,7 @@ function parseQuery(query: Record<string, unknown>): Filter {
   return filter;
 }
 
-/** `GET /v1/notifications`: what the notifier recorded and sent, newest first. */
+/** `GET /v1/notifications`: what the notifier recorded and sent, newest first, in cursor pages. */
 export function notificationRoutes(db: Db): Router {
   const router = Router();
   router.get('/', async (request, response) => {
@@ -69,15 +81,22 @@ export function notificationRoutes(db: Db): Router {
         'last_error',
         'sent_at',
         'created_at',
+        sql<string>`created_at::text`.as('created_key'),
       ])
+      // Newest first; ties (same microsecond) by id, descending too, so (created_at, id) is one keyset.
       .orderBy('created_at', 'desc')
-      .orderBy('id')
-      .limit(filter.limit);
+      .orderBy('id', 'desc')
+      .limit(filter.page.limit + 1);
+    if (filter.page.after) {
+      const [createdKey, id] = filter.page.after;
+      query = query.where(sql<boolean>`(created_at, id) < (${createdKey}::timestamptz, ${id}::uuid)`);
+    }
     if (filter.certificateId) query = query.where('certificate_id', '=', filter.certificateId);
     if (filter.kind) query = query.where('kind', '=', filter.kind);
-    const rows = await query.execute();
+    const shown = toPage(await query.execute(), filter.page, cursorKind, (row) => [row.created_key, row.id]);
     response.json({
-      notifications: rows.map((row) => ({
+      nextCursor: shown.nextCursor,
+      notifications: shown.rows.map((row) => ({
         id: row.id,
         kind: row.kind,
         certificateId: row.certificate_id,

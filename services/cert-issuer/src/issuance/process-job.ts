@@ -583,6 +583,7 @@ async function recordAttempt(
       outcome: 'failure',
       error_kind: attempt.error.kind,
       error_message: attempt.error.message.slice(0, 2_000),
+      problem_type: attempt.error.problemType ?? null,
       started_at: attempt.startedAt,
       finished_at: now,
       duration_ms: now.getTime() - attempt.startedAt.getTime(),

@@ -1,4 +1,4 @@
-import { explainErrorKind } from './explain.ts';
+import { explainErrorKind } from '@gatehouse/events';
 
 export interface AttemptLine {
   at: Date;

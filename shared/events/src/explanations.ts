@@ -1,10 +1,18 @@
-/** An issuance error kind in plain words, and what an admin should look at. */
+import type { z } from 'zod';
+import type { issueErrorKindSchema } from './contracts.ts';
+
+type IssueErrorKind = z.infer<typeof issueErrorKindSchema>;
+
+/**
+ * An issuance error kind in plain words, and what an admin should look at. One source for the notifier's mails,
+ * the api's "why no certificate?" hint, the dashboard and the CLI, so they never tell an operator different things.
+ */
 export interface Explanation {
   what: string;
   check: string[];
 }
 
-const explanations: Record<string, Explanation> = {
+const explanations: Record<IssueErrorKind, Explanation> = {
   validation: {
     what: 'the CA could not verify that this server controls the names',
     check: [
@@ -58,6 +66,12 @@ const explanations: Record<string, Explanation> = {
   },
 };
 
+/** The explanation of an error kind; a kind this version does not know (a newer writer) gets a generic one. */
 export function explainErrorKind(kind: string): Explanation {
-  return explanations[kind] ?? { what: `an error of kind ${kind}`, check: ["cert-issuer's logs"] };
+  return (
+    (explanations as Record<string, Explanation>)[kind] ?? {
+      what: `an error of kind ${kind}`,
+      check: ["cert-issuer's logs"],
+    }
+  );
 }

@@ -1,0 +1,114 @@
+// Apps: list with container state and certificates (polled), create (domains, www mode, challenge), delete.
+import { useState } from 'preact/hooks';
+import { api, withQuery } from '../api.js';
+import { Badge, errorNotice, html, Notice, usePolling } from '../ui.js';
+
+export function AppsView() {
+  const [cursors, setCursors] = useState([]);
+  const [page, setPage] = useState({ apps: [], nextCursor: null });
+  const [notice, setNotice] = useState(null);
+  const cursor = cursors[cursors.length - 1];
+  const load = async () => {
+    try {
+      setPage((await api('GET', withQuery('/v1/apps', { limit: 50, cursor }))).body);
+    } catch (error) {
+      setNotice(errorNotice(error));
+    }
+  };
+  usePolling(load, 3000, [cursor]);
+
+  async function create(event) {
+    event.preventDefault();
+    const element = event.currentTarget;
+    const form = new FormData(element);
+    const challenge = form.get('challenge')?.toString() ?? 'auto';
+    const domains = (form.get('domains')?.toString() ?? '')
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map((url) => (challenge === 'auto' ? url : { url, challenge }));
+    const command = form.get('command')?.toString().trim();
+    const body = {
+      name: form.get('name')?.toString().trim() ?? '',
+      image: form.get('image')?.toString().trim() ?? '',
+      port: Number(form.get('port')),
+      domains,
+      www: form.get('www')?.toString() ?? 'none',
+      ...(command ? { command: ['sh', '-c', command] } : {}),
+    };
+    try {
+      const { status, body: app } = await api('POST', '/v1/apps', body);
+      setNotice({ tone: 'ok', text: `${status} Created app ${app.name}.` });
+      element.reset();
+      await load();
+    } catch (error) {
+      setNotice(errorNotice(error));
+    }
+  }
+
+  async function remove(name) {
+    if (!confirm(`Delete app ${name}? Its container and routes go away; its certificates are kept.`)) return;
+    try {
+      const { status } = await api('DELETE', `/v1/apps/${encodeURIComponent(name)}`);
+      setNotice({ tone: 'ok', text: `${status} Deleting app ${name}.` });
+      await load();
+    } catch (error) {
+      setNotice(errorNotice(error));
+    }
+  }
+
+  return html`
+    <h1>Apps</h1>
+    <form class="card grid" method="post" onSubmit=${create} data-testid="create-app">
+      <label>Name<input name="name" required pattern="[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?" placeholder="shop" /></label>
+      <label>Image<input name="image" required placeholder="nginx:1.27" /></label>
+      <label>Port<input name="port" type="number" min="1" max="65535" required /></label>
+      <label>Domains (one per line)<textarea name="domains" rows="2" placeholder="https://shop.example.com"></textarea></label>
+      <label>www
+        <select name="www">
+          <option value="none">none</option>
+          <option value="redirect-to-apex">redirect www → apex</option>
+          <option value="redirect-to-www">redirect apex → www</option>
+          <option value="both">serve both</option>
+        </select>
+      </label>
+      <label>Challenge
+        <select name="challenge">
+          <option value="auto">auto</option>
+          <option value="http-01">http-01</option>
+          <option value="dns-01">dns-01</option>
+        </select>
+      </label>
+      <label>Command (optional, run with sh -c)<input name="command" /></label>
+      <div><button type="submit">Create app</button></div>
+    </form>
+    <${Notice} notice=${notice} />
+    <table data-testid="apps">
+      <thead><tr><th>Name</th><th>Image</th><th>Domains</th><th>Container</th><th>Certificates</th><th></th></tr></thead>
+      <tbody>
+        ${page.apps.map(
+          (app) => html`<tr data-name=${app.name}>
+            <td>${app.name}</td>
+            <td class="small">${app.image}<div class="muted">port ${app.port}</div></td>
+            <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge}</span></div>`)}</td>
+            <td>${
+              app.container
+                ? html`<${Badge} value=${app.container.state} />${
+                    app.container.error ? html`<div class="small">${app.container.error.message}</div>` : null
+                  }`
+                : html`<span class="muted">not deployed yet</span>`
+            }</td>
+            <td>${app.certificates.map(
+              (certificate) =>
+                html`<div><a href=${`#/certificates/${certificate.id}`}><${Badge} value=${certificate.status} /></a></div>`,
+            )}</td>
+            <td><button class="danger" onClick=${() => remove(app.name)}>Delete</button></td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    <div class="pager">
+      <button class="secondary" disabled=${cursors.length === 0} onClick=${() => setCursors(cursors.slice(0, -1))}>Previous</button>
+      <button class="secondary" disabled=${!page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Next</button>
+    </div>
+  `;
+}

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { type CommandContext, output } from '../context.ts';
+import { CliError, exitCodes } from '../exit-codes.ts';
+import { table } from '../format.ts';
+import { collectPages } from '../pages.ts';
+import { type AppView, appPageSchema, appSchema, parseAnswer } from '../views.ts';
+
+const usage = `usage: gatehouse apps ls
+       gatehouse apps create <name> --image <ref> --port <n> --domain <https://host> [--domain …]
+                             [--www none|redirect-to-apex|redirect-to-www|both] [--challenge auto|http-01|dns-01]
+                             [--env KEY=VALUE …]
+       gatehouse apps rm <name>`;
+
+/** `gatehouse apps ls | create | rm`. */
+export async function appsCommand(context: CommandContext, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'ls':
+    case 'list': {
+      const apps = await collectPages<AppView>(context.client, '/v1/apps', {}, appPageSchema, 'apps');
+      output(context, { apps }, () =>
+        apps.length === 0
+          ? 'no apps'
+          : table(
+              ['NAME', 'IMAGE', 'DOMAINS', 'CONTAINER', 'CERTIFICATES'],
+              apps.map((app) => [
+                app.name,
+                app.image,
+                app.domains.map((domain) => domain.url).join(',') || '-',
+                app.container?.state ?? '-',
+                app.certificates
+                  .map((certificate) => `${certificate.id.slice(0, 8)}:${certificate.status}`)
+                  .join(',') || '-',
+              ]),
+            ),
+      );
+      return exitCodes.ok;
+    }
+    case 'create': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          image: { type: 'string' },
+          port: { type: 'string' },
+          domain: { type: 'string', multiple: true },
+          www: { type: 'string' },
+          challenge: { type: 'string' },
+          env: { type: 'string', multiple: true },
+        },
+        strict: true,
+        allowPositionals: true,
+      });
+      const [name] = positionals;
+      if (name === undefined || positionals.length > 1 || !values.image || !values.port)
+        throw new CliError(usage, exitCodes.usage);
+      const env: Record<string, string> = {};
+      for (const pair of values.env ?? []) {
+        const equals = pair.indexOf('=');
+        if (equals < 1) throw new CliError(`--env ${pair}: give KEY=VALUE`, exitCodes.usage);
+        env[pair.slice(0, equals)] = pair.slice(equals + 1);
+      }
+      const domains = (values.domain ?? []).map((url) =>
+        values.challenge ? { url, challenge: values.challenge } : url,
+      );
+      // The api validates every field and says what is wrong; the CLI only shapes the request.
+      const { body } = await context.client.request('POST', '/v1/apps', {
+        name,
+        image: values.image,
+        port: Number(values.port),
+        domains,
+        ...(values.www ? { www: values.www } : {}),
+        ...(Object.keys(env).length > 0 ? { env } : {}),
+      });
+      const app = parseAnswer(appSchema, body, 'the new app');
+      output(context, { app }, () =>
+        [
+          `created app ${app.name}`,
+          ...app.certificates.map((certificate) => `  certificate ${certificate.id}: ${certificate.status}`),
+          `follow it with: gatehouse status ${app.name}`,
+        ].join('\n'),
+      );
+      return exitCodes.ok;
+    }
+    case 'rm':
+    case 'delete': {
+      const [name] = rest;
+      if (name === undefined || rest.length > 1) throw new CliError(usage, exitCodes.usage);
+      const { body } = await context.client.request('DELETE', `/v1/apps/${encodeURIComponent(name)}`);
+      output(context, body, () => `deleted app ${name}; its container and routes go away shortly`);
+      return exitCodes.ok;
+    }
+    default:
+      throw new CliError(usage, exitCodes.usage);
+  }
+}
