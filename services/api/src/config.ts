@@ -1,4 +1,4 @@
-import { hostPort, key256 } from '@gatehouse/config';
+import { execDirectory, hostPort, key256, outboundAllowlist } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** The api service's own variables (see the README's configuration table). */
@@ -11,4 +11,8 @@ export const apiConfigShape = {
     .min(32, 'expected at least 32 characters; create one with `openssl rand -base64 32`'),
   /** Seals the private keys of uploaded certificates (32 bytes, base64 or hex; or `_FILE`); the same key as cert-issuer's. */
   GATEHOUSE_MASTER_KEY: key256,
+  /** Exec DNS providers may name programs only inside this directory; unset refuses them (as cert-issuer's). */
+  DNS_EXEC_DIR: execDirectory.optional(),
+  /** Internal hosts/networks webhook DNS providers may point at (as cert-issuer's); others are refused. */
+  DNS_WEBHOOK_ALLOW: outboundAllowlist.optional(),
 };

@@ -13,6 +13,7 @@ await runService({
       logger,
       db,
       box: createSecretBox(config.GATEHOUSE_MASTER_KEY),
+      dnsProviderPolicy: { execDir: config.DNS_EXEC_DIR, webhookAllow: config.DNS_WEBHOOK_ALLOW },
     });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };

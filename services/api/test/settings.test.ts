@@ -104,6 +104,9 @@ describe('api settings', () => {
     expect(await storedSetting('fallback_certificate_id')).toBeUndefined();
     // Each change is announced (proxy-config chooses again at once); the refused ones announced nothing.
     const changes = await api.events('certs.fallback-changed');
-    expect(changes.map((event) => event.data)).toEqual([{ certificateId: customWildcard }, { certificateId: null }]);
+    expect(changes.map((event) => event.data)).toEqual([
+      { certificateId: customWildcard },
+      { certificateId: null },
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import { appRoutes } from '../apps/app-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
+import type { DnsProviderPolicy } from '../dns-providers/dns-provider-input.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
@@ -20,6 +21,8 @@ export interface ApiAppOptions {
   db: Db;
   /** Seals uploaded certificates' keys. */
   box: SecretBox;
+  /** DNS_EXEC_DIR and DNS_WEBHOOK_ALLOW: which exec and webhook DNS providers may be registered. */
+  dnsProviderPolicy?: DnsProviderPolicy | undefined;
 }
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
@@ -33,7 +36,7 @@ const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
  * API and holds no data, so clients and tooling can fetch it before they have a token); every error is
  * problem+json.
  */
-export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express {
+export function createApiApp({ token, logger, db, box, dnsProviderPolicy }: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(traceRequests());
@@ -45,7 +48,7 @@ export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express
   v1.use(express.json({ limit: '1mb' }));
   v1.use('/apps', appRoutes(db));
   v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
-  v1.use('/dns-providers', dnsProviderRoutes(db, box));
+  v1.use('/dns-providers', dnsProviderRoutes(db, box, dnsProviderPolicy));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
   app.use('/v1', v1);

@@ -571,6 +571,11 @@ export const openApiDocument = {
             type: 'object',
             description: 'The settings; the secret field shows only `****` and its last 4 characters',
           },
+          secretReadable: {
+            type: 'boolean',
+            description:
+              'Present when a secret is stored: false when it no longer opens with the master key (register the provider again)',
+          },
           createdAt: dateTime,
         },
       },
