@@ -5,6 +5,7 @@ import {
   type ChallengePreference,
   certificateNames,
   type DomainSpec,
+  maxHostnameLength,
   parseDomainUrl,
   type WwwMode,
   wwwCounterpart,
@@ -27,6 +28,11 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError
 
 /** A CA puts at most 100 names on one certificate (Let's Encrypt's limit). */
 const maxCertificateNames = 100;
+/**
+ * Domains per app, http ones included: each becomes a router in the app's Traefik file and rows to check on
+ * every request for a name, so a list is bounded like the certificate's names are.
+ */
+export const maxDomainsPerApp = 250;
 
 const nameSchema = z
   .string()
@@ -119,6 +125,13 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
 /** Parses each domain entry, collecting one error per bad entry, duplicates and a too-large name set. */
 function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldError[]): DomainSpec[] {
   const domains: DomainSpec[] = [];
+  if (entries.length > maxDomainsPerApp) {
+    errors.push({
+      field: 'domains',
+      message: `an app has at most ${maxDomainsPerApp} domains (got ${entries.length}); split it into several apps`,
+    });
+    return domains;
+  }
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
     const parsed = parseDomainEntry(entry, index);
@@ -127,6 +140,14 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
       return;
     }
     const { domain } = parsed;
+    const counterpartName = wwwCounterpart(domain.hostname, www);
+    if (counterpartName !== undefined && counterpartName.length > maxHostnameLength) {
+      errors.push({
+        field: fieldPath(['domains', index]),
+        message: `its www counterpart ${counterpartName.slice(0, 24)}… would be longer than ${maxHostnameLength} characters; shorten the name or use www mode none`,
+      });
+      return;
+    }
     const earlier = seen.get(domain.hostname);
     if (earlier !== undefined) {
       errors.push({

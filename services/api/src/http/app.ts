@@ -73,8 +73,29 @@ export function createApiApp({ token, logger, db, box, dnsProviderPolicy }: ApiA
       sendProblem(response, 400, 'Bad Request', 'the request body is not valid JSON');
       return;
     }
+    if (status === 415) {
+      // body-parser's own words name only the encoding or charset it refused (from the request's headers).
+      sendProblem(
+        response,
+        415,
+        'Unsupported Media Type',
+        `${(error as Error).message}; send JSON in UTF-8, uncompressed or gzip/deflate/br`,
+      );
+      return;
+    }
     if (status === 413) {
       sendProblem(response, 413, 'Payload Too Large', 'the request body is larger than 1 MB');
+      return;
+    }
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500) {
+      // Any other refusal of the request itself by the body reader (a corrupt gzip stream, a length that does
+      // not match, an aborted upload): the client's fault, said without the library's internals.
+      sendProblem(
+        response,
+        status,
+        status === 400 ? 'Bad Request' : 'Client Error',
+        'the request body could not be read (bad compression, length or encoding); send plain JSON',
+      );
       return;
     }
     if (isDatabaseUnavailable(error)) {

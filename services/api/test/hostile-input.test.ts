@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiHarness, startApiHarness, token } from './api-harness.ts';
+
+/** Inputs a security review found answered with 500: each must now be a 4xx that stores nothing. */
+describe('api hostile input', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await startApiHarness('api_hostile_input');
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  const app = (name: string, extra: Record<string, unknown>) => ({
+    name,
+    image: 'gatehouse-test/busybox:1',
+    port: 8080,
+    ...extra,
+  });
+
+  async function refusedWithoutWrites(body: unknown, field: string) {
+    const before = await api.counts();
+    const answer = await api.call('POST', '/v1/apps', { body });
+    expect(answer.status, JSON.stringify(answer.body).slice(0, 300)).toBe(400);
+    expect(answer.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    expect(await api.counts()).toEqual(before);
+    return answer;
+  }
+
+  it('api - an IPv6 address as a domain is refused with 400, nothing stored', async () => {
+    for (const url of ['http://[::1]', 'http://[2001:db8::1]/', 'https://[::1]']) {
+      const answer = await refusedWithoutWrites(app('v6', { domains: [url] }), 'domains[0]');
+      expect(answer.body.errors[0].message).toContain('IP address');
+    }
+  });
+
+  it('api - a www counterpart longer than a DNS name may be is refused with 400', async () => {
+    const label = 'a'.repeat(63);
+    // 251 characters: a valid name itself, but www. makes it 255, longer than DNS allows (253).
+    const hostname = `${label}.${label}.${label}.${'b'.repeat(53)}.test`;
+    expect(hostname.length).toBeLessThanOrEqual(253);
+    expect(`www.${hostname}`.length).toBeGreaterThan(253);
+    for (const www of ['redirect-to-www', 'both']) {
+      for (const scheme of ['http', 'https']) {
+        const answer = await refusedWithoutWrites(
+          app('longwww', { domains: [`${scheme}://${hostname}`], www }),
+          'domains[0]',
+        );
+        expect(answer.body.errors[0].message).toContain('www.');
+      }
+    }
+  });
+
+  it('api - more http domains than the cap are refused with 400', async () => {
+    const domains = Array.from({ length: 501 }, (_, index) => `http://d${index}.example.com`);
+    const answer = await refusedWithoutWrites(app('many', { domains }), 'domains');
+    expect(
+      answer.body.errors.find((error: { field: string }) => error.field === 'domains').message,
+    ).toContain('at most');
+  });
+
+  it('api - an unknown Content-Encoding is 415, a broken gzip body 400, never 500', async () => {
+    const before = await api.counts();
+    const unknown = await fetch(`${api.base}/v1/apps`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'br-nope',
+      },
+      body: JSON.stringify(app('enc', { domains: [] })),
+    });
+    expect(unknown.status).toBe(415);
+    expect(unknown.headers.get('content-type')).toContain('application/problem+json');
+    expect((await unknown.json()).detail).toContain('br-nope');
+    const broken = await fetch(`${api.base}/v1/apps`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: 'not gzip at all',
+    });
+    expect(broken.status).toBe(400);
+    const wrongType = await fetch(`${api.base}/v1/apps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json; charset=ebcdic' },
+      body: '{}',
+    });
+    expect(wrongType.status).toBe(415);
+    expect(await api.counts()).toEqual(before);
+  });
+});
