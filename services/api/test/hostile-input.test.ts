@@ -72,7 +72,7 @@ describe('api hostile input', () => {
     });
     expect(unknown.status).toBe(415);
     expect(unknown.headers.get('content-type')).toContain('application/problem+json');
-    expect((await unknown.json()).detail).toContain('br-nope');
+    expect(((await unknown.json()) as { detail: string }).detail).toContain('br-nope');
     const broken = await fetch(`${api.base}/v1/apps`, {
       method: 'POST',
       headers: {
