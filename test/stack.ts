@@ -112,6 +112,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
           DOCKER_NETWORK: 'host',
           GATEHOUSE_STACK: label,
+          GATEHOUSE_MASTER_KEY: masterKey,
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
           ...options.env?.deployer,

@@ -1,8 +1,10 @@
-import { duration } from '@gatehouse/config';
+import { duration, key256 } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** deployer's own variables (see the README's configuration table). */
 export const deployerConfigShape = {
+  /** Opens the apps' env, sealed by the api (32 bytes, base64 or hex; or `_FILE`); the api's key. */
+  GATEHOUSE_MASTER_KEY: key256,
   /** Docker engine: unix:///var/run/docker.sock, or tcp://host:port. */
   DOCKER_HOST: z
     .string()

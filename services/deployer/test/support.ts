@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
 import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
+import { sealAppEnv } from '@gatehouse/pki';
 import Docker from 'dockerode';
 import { createDockerClient } from '../src/docker-client.ts';
+import { box } from './service.ts';
 
 export const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
 
@@ -42,13 +44,12 @@ function spec(app: TestApp) {
     image: app.image,
     port: app.port,
     domains: [],
-    env: app.env,
     command: app.command,
     revision: app.revision,
   };
 }
 
-/** What the api does on POST /v1/apps: the app row and `apps.created` in one transaction. */
+/** What the api does on POST /v1/apps: the app row (env sealed) and `apps.created` in one transaction. */
 export async function createApp(
   db: Db,
   fields: Omit<TestApp, 'id' | 'revision' | 'env'> & { env?: Record<string, string> },
@@ -62,7 +63,7 @@ export async function createApp(
         name: app.name,
         image: app.image,
         port: app.port,
-        env: JSON.stringify(app.env),
+        env_sealed: sealAppEnv(box, app.id, app.env),
         command: app.command === null ? null : JSON.stringify(app.command),
         revision: app.revision,
       })
@@ -85,7 +86,7 @@ export async function updateApp(
       .set({
         image: next.image,
         port: next.port,
-        env: JSON.stringify(next.env),
+        env_sealed: sealAppEnv(box, app.id, next.env),
         command: next.command === null ? null : JSON.stringify(next.command),
         revision: next.revision,
         updated_at: new Date(),

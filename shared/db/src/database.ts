@@ -10,7 +10,10 @@ export interface AppsTable {
   name: string;
   image: string;
   port: number;
+  /** Legacy plaintext env; `{}` once sealed (migration 0008). */
   env: ColumnType<Record<string, string>, string | undefined, string>;
+  /** The env as JSON sealed with the master key, context `appEnvContext(id)` (migration 0008). */
+  env_sealed: ColumnType<string | null, string | null | undefined, string | null>;
   command: ColumnType<string[] | null, string | null, string | null>;
   revision: Generated<number>;
   /** App-level www mode (migration 0003); each domain row carries it too. */

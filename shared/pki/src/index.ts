@@ -1,3 +1,4 @@
+export { openAppEnv, sealAppEnv } from './app-env.ts';
 export { AriCertIdError, ariCertId, ariCertIdFromDer } from './ari-cert-id.ts';
 export {
   type CertificateFacts,
@@ -18,6 +19,7 @@ export {
 } from './names.ts';
 export { lifetimeRenewAt } from './renewal-time.ts';
 export {
+  appEnvContext,
   certificateKeyContext,
   createSecretBox,
   dnsProviderSecretContext,

@@ -1,6 +1,9 @@
 import type { AppRow, DomainRow } from '@gatehouse/db';
 import type { ChallengePreference, WwwMode } from './domain-url.ts';
 
+/** What the API shows for an env value unless asked to reveal it (`GET /v1/apps/{name}?reveal=env`). */
+export const maskedEnvValue = '****';
+
 /** An app as `GET /v1/apps/{name}` shows it (see the OpenAPI document's `App` schema). */
 export interface AppView {
   name: string;
@@ -34,6 +37,8 @@ export interface DeploymentSummary {
 
 export function toAppView(
   app: AppRow,
+  /** The env as it may be shown (masked or revealed by the caller). */
+  env: Record<string, string>,
   domains: readonly DomainRow[],
   deployment: DeploymentSummary | undefined,
   certificates: ReadonlyArray<{ id: string; status: string }>,
@@ -42,7 +47,7 @@ export function toAppView(
     name: app.name,
     image: app.image,
     port: app.port,
-    env: app.env,
+    env,
     command: app.command,
     www: app.www as WwwMode,
     revision: app.revision,

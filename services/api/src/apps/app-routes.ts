@@ -1,4 +1,5 @@
 import type { Db } from '@gatehouse/db';
+import type { SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { ApiError } from '../errors.ts';
 import type { FieldError } from '../http/field-errors.ts';
@@ -6,29 +7,35 @@ import { parseCreateApp, parsePatchApp } from './app-input.ts';
 import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
 
 /** `/v1/apps`: create, list, show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
-export function appRoutes(db: Db): Router {
+export function appRoutes(db: Db, box: SecretBox): Router {
   const router = Router();
 
   router.post('/', async (request, response) => {
     const parsed = parseCreateApp(request.body);
     if (!parsed.ok) throw invalid(parsed.errors);
-    const app = await createApp(db, parsed.value);
+    const app = await createApp(db, box, parsed.value);
     response.status(201).location(`/v1/apps/${app.name}`).json(app);
   });
 
   router.get('/', async (_request, response) => {
-    response.json({ apps: await listApps(db) });
+    response.json({ apps: await listApps(db, box) });
   });
 
   router.get('/:name', async (request, response) => {
-    response.json(await getAppOrThrow(db, request.params.name));
+    // Env values are secrets: shown masked unless asked for by name (`?reveal=env`).
+    const reveal = request.query.reveal;
+    if (reveal !== undefined && reveal !== 'env')
+      throw new ApiError('validation', 'reveal accepts only `env`', {
+        errors: [{ field: 'reveal', message: 'must be env' }],
+      });
+    response.json(await getAppOrThrow(db, box, request.params.name, { revealEnv: reveal === 'env' }));
   });
 
   router.patch('/:name', async (request, response) => {
     const www = await getAppWwwOrThrow(db, request.params.name);
     const parsed = parsePatchApp(request.body, www);
     if (!parsed.ok) throw invalid(parsed.errors);
-    response.json(await updateApp(db, request.params.name, parsed.value));
+    response.json(await updateApp(db, box, request.params.name, parsed.value));
   });
 
   router.delete('/:name', async (request, response) => {

@@ -103,7 +103,8 @@ export async function insertApp(
     name: string;
     image: string;
     port: number;
-    env: Record<string, string>;
+    /** The env sealed with `sealAppEnv`; the plaintext column stays `{}`. */
+    envSealed: string;
     command: string[] | null;
     www: WwwMode;
   },
@@ -115,7 +116,8 @@ export async function insertApp(
       name: app.name,
       image: app.image,
       port: app.port,
-      env: JSON.stringify(app.env),
+      env: '{}',
+      env_sealed: app.envSealed,
       command: app.command === null ? null : JSON.stringify(app.command),
       www: app.www,
       revision: 1,
@@ -131,7 +133,8 @@ export async function updateAppRow(
   changes: {
     image?: string;
     port?: number;
-    env?: Record<string, string>;
+    /** The new env sealed with `sealAppEnv`. */
+    envSealed?: string;
     command?: string[] | null;
     www?: WwwMode;
   },
@@ -141,7 +144,7 @@ export async function updateAppRow(
     .set({
       ...(changes.image !== undefined ? { image: changes.image } : {}),
       ...(changes.port !== undefined ? { port: changes.port } : {}),
-      ...(changes.env !== undefined ? { env: JSON.stringify(changes.env) } : {}),
+      ...(changes.envSealed !== undefined ? { env: '{}', env_sealed: changes.envSealed } : {}),
       ...(changes.command !== undefined
         ? { command: changes.command === null ? null : JSON.stringify(changes.command) }
         : {}),

@@ -19,7 +19,7 @@ export interface ApiAppOptions {
   token: string;
   logger: Logger;
   db: Db;
-  /** Seals uploaded certificates' keys. */
+  /** Seals uploaded certificates' keys and apps' env. */
   box: SecretBox;
   /** DNS_EXEC_DIR and DNS_WEBHOOK_ALLOW: which exec and webhook DNS providers may be registered. */
   dnsProviderPolicy?: DnsProviderPolicy | undefined;
@@ -46,7 +46,7 @@ export function createApiApp({ token, logger, db, box, dnsProviderPolicy }: ApiA
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
-  v1.use('/apps', appRoutes(db));
+  v1.use('/apps', appRoutes(db, box));
   v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
   v1.use('/dns-providers', dnsProviderRoutes(db, box, dnsProviderPolicy));
   v1.use('/settings', settingsRoutes(db));

@@ -129,8 +129,20 @@ export const openApiDocument = {
       parameters: [nameParameter],
       get: {
         summary: 'Show an app with its domains, container and certificates',
+        description:
+          'Env values are secrets: shown as `****` unless `reveal=env` is given. A `****` value sent back in a PATCH keeps the stored value.',
+        parameters: [
+          {
+            name: 'reveal',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['env'] },
+            description: '`env` shows the env values in full',
+          },
+        ],
         responses: {
           '200': { description: 'The app', content: json(ref('App')) },
+          '400': problem('An unknown `reveal` value'),
           '401': unauthorized,
           '404': problem('No such app'),
         },
