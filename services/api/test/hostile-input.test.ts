@@ -91,4 +91,30 @@ describe('api hostile input', () => {
     expect(wrongType.status).toBe(415);
     expect(await api.counts()).toEqual(before);
   });
+
+  it('api - a NUL character in the URL or anywhere in a body is a 400, never a database error', async () => {
+    const before = await api.counts();
+    const inPath = await fetch(`${api.base}/v1/apps/%00?reveal=env`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(inPath.status).toBe(400);
+    const inQuery = await fetch(`${api.base}/v1/certificates?name=a%00b`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(inQuery.status).toBe(400);
+    const inBody = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'nul',
+        image: 'gatehouse-test/busybox:1',
+        port: 8080,
+        domains: [],
+        command: ['sh', 'a\u0000b'],
+      },
+    });
+    expect(inBody.status).toBe(400);
+    expect(inBody.body.errors).toEqual([
+      { field: 'command[1]', message: 'must not contain a NUL character' },
+    ]);
+    expect(await api.counts()).toEqual(before);
+  });
 });

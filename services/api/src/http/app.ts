@@ -14,6 +14,7 @@ import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { sendProblem } from './problem.ts';
+import { refuseNul } from './refuse-nul.ts';
 
 export interface ApiAppOptions {
   token: string;
@@ -46,6 +47,7 @@ export function createApiApp({ token, logger, db, box, dnsProviderPolicy }: ApiA
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
+  v1.use(refuseNul());
   v1.use('/apps', appRoutes(db, box));
   v1.use('/certificates', certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db) }));
   v1.use('/dns-providers', dnsProviderRoutes(db, box, dnsProviderPolicy));
