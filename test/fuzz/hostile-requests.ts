@@ -72,6 +72,7 @@ const hostileHosts = [
   'a.test#frag',
   'a.test:99999',
   '{{.Env.SECRET}}.test',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style string is the point
   '${jndi:ldap://x}.test',
   'postgres',
   'nats',
@@ -101,6 +102,7 @@ const hostileStrings = [
   "'; drop table apps; --",
   '<script>alert(1)</script>',
   '{{ .Env.GATEHOUSE_MASTER_KEY }}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection string is the point
   '${process.env.DATABASE_URL}',
   '%00%0d%0a',
   '\r\nX-Injected: 1',
@@ -108,7 +110,7 @@ const hostileStrings = [
   'undefined',
   '__proto__',
   '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
-  '-----BEGIN PRIVATE KEY-----\n' + 'A'.repeat(5000) + '\n-----END PRIVATE KEY-----',
+  `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(5000)}\n-----END PRIVATE KEY-----`,
 ];
 const hostileNumbers = [-1, 0, 1.5, 65536, 1e308, -1e308, 2 ** 53 + 1, Number.MAX_SAFE_INTEGER, -0];
 
@@ -267,7 +269,8 @@ export function generateRequest(
       known && random.chance(0.3)
         ? `${known.hostname}:5002`
         : random.pick(
-            hostileHosts.filter((host) => !/[\u0000-\u001f\u007f-\uffff]/.test(host) && host.length < 4000),
+            // Node refuses to send a Host header with control or non-ASCII characters: leave those out.
+            hostileHosts.filter((host) => /^[\x20-\x7e]*$/.test(host) && host.length < 4000),
           );
     return {
       target: 'http01',
