@@ -117,4 +117,32 @@ describe('api hostile input', () => {
     ]);
     expect(await api.counts()).toEqual(before);
   });
+
+  it('api - container limits and network: defaults 512 MiB / 256 processes / shared, bounds refused with 400', async () => {
+    const created = await api.call('POST', '/v1/apps', {
+      body: app('limits', { domains: [] }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ memoryMb: 512, pidsLimit: 256, network: 'shared' });
+    const patched = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'limits' },
+      body: { memoryMb: 64, pidsLimit: 32, network: 'isolated' },
+    });
+    expect(patched.body).toMatchObject({ memoryMb: 64, pidsLimit: 32, network: 'isolated', revision: 2 });
+    const row = await api.db
+      .selectFrom('apps')
+      .selectAll()
+      .where('name', '=', 'limits')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ memory_mb: 64, pids_limit: 32, network: 'isolated' });
+    for (const [field, value] of [
+      ['memoryMb', 8],
+      ['memoryMb', 1.5],
+      ['pidsLimit', 0],
+      ['pidsLimit', 1_000_000],
+      ['network', 'host'],
+    ] as const) {
+      await refusedWithoutWrites(app('badlimits', { domains: [], [field]: value }), field);
+    }
+  });
 });

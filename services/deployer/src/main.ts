@@ -24,6 +24,7 @@ await runService({
         network: config.DOCKER_NETWORK,
         imagePull: config.IMAGE_PULL,
         pullTimeoutMs: config.IMAGE_PULL_TIMEOUT,
+        traefikContainer: config.TRAEFIK_CONTAINER,
       },
       upstreamHost: config.UPSTREAM_HOST,
       readyTimeoutMs: config.DEPLOY_READY_TIMEOUT,

@@ -265,6 +265,38 @@ describe('deployments', { timeout: 120_000 }, () => {
     ]);
   });
 
+  it('deployer - app containers run with no-new-privileges, without NET_RAW, and with the app’s memory and process limits', async () => {
+    const port = await freePort();
+    // The container serves its own /proc/self/status: what the kernel enforces, not only what was asked.
+    const command = [
+      'sh',
+      '-c',
+      `mkdir -p /www && grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status > /www/index.html && exec httpd -f -h /www -p 127.0.0.1:${port}`,
+    ];
+    const app = await createApp(database.db, {
+      name: appName('confined'),
+      image: testImage,
+      port,
+      command,
+      memoryMb: 64,
+      pidsLimit: 40,
+    });
+    const status = await waitFor('app answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(
+      failWithOutput,
+    );
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+    const capBnd = BigInt(`0x${/CapBnd:\s+([0-9a-f]+)/.exec(status!)![1]}`);
+    const netRaw = 1n << 13n; // CAP_NET_RAW
+    expect(capBnd & netRaw).toBe(0n);
+    const [container] = await appContainers(docker, stack, app.id);
+    const info = await docker.getContainer(container!.Id).inspect();
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true']);
+    expect(info.HostConfig.CapDrop).toEqual(['NET_RAW']);
+    expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(info.HostConfig.MemorySwap).toBe(64 * 1024 * 1024);
+    expect(info.HostConfig.PidsLimit).toBe(40);
+  });
+
   it('deployer - an apps.updated whose contents differ from Postgres (forged image, command, env) deploys what Postgres holds', async () => {
     const port = await freePort();
     const app = await createApp(database.db, {

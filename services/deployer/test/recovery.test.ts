@@ -56,6 +56,11 @@ describe('recovery', { timeout: 120_000 }, () => {
       command: httpdCommand(port, label),
     });
     await waitFor('app answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(failWithOutput);
+    // The container answers a moment before the deployer commits its `running` row; a kill in between is
+    // (rightly) a failed start, not a dead container: wait for the commit.
+    await waitFor('running row', async () =>
+      (await deploymentRows(database.db, app.id)).some((row) => row.status === 'running'),
+    ).catch(failWithOutput);
     const [container] = await appContainers(docker, stack, app.id);
     return { app, port, containerId: container!.Id };
   }

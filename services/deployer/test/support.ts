@@ -35,6 +35,9 @@ export interface TestApp {
   env: Record<string, string>;
   command: string[] | null;
   revision: number;
+  /** Limits as the api stores them; the column defaults when absent. */
+  memoryMb?: number;
+  pidsLimit?: number;
 }
 
 function spec(app: TestApp) {
@@ -66,6 +69,8 @@ export async function createApp(
         env_sealed: sealAppEnv(box, app.id, app.env),
         command: app.command === null ? null : JSON.stringify(app.command),
         revision: app.revision,
+        ...(app.memoryMb !== undefined ? { memory_mb: app.memoryMb } : {}),
+        ...(app.pidsLimit !== undefined ? { pids_limit: app.pidsLimit } : {}),
       })
       .execute();
     await enqueue(trx, createEvent(appsCreated, { source: 'api', subject: app.id, data: spec(app) }));

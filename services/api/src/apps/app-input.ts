@@ -20,7 +20,17 @@ export interface AppSpecInput {
   env: Record<string, string>;
   command: string[] | null;
   www: WwwMode;
+  /** Container memory limit, MiB. */
+  memoryMb: number;
+  /** Container process (PID) limit. */
+  pidsLimit: number;
+  /** `shared`: the apps network; `isolated`: a network of the app's own that only Traefik joins. */
+  network: AppNetwork;
 }
+export const appNetworks = ['shared', 'isolated'] as const;
+export type AppNetwork = (typeof appNetworks)[number];
+/** Defaults for a small web app; the operator raises them per app. */
+export const appLimitDefaults = { memoryMb: 512, pidsLimit: 256 } as const;
 export type CreateAppInput = AppSpecInput & { name: string };
 export type PatchAppInput = Partial<AppSpecInput>;
 
@@ -50,6 +60,17 @@ const portSchema = z
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
 const commandSchema = z.array(z.string()).nullable();
+const memorySchema = z
+  .number()
+  .int('must be a whole number of MiB')
+  .min(16, 'must be at least 16 (MiB)')
+  .max(1_048_576, 'must be at most 1048576 (MiB, 1 TiB)');
+const pidsSchema = z
+  .number()
+  .int('must be a whole number')
+  .min(8, 'must be at least 8 processes')
+  .max(65_536, 'must be at most 65536 processes');
+const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks.join(', ')}` });
 const wwwSchema = z.enum(wwwModeSchema.options, {
   error: `must be one of ${wwwModeSchema.options.join(', ')}`,
 });
@@ -62,6 +83,9 @@ const specShape = {
   env: z.record(z.string(), z.unknown()),
   command: commandSchema,
   www: wwwSchema,
+  memoryMb: memorySchema,
+  pidsLimit: pidsSchema,
+  network: networkSchema,
 };
 const createSchema = z.strictObject({
   name: nameSchema,
@@ -69,6 +93,9 @@ const createSchema = z.strictObject({
   env: specShape.env.optional(),
   command: commandSchema.optional(),
   www: wwwSchema.optional(),
+  memoryMb: memorySchema.optional(),
+  pidsLimit: pidsSchema.optional(),
+  network: networkSchema.optional(),
 });
 const patchSchema = z.strictObject(specShape).partial();
 
@@ -91,6 +118,9 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
       env,
       command: shape.data.command ?? null,
       www,
+      memoryMb: shape.data.memoryMb ?? appLimitDefaults.memoryMb,
+      pidsLimit: shape.data.pidsLimit ?? appLimitDefaults.pidsLimit,
+      network: shape.data.network ?? 'shared',
     },
   };
 }
@@ -119,6 +149,9 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   if (data.port !== undefined) value.port = data.port;
   if (data.command !== undefined) value.command = data.command;
   if (data.www !== undefined) value.www = data.www;
+  if (data.memoryMb !== undefined) value.memoryMb = data.memoryMb;
+  if (data.pidsLimit !== undefined) value.pidsLimit = data.pidsLimit;
+  if (data.network !== undefined) value.network = data.network;
   return { ok: true, value };
 }
 

@@ -12,6 +12,10 @@ export interface AppView {
   env: Record<string, string>;
   command: string[] | null;
   www: WwwMode;
+  /** Container memory limit (MiB), process limit and network (`shared` or `isolated`). */
+  memoryMb: number;
+  pidsLimit: number;
+  network: string;
   revision: number;
   domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
   /** The deployer's newest report; null until it has acted on the app. */
@@ -50,6 +54,9 @@ export function toAppView(
     env,
     command: app.command,
     www: app.www as WwwMode,
+    memoryMb: app.memory_mb,
+    pidsLimit: app.pids_limit,
+    network: app.network,
     revision: app.revision,
     domains: domains.map((domain) => ({
       url: `${domain.https ? 'https' : 'http'}://${domain.hostname}`,

@@ -107,6 +107,9 @@ export async function insertApp(
     envSealed: string;
     command: string[] | null;
     www: WwwMode;
+    memoryMb: number;
+    pidsLimit: number;
+    network: string;
   },
 ): Promise<AppRow> {
   return trx
@@ -120,6 +123,9 @@ export async function insertApp(
       env_sealed: app.envSealed,
       command: app.command === null ? null : JSON.stringify(app.command),
       www: app.www,
+      memory_mb: app.memoryMb,
+      pids_limit: app.pidsLimit,
+      network: app.network,
       revision: 1,
     })
     .returningAll()
@@ -137,6 +143,9 @@ export async function updateAppRow(
     envSealed?: string;
     command?: string[] | null;
     www?: WwwMode;
+    memoryMb?: number;
+    pidsLimit?: number;
+    network?: string;
   },
 ): Promise<AppRow> {
   return trx
@@ -149,6 +158,9 @@ export async function updateAppRow(
         ? { command: changes.command === null ? null : JSON.stringify(changes.command) }
         : {}),
       ...(changes.www !== undefined ? { www: changes.www } : {}),
+      ...(changes.memoryMb !== undefined ? { memory_mb: changes.memoryMb } : {}),
+      ...(changes.pidsLimit !== undefined ? { pids_limit: changes.pidsLimit } : {}),
+      ...(changes.network !== undefined ? { network: changes.network } : {}),
       revision: sql<number>`revision + 1`,
       updated_at: sql<Date>`now()`,
     })

@@ -71,6 +71,27 @@ const appSpecProperties = {
   },
   command: nullable({ type: 'array', items: { type: 'string' }, description: "The container's Cmd" }),
   www: { type: 'string', enum: wwwModeSchema.options, default: 'none' },
+  memoryMb: {
+    type: 'integer',
+    minimum: 16,
+    maximum: 1_048_576,
+    default: 512,
+    description: "The container's memory limit in MiB (swap included)",
+  },
+  pidsLimit: {
+    type: 'integer',
+    minimum: 8,
+    maximum: 65_536,
+    default: 256,
+    description: 'How many processes the container may run',
+  },
+  network: {
+    type: 'string',
+    enum: ['shared', 'isolated'],
+    default: 'shared',
+    description:
+      '`shared`: the apps network (DOCKER_NETWORK); `isolated`: a network of its own that only Traefik joins, so other apps cannot reach it',
+  },
 };
 
 const nameParameter = {
@@ -504,6 +525,9 @@ export const openApiDocument = {
           'env',
           'command',
           'www',
+          'memoryMb',
+          'pidsLimit',
+          'network',
           'revision',
           'domains',
           'container',
@@ -518,6 +542,9 @@ export const openApiDocument = {
           env: { type: 'object', additionalProperties: { type: 'string' } },
           command: nullable({ type: 'array', items: { type: 'string' } }),
           www: { type: 'string', enum: wwwModeSchema.options },
+          memoryMb: { type: 'integer' },
+          pidsLimit: { type: 'integer' },
+          network: { type: 'string', enum: ['shared', 'isolated'] },
           revision: { type: 'integer', minimum: 1 },
           domains: {
             type: 'array',

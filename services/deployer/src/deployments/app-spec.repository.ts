@@ -15,7 +15,19 @@ export async function loadAppSpec(
 ): Promise<AppSpec | undefined> {
   const row = await db
     .selectFrom('apps')
-    .select(['id', 'name', 'image', 'port', 'env', 'env_sealed', 'command', 'revision'])
+    .select([
+      'id',
+      'name',
+      'image',
+      'port',
+      'env',
+      'env_sealed',
+      'command',
+      'revision',
+      'memory_mb',
+      'pids_limit',
+      'network',
+    ])
     .where('id', '=', appId)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -27,6 +39,9 @@ export async function loadAppSpec(
     env: openAppEnv(box, row),
     command: row.command ?? null,
     revision: row.revision,
+    memoryMb: row.memory_mb,
+    pidsLimit: row.pids_limit,
+    network: row.network === 'isolated' ? 'isolated' : 'shared',
   };
 }
 

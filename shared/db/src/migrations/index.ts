@@ -5,7 +5,7 @@ import * as appsApi from './0003-apps-api.ts';
 import * as fallback from './0004-fallback.ts';
 import * as notifier from './0005-notifier.ts';
 import * as renewal from './0006-renewal.ts';
-import * as appEnvSealed from './0008-app-env-sealed.ts';
+import * as appSecurity from './0008-app-security.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -15,5 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-fallback': fallback,
   '0005-notifier': notifier,
   '0006-renewal': renewal,
-  '0008-app-env-sealed': appEnvSealed,
+  '0008-app-security': appSecurity,
 };
