@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NatsService, natsServerAuthorization, natsServices } from '@gatehouse/messaging';
 import {
   createTestDatabase,
   freePort,
@@ -41,6 +42,8 @@ export interface StackOptions {
    * `notifier` (even an empty one) starts that service too.
    */
   env?: Partial<Record<StackService, Record<string, string>>>;
+  /** Run NATS with per-service users and subject permissions, each service with its own credentials. */
+  natsAuth?: boolean;
 }
 
 /**
@@ -76,9 +79,15 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   };
   try {
     const http01Port = await freePort();
+    const natsPasswords = Object.fromEntries(
+      natsServices.map((service) => [service, randomBytes(18).toString('base64url')]),
+    ) as Record<NatsService, string>;
+    /** A service's NATS credentials when the stack runs with users, else nothing. */
+    const natsUser = (service: NatsService): Record<string, string> =>
+      options.natsAuth ? { NATS_USER: service, NATS_PASSWORD: natsPasswords[service] } : {};
     [database, nats, pebble] = await Promise.all([
       createTestDatabase(label.replace(/-/g, '_')),
-      startNatsServer(),
+      startNatsServer(options.natsAuth ? { authorization: natsServerAuthorization(natsPasswords) } : {}),
       startPebble({ ...options.pebble, httpPort: http01Port }),
     ]);
     const base = {
@@ -95,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         nats,
         pebbles: [pebble],
         http01Port,
-        env: { ...base, ...options.env?.['cert-issuer'] },
+        env: { ...base, ...natsUser('cert-issuer'), ...options.env?.['cert-issuer'] },
       }),
     });
     processes.push(
@@ -105,6 +114,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           API_LISTEN: `127.0.0.1:${apiPort}`,
           GATEHOUSE_API_TOKEN: apiToken,
           GATEHOUSE_MASTER_KEY: masterKey,
+          ...natsUser('api'),
           ...options.env?.api,
         }).then((process) => ({ name: 'api', process })),
         startReadyService('deployer', {
@@ -115,6 +125,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           GATEHOUSE_MASTER_KEY: masterKey,
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
+          ...natsUser('deployer'),
           ...options.env?.deployer,
         }).then((process) => ({ name: 'deployer', process })),
         startReadyService('proxy-config', {
@@ -124,6 +135,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           GATEHOUSE_MASTER_KEY: masterKey,
           HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
           EDGE_NODE: label,
+          ...natsUser('proxy-config'),
           ...options.env?.['proxy-config'],
         }).then((process) => ({ name: 'proxy-config', process })),
         ...(options.env?.['renewal-scheduler']
@@ -132,13 +144,18 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
                 ...base,
                 GATEHOUSE_MASTER_KEY: masterKey,
                 ACME_CA_BUNDLE: pebble.listenerCaPath,
+                ...natsUser('renewal-scheduler'),
                 ...options.env['renewal-scheduler'],
               }).then((process) => ({ name: 'renewal-scheduler', process })),
             ]
           : []),
         ...(options.env?.notifier
           ? [
-              startReadyService('notifier', { ...base, ...options.env.notifier }).then((process) => ({
+              startReadyService('notifier', {
+                ...base,
+                ...natsUser('notifier'),
+                ...options.env.notifier,
+              }).then((process) => ({
                 name: 'notifier',
                 process,
               })),
