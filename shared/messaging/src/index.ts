@@ -18,8 +18,6 @@ export {
   type NatsConnection,
   serverVersion,
 } from './nats-connection.ts';
-export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
-export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';
 export {
   type NatsPermissions,
   type NatsService,
@@ -29,3 +27,5 @@ export {
   natsServiceBus,
   natsServices,
 } from './nats-permissions.ts';
+export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
+export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';

@@ -7,7 +7,14 @@ import { type EventDomain, streamFor } from '@gatehouse/events';
  * has no business with. This table is the single source of the server's `authorization` block
  * (`natsServerAuthorization`, used by compose's nats.conf and the tests' NATS servers).
  */
-export const natsServices = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler', 'proxy-config', 'notifier'] as const;
+export const natsServices = [
+  'api',
+  'deployer',
+  'cert-issuer',
+  'renewal-scheduler',
+  'proxy-config',
+  'notifier',
+] as const;
 export type NatsService = (typeof natsServices)[number];
 
 interface ServiceBus {
