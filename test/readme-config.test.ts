@@ -31,10 +31,12 @@ function readmeVariables(): Map<string, Set<string>> {
     if (!line.startsWith('|')) break;
     const [names = '', service = ''] = line.split('|').slice(1, 3);
     const variables = [...names.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1]!);
-    const key = service.trim();
-    const set = byService.get(key) ?? new Set<string>();
-    for (const variable of variables) set.add(variable);
-    byService.set(key, set);
+    // A variable several services read has one row naming them all, comma-separated.
+    for (const key of service.split(',').map((name) => name.trim())) {
+      const set = byService.get(key) ?? new Set<string>();
+      for (const variable of variables) set.add(variable);
+      byService.set(key, set);
+    }
   }
   return byService;
 }

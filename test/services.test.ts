@@ -40,6 +40,7 @@ async function envFor(service: (typeof services)[number], base: Record<string, s
   if (service === 'deployer') {
     env.DOCKER_HOST = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
     env.DOCKER_NETWORK = 'host';
+    env.GATEHOUSE_MASTER_KEY = masterKey;
     // A stack of its own: the deployer never touches containers of other test runs.
     env.GATEHOUSE_STACK = `test-services-${healthPort}`;
   }

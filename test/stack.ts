@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type NatsService, natsServerAuthorization, natsServices } from '@gatehouse/messaging';
 import {
   createTestDatabase,
   freePort,
@@ -46,6 +47,8 @@ export interface StackOptions {
    * `notifier` (even an empty one) starts that service too.
    */
   env?: Partial<Record<StackService, Record<string, string>>>;
+  /** Run NATS with per-service users and subject permissions, each service with its own credentials. */
+  natsAuth?: boolean;
 }
 
 /**
@@ -87,6 +90,12 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   };
   let http01Port = 0;
   let apiPort = 0;
+  const natsPasswords = Object.fromEntries(
+    natsServices.map((service) => [service, randomBytes(18).toString('base64url')]),
+  ) as Record<NatsService, string>;
+  /** A service's NATS credentials when the stack runs with users, else nothing. */
+  const natsUser = (service: NatsService): Record<string, string> =>
+    options.natsAuth ? { NATS_USER: service, NATS_PASSWORD: natsPasswords[service] } : {};
   async function startServices(): Promise<void> {
     const testDatabase = database!;
     const natsServer = nats!;
@@ -106,7 +115,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         nats: natsServer,
         pebbles: [testPebble],
         http01Port,
-        env: { ...base, ...options.env?.['cert-issuer'] },
+        env: { ...base, ...natsUser('cert-issuer'), ...options.env?.['cert-issuer'] },
       }),
     });
     processes.push(
@@ -116,6 +125,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           API_LISTEN: `127.0.0.1:${apiPort}`,
           GATEHOUSE_API_TOKEN: apiToken,
           GATEHOUSE_MASTER_KEY: masterKey,
+          ...natsUser('api'),
           ...options.env?.api,
         }).then((process) => ({ name: 'api', process })),
         startReadyService('deployer', {
@@ -123,8 +133,10 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
           DOCKER_NETWORK: 'host',
           GATEHOUSE_STACK: label,
+          GATEHOUSE_MASTER_KEY: masterKey,
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
+          ...natsUser('deployer'),
           ...options.env?.deployer,
         }).then((process) => ({ name: 'deployer', process })),
         startReadyService('proxy-config', {
@@ -134,6 +146,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           GATEHOUSE_MASTER_KEY: masterKey,
           HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
           EDGE_NODE: label,
+          ...natsUser('proxy-config'),
           ...options.env?.['proxy-config'],
         }).then((process) => ({ name: 'proxy-config', process })),
         ...(options.env?.['renewal-scheduler']
@@ -142,13 +155,18 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
                 ...base,
                 GATEHOUSE_MASTER_KEY: masterKey,
                 ACME_CA_BUNDLE: testPebble.listenerCaPath,
+                ...natsUser('renewal-scheduler'),
                 ...options.env['renewal-scheduler'],
               }).then((process) => ({ name: 'renewal-scheduler', process })),
             ]
           : []),
         ...(options.env?.notifier
           ? [
-              startReadyService('notifier', { ...base, ...options.env.notifier }).then((process) => ({
+              startReadyService('notifier', {
+                ...base,
+                ...natsUser('notifier'),
+                ...options.env.notifier,
+              }).then((process) => ({
                 name: 'notifier',
                 process,
               })),
@@ -161,7 +179,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
     http01Port = await freePort();
     [database, nats, pebble] = await Promise.all([
       createTestDatabase(label.replace(/-/g, '_')),
-      startNatsServer(),
+      startNatsServer(options.natsAuth ? { authorization: natsServerAuthorization(natsPasswords) } : {}),
       startPebble({ ...options.pebble, httpPort: http01Port }),
     ]);
     await startServices();

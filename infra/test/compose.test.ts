@@ -1,14 +1,20 @@
 // compose.yaml, the Dockerfile and Traefik's static config, checked without a Docker engine: images cannot be
 // pulled here, so compose.yaml is validated against the Compose Specification's JSON Schema (TESTBED.md, Compose).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readVendoredFileDigest } from '@gatehouse/testing';
+import { natsInboxPrefix, natsServices } from '@gatehouse/messaging';
+import { freePort, readVendoredFileDigest, waitForPort } from '@gatehouse/testing';
+import { connect } from '@nats-io/transport-node';
 import type { ErrorObject } from 'ajv';
 // The default (draft-07) build. Its named export, because under NodeNext TypeScript types the default import of
 // this CommonJS module as the module object, which has no construct signature.
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { natsPasswordVariable, renderNatsConfig } from '../../scripts/nats-config.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 // Vendored (infra/compose-schema/SOURCE.md): the tests run from any clone, with nothing beside the repository.
@@ -147,20 +153,112 @@ describe('compose', () => {
     );
   });
 
-  it('compose - every Gatehouse service reaches the other containers and reads the master key secret', () => {
+  it('compose - every Gatehouse service reaches the other containers with a NATS user of its own; only the services that open sealed data get the master key', () => {
     const compose = loadCompose();
     expect(compose.secrets?.['master-key']?.file).toBe('./infra/secrets/master-key');
+    const readsMasterKey = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler', 'proxy-config'];
     for (const name of gatehouseServices) {
       const service = serviceOrThrow(compose, name);
       expect(service.environment, name).toMatchObject({
         DATABASE_URL: expect.stringMatching(/^postgres:\/\/[^@]+@postgres:5432\//),
         NATS_URL: 'nats://nats:4222',
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
-        GATEHOUSE_MASTER_KEY_FILE: '/run/secrets/master-key',
+        NATS_USER: name,
+        NATS_PASSWORD_FILE: `/run/secrets/nats-${name}`,
       });
-      expect(service.secrets, name).toContain('master-key');
+      expect(service.secrets, name).toContain(`nats-${name}`);
+      expect(compose.secrets?.[`nats-${name}`]?.file).toBe(`./infra/secrets/nats-${name}`);
+      // No service sees another's NATS password.
+      expect(
+        (service.secrets ?? []).filter((secret) => secret.startsWith('nats-')),
+        name,
+      ).toEqual([`nats-${name}`]);
+      if (readsMasterKey.includes(name)) {
+        expect(service.environment?.GATEHOUSE_MASTER_KEY_FILE, name).toBe('/run/secrets/master-key');
+        expect(service.secrets, name).toContain('master-key');
+      } else {
+        expect(service.environment, name).not.toHaveProperty('GATEHOUSE_MASTER_KEY_FILE');
+        expect(service.secrets, name).not.toContain('master-key');
+      }
     }
     expect(serviceOrThrow(compose, 'notifier').environment?.SMTP_URL).toBe('smtp://mailpit:1025');
+  });
+
+  it('compose - nats.conf is the one rendered from the permission table, monitoring stays inside the container, images are pinned', () => {
+    expect(readFileSync(path.join(repoRoot, 'infra/nats/nats.conf'), 'utf8')).toBe(renderNatsConfig());
+    const compose = loadCompose();
+    const nats = serviceOrThrow(compose, 'nats');
+    expect(nats.ports).toBeUndefined();
+    expect(nats.volumes).toContain('./infra/nats/nats.conf:/etc/nats/nats.conf:ro');
+    expect(readFileSync(path.join(repoRoot, 'infra/nats/nats.conf'), 'utf8')).toMatch(
+      /^http: 127\.0\.0\.1:8222$/m,
+    );
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.image === undefined) continue;
+      // A tag with at least major.minor (v optional; Postgres has no patch number), never a bare major or latest.
+      expect(service.image, name).toMatch(/:v?\d+\.\d+(\.\d+)?(-[a-z0-9]+)?$/);
+    }
+  });
+
+  it('compose - nats.conf boots a real nats-server on which each service authenticates with its own password only', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-nats-conf-'));
+    const port = await freePort();
+    const passwords = Object.fromEntries(
+      natsServices.map((service) => [service, randomBytes(12).toString('hex')]),
+    );
+    const env = Object.fromEntries(
+      // Quoted, as compose passes them: nats-server parses a variable's value as config (hex digits become a number).
+      natsServices.map((service) => [natsPasswordVariable(service), JSON.stringify(passwords[service]!)]),
+    );
+    // The committed file with only what must differ here: loopback ports and a store of the test's own.
+    const conf = path.join(dir, 'nats.conf');
+    writeFileSync(
+      conf,
+      readFileSync(path.join(repoRoot, 'infra/nats/nats.conf'), 'utf8')
+        .replace('listen: 0.0.0.0:4222', `listen: 127.0.0.1:${port}`)
+        .replace('http: 127.0.0.1:8222', `http: 127.0.0.1:${await freePort()}`)
+        .replace('store_dir: "/data"', `store_dir: ${JSON.stringify(path.join(dir, 'js'))}`),
+    );
+    const server = spawn('nats-server', ['-c', conf], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      await waitForPort(port, 10_000).catch((error) => {
+        throw new Error(stderr, { cause: error });
+      });
+      for (const service of natsServices) {
+        const servers = [`nats://127.0.0.1:${port}`];
+        const own = await connect({
+          servers,
+          user: service,
+          pass: passwords[service],
+          inboxPrefix: natsInboxPrefix(service),
+        });
+        const info = await own.request('$JS.API.INFO', '', { timeout: 2_000 });
+        expect(info.string(), service).toContain('account_info_response');
+        await own.close();
+        // Replies may come only to the service's own inbox: the shared default one is refused.
+        const shared = await connect({ servers, user: service, pass: passwords[service] });
+        const refused = await shared.request('$JS.API.INFO', '', { timeout: 500 }).then(
+          () => 'answered',
+          () => 'refused',
+        );
+        expect(refused, service).toBe('refused');
+        await shared.close();
+      }
+      const other = natsServices[1]!;
+      await expect(
+        connect({ servers: [`nats://127.0.0.1:${port}`], user: natsServices[0]!, pass: passwords[other] }),
+      ).rejects.toMatchObject({ name: 'AuthorizationError' });
+    } finally {
+      server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('compose - no Gatehouse service has a container_name and cert-issuer publishes no host ports, so both scale', () => {

@@ -1,4 +1,4 @@
-import { hostPort, key256 } from '@gatehouse/config';
+import { execDirectory, hostPort, key256, outboundAllowlist } from '@gatehouse/config';
 import { parseRateLimitOverrides, type RateLimitOverrides } from '@gatehouse/rate-limits';
 import { z } from 'zod';
 
@@ -28,4 +28,8 @@ export const apiConfigShape = {
         return z.NEVER;
       }
     }),
+  /** Exec DNS providers may name programs only inside this directory; unset refuses them (as cert-issuer's). */
+  DNS_EXEC_DIR: execDirectory.optional(),
+  /** Internal hosts/networks webhook DNS providers may point at (as cert-issuer's); others are refused. */
+  DNS_WEBHOOK_ALLOW: outboundAllowlist.optional(),
 };

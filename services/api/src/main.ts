@@ -1,5 +1,6 @@
 import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
+import { sealLegacyAppEnv } from './apps/app-service.ts';
 import { apiConfigShape } from './config.ts';
 import { createApiApp } from './http/app.ts';
 
@@ -8,12 +9,16 @@ await runService({
   configShape: apiConfigShape,
   defaultHealthPort: 9101,
   async start({ config, logger, db }) {
+    const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
+    const sealed = await sealLegacyAppEnv(db, box);
+    if (sealed > 0) logger.info({ apps: sealed }, 'sealed plaintext app env');
     const app = createApiApp({
       token: config.GATEHOUSE_API_TOKEN,
       logger,
       db,
-      box: createSecretBox(config.GATEHOUSE_MASTER_KEY),
+      box,
       rateLimitOverrides: config.ACME_RATE_LIMITS,
+      dnsProviderPolicy: { execDir: config.DNS_EXEC_DIR, webhookAllow: config.DNS_WEBHOOK_ALLOW },
     });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };

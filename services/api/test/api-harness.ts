@@ -58,6 +58,8 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
     logger: createLogger({ service: 'api-test', level: 'silent' }),
     db: database.db,
     box,
+    // Exec DNS providers are refused unless the operator names a directory (DNS_EXEC_DIR).
+    dnsProviderPolicy: { execDir: '/usr/local/bin' },
   });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));

@@ -27,7 +27,7 @@ describe('api apps', () => {
       name: 'shop',
       image: 'ghcr.io/acme/shop:v1',
       port: 8080,
-      env: { GREETING: 'hello' },
+      env: { GREETING: '****' },
       command: ['httpd', '-f'],
       www: 'none',
       revision: 1,
@@ -271,6 +271,65 @@ describe('api apps', () => {
     expect(missing.body.detail).toContain('no app named nope');
   });
 
+  it('api - env values are sealed at rest, never in apps.* events, masked unless ?reveal=env, and a masked value sent back keeps the stored one', async () => {
+    const secret = 's3cr3t-database-password';
+    const created = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'vault',
+        image: 'ghcr.io/acme/vault:v1',
+        port: 8080,
+        domains: [],
+        env: { DB_PASSWORD: secret, MODE: 'prod' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.env).toEqual({ DB_PASSWORD: '****', MODE: '****' });
+    const row = await api.db
+      .selectFrom('apps')
+      .selectAll()
+      .where('name', '=', 'vault')
+      .executeTakeFirstOrThrow();
+    expect(row.env).toEqual({});
+    expect(row.env_sealed).toMatch(/^gh1\./);
+    expect(JSON.stringify(row)).not.toContain(secret);
+    const { openAppEnv } = await import('@gatehouse/pki');
+    expect(openAppEnv(api.box, row)).toEqual({ DB_PASSWORD: secret, MODE: 'prod' });
+
+    const listed = await api.call('GET', '/v1/apps');
+    expect(JSON.stringify(listed.body)).not.toContain(secret);
+    const shown = await api.call('GET', '/v1/apps/{name}', { params: { name: 'vault' } });
+    expect(shown.body.env).toEqual({ DB_PASSWORD: '****', MODE: '****' });
+    const revealed = await api.call('GET', '/v1/apps/{name}', {
+      params: { name: 'vault' },
+      query: { reveal: 'env' },
+    });
+    expect(revealed.body.env).toEqual({ DB_PASSWORD: secret, MODE: 'prod' });
+    const badReveal = await api.call('GET', '/v1/apps/{name}', {
+      params: { name: 'vault' },
+      query: { reveal: 'all' },
+    });
+    expect(badReveal.status).toBe(400);
+
+    // A client that read the masked env changes one variable and sends the rest back as shown.
+    const patched = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'vault' },
+      body: { env: { DB_PASSWORD: '****', MODE: 'staging' } },
+    });
+    expect(patched.status).toBe(200);
+    const after = await api.call('GET', '/v1/apps/{name}', {
+      params: { name: 'vault' },
+      query: { reveal: 'env' },
+    });
+    expect(after.body.env).toEqual({ DB_PASSWORD: secret, MODE: 'staging' });
+
+    const events = [...(await api.events('apps.created')), ...(await api.events('apps.updated'))];
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) expect(event.data.env).toBeUndefined();
+    const outbox = await sql<{ envelope: unknown }>`select envelope from outbox`.execute(api.db);
+    expect(JSON.stringify(outbox.rows)).not.toContain(secret);
+    expect((await api.call('DELETE', '/v1/apps/{name}', { params: { name: 'vault' } })).status).toBe(202);
+  });
+
   it('api - patch bumps the revision, emits apps.updated and requests a certificate only when https names change', async () => {
     const requestedBefore = (await api.events('certs.requested')).length;
     const imageOnly = await api.call('PATCH', '/v1/apps/{name}', {
@@ -280,7 +339,7 @@ describe('api apps', () => {
     expect(imageOnly.status).toBe(200);
     expect(imageOnly.body).toMatchObject({
       image: 'ghcr.io/acme/shop:v2',
-      env: { GREETING: 'hi' },
+      env: { GREETING: '****' },
       revision: 2,
     });
     expect((await api.events('certs.requested')).length).toBe(requestedBefore);

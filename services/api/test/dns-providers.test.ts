@@ -91,6 +91,63 @@ describe('api dns providers', () => {
     expect(await api.db.selectFrom('dns_providers').select('id').execute()).toEqual(before);
   });
 
+  it('api - exec programs outside DNS_EXEC_DIR and webhooks to internal, credentialed or query URLs are refused, nothing stored', async () => {
+    const before = await api.db.selectFrom('dns_providers').select('id').execute();
+    const cases: Array<[config: Record<string, unknown>, kind: string, message: string]> = [
+      [{ command: '/bin/sh' }, 'exec', 'inside /usr/local/bin (DNS_EXEC_DIR)'],
+      [{ command: '/usr/local/bin/../../bin/sh' }, 'exec', '..'],
+      [{ url: 'http://127.0.0.1:8080/dns' }, 'webhook', 'a loopback address'],
+      [{ url: 'http://[::1]/dns' }, 'webhook', 'a loopback address'],
+      [{ url: 'http://169.254.169.254/latest' }, 'webhook', 'a link-local address'],
+      [{ url: 'http://10.0.0.5/dns' }, 'webhook', 'a private address'],
+      [{ url: 'http://postgres:5432/' }, 'webhook', "Gatehouse's own services"],
+      [{ url: 'http://nats:8222/' }, 'webhook', "Gatehouse's own services"],
+      [{ url: 'https://user:pw@dns.example.com/hook' }, 'webhook', 'credentials'],
+      [{ url: 'https://dns.example.com/hook?x=' }, 'webhook', 'query or fragment'],
+      [{ url: 'https://dns.example.com/hook#' }, 'webhook', 'query or fragment'],
+    ];
+    for (const [config, kind, message] of cases) {
+      const refused = await api.call('POST', '/v1/dns-providers', {
+        body: { zone: 'refused.test', kind, config },
+      });
+      expect(refused.status, JSON.stringify(config)).toBe(400);
+      expect(refused.body.errors[0].message, JSON.stringify(config)).toContain(message);
+    }
+    expect(await api.db.selectFrom('dns_providers').select('id').execute()).toEqual(before);
+  });
+
+  it('api - a provider whose secret no longer opens is listed masked and flagged, the list still answers', async () => {
+    const created = await api.call('POST', '/v1/dns-providers', {
+      body: { zone: 'rotated.test', kind: 'cloudflare', config: { apiToken: 'cf-token-0123456789abcdef' } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.secretReadable).toBe(true);
+    // As if the master key changed: a sealed value under another key.
+    const { createSecretBox } = await import('@gatehouse/pki');
+    const { randomBytes } = await import('node:crypto');
+    await api.db
+      .updateTable('dns_providers')
+      .set({
+        secret_encrypted: createSecretBox(randomBytes(32)).seal(
+          'cf-token-0123456789abcdef',
+          dnsProviderSecretContext(created.body.id),
+        ),
+      })
+      .where('id', '=', created.body.id)
+      .execute();
+    const list = await api.call('GET', '/v1/dns-providers');
+    expect(list.status).toBe(200);
+    const listed = list.body.dnsProviders.find(
+      (provider: { zone: string }) => provider.zone === 'rotated.test',
+    );
+    expect(listed).toMatchObject({ config: { apiToken: '****' }, secretReadable: false });
+    const one = await api.call('GET', '/v1/dns-providers/{id}', { params: { id: created.body.id } });
+    expect(one.status).toBe(200);
+    expect(
+      (await api.call('DELETE', '/v1/dns-providers/{id}', { params: { id: created.body.id } })).status,
+    ).toBe(204);
+  });
+
   it('api - webhook, exec and cloudflare providers; delete; unknown ids are 404', async () => {
     const exec = await api.call('POST', '/v1/dns-providers', {
       body: { zone: 'exec.test', kind: 'exec', config: { command: '/usr/local/bin/dns-hook' } },
@@ -105,6 +162,7 @@ describe('api dns providers', () => {
       },
     });
     expect(webhook.body.config).toEqual({ url: 'https://dns.example/hook', token: '****qrst' });
+    expect(webhook.status).toBe(201);
     const cloudflare = await api.call('POST', '/v1/dns-providers', {
       body: { zone: 'cf.test', kind: 'cloudflare', config: { apiToken: 'cf-token-0123456789abcdef' } },
     });

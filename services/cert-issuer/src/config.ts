@@ -1,4 +1,11 @@
-import { commaList, hostPort, key256, duration as milliseconds } from '@gatehouse/config';
+import {
+  commaList,
+  execDirectory,
+  hostPort,
+  key256,
+  duration as milliseconds,
+  outboundAllowlist,
+} from '@gatehouse/config';
 import { z } from 'zod';
 import { parseChallengeAliases } from './challenges/challenge-record.ts';
 import { parseLadder } from './issuance/retry-ladder.ts';
@@ -92,6 +99,16 @@ export const certIssuerConfigShape = {
       }
     })
     .optional(),
+  /**
+   * The only directory exec DNS providers' programs may run from (their real path, symbolic links resolved).
+   * Unset: exec providers are refused. Programs get a minimal environment (PATH, LANG) and a timeout.
+   */
+  DNS_EXEC_DIR: execDirectory.optional(),
+  /**
+   * Hosts, addresses and CIDR networks webhook DNS providers may reach although they are loopback, private,
+   * link-local or Gatehouse's own services (all refused otherwise), comma-separated: `hooks.lan,10.1.0.0/16`.
+   */
+  DNS_WEBHOOK_ALLOW: outboundAllowlist.optional(),
   /** `enforce` (default) defers an order whose preflight fails; `advisory` only records; `off` skips it. */
   PREFLIGHT: z.enum(['enforce', 'advisory', 'off']).default('enforce'),
   /** Port the CA connects to for HTTP-01 (80 in production; Pebble's httpPort in tests). */

@@ -5,7 +5,7 @@ import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
 import { configureAcmeHttp } from './acme/acme-http.ts';
 import { createCaRegistry } from './acme/ca-registry.ts';
-import { createDnsLookup } from './challenges/dns-lookup.ts';
+import { createDnsLookup, createResolveHost } from './challenges/dns-lookup.ts';
 import { createChalltestsrvProvider } from './challenges/dns-provider.ts';
 import { createDnsProviderRegistry } from './challenges/dns-provider-registry.ts';
 import { createDns01Solver } from './challenges/dns01-solver.ts';
@@ -38,6 +38,11 @@ await runService({
       registry: createDnsProviderRegistry({
         db,
         box,
+        policy: {
+          execDir: config.DNS_EXEC_DIR,
+          webhookAllow: config.DNS_WEBHOOK_ALLOW,
+          resolveHost: config.DNS_RESOLVERS ? createResolveHost(config.DNS_RESOLVERS) : undefined,
+        },
         fallback: config.DNS01_PROVIDER
           ? createChalltestsrvProvider(config.DNS01_PROVIDER.slice('challtestsrv:'.length))
           : undefined,

@@ -44,6 +44,9 @@ async function dig(name: string): Promise<string[]> {
   return stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
+/** DNS_EXEC_DIR of the cert-issuer under test: exec providers' programs must live here. */
+const execDir = mkdtempSync(join(tmpdir(), 'dns-exec-'));
+
 describe('DNS-01 providers', { timeout: 240_000 }, () => {
   let database: TestDatabase;
   let nats: TestNatsServer;
@@ -67,10 +70,12 @@ describe('DNS-01 providers', { timeout: 240_000 }, () => {
         DNS01_PROPAGATION_TIMEOUT: '3s',
         DNS01_PROPAGATION_INTERVAL: '200ms',
         ISSUANCE_RETRY_LADDER: '1h',
+        DNS_EXEC_DIR: execDir,
       },
     });
   });
   afterAll(async () => {
+    rmSync(execDir, { recursive: true, force: true });
     await issuer?.stop();
     await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
   });
@@ -176,7 +181,7 @@ describe('DNS-01 providers', { timeout: 240_000 }, () => {
 
   it('an exec provider (the operator’s script, here nsupdate) writes and removes the records, and issuance succeeds', async () => {
     await clearProviders();
-    const dir = mkdtempSync(join(tmpdir(), 'dns-exec-'));
+    const dir = execDir;
     const log = join(dir, 'calls.log');
     const command = join(dir, 'dns-hook.sh');
     // lego's exec contract: `<script> present|cleanup <fqdn.> <value>`.
@@ -208,7 +213,64 @@ printf 'server 127.0.0.1 ${BIND_PORT}\n%s\nsend\n' "$op" | nsupdate -k ${process
       ]);
       expect(await dig('_acme-challenge.hook.delegated.test')).toEqual([]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(log, { force: true });
+    }
+  });
+
+  it('an exec provider whose program lies outside DNS_EXEC_DIR is refused: nothing runs, no order, a clear error', async () => {
+    await clearProviders();
+    const outside = mkdtempSync(join(tmpdir(), 'dns-exec-outside-'));
+    const marker = join(outside, 'ran');
+    const command = join(outside, 'hook.sh');
+    writeFileSync(command, `#!/bin/sh\ntouch ${marker}\n`);
+    chmodSync(command, 0o755);
+    try {
+      await database.db
+        .insertInto('dns_providers')
+        .values({
+          id: randomUUID(),
+          zone: 'delegated.test',
+          kind: 'exec',
+          config: JSON.stringify({ command }),
+        })
+        .execute();
+      const id = await requestCertificate(database.db, ['outside.delegated.test'], { challenge: 'dns-01' });
+      const row = await waitForOutcome(id);
+      expect(row.status).not.toBe('valid');
+      expect(row.last_error_message).toContain(`must be a program inside ${execDir} (DNS_EXEC_DIR)`);
+      expect(() => readFileSync(marker)).toThrow();
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a webhook provider pointing at loopback is refused without DNS_WEBHOOK_ALLOW: the handler is never called', async () => {
+    await clearProviders();
+    const { createServer } = await import('node:http');
+    let called = 0;
+    const server = createServer((_req, res) => {
+      called++;
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      await database.db
+        .insertInto('dns_providers')
+        .values({
+          id: randomUUID(),
+          zone: 'delegated.test',
+          kind: 'webhook',
+          config: JSON.stringify({ url: `http://127.0.0.1:${port}/dns` }),
+        })
+        .execute();
+      const id = await requestCertificate(database.db, ['hooked.delegated.test'], { challenge: 'dns-01' });
+      const row = await waitForOutcome(id);
+      expect(row.status).not.toBe('valid');
+      expect(row.last_error_message).toContain('points at a loopback address');
+      expect(called).toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { deployerConfigShape } from './config.ts';
 
 const schema = z.object(deployerConfigShape);
+const key = { GATEHOUSE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') };
 
 describe('deployer config', () => {
   it('deployer config - defaults suit production: a bridge network, pulls allowed, 30 s readiness, 60 s reconcile', () => {
-    const config = loadConfig(schema, {});
+    const config = loadConfig(schema, key);
     expect(config).toMatchObject({
       DOCKER_NETWORK: 'gatehouse-apps',
       GATEHOUSE_STACK: 'gatehouse',
@@ -19,7 +20,9 @@ describe('deployer config', () => {
   });
 
   it('deployer config - durations take ms, s and m; a bad value names the variable', () => {
-    expect(loadConfig(schema, { DEPLOY_READY_TIMEOUT: '500ms', RECONCILE_INTERVAL: '2m' })).toMatchObject({
+    expect(
+      loadConfig(schema, { ...key, DEPLOY_READY_TIMEOUT: '500ms', RECONCILE_INTERVAL: '2m' }),
+    ).toMatchObject({
       DEPLOY_READY_TIMEOUT: 500,
       RECONCILE_INTERVAL: 120_000,
     });

@@ -1,8 +1,10 @@
-import { duration } from '@gatehouse/config';
+import { duration, key256 } from '@gatehouse/config';
 import { z } from 'zod';
 
 /** deployer's own variables (see the README's configuration table). */
 export const deployerConfigShape = {
+  /** Opens the apps' env, sealed by the api (32 bytes, base64 or hex; or `_FILE`); the api's key. */
+  GATEHOUSE_MASTER_KEY: key256,
   /** Docker engine: unix:///var/run/docker.sock, or tcp://host:port. */
   DOCKER_HOST: z
     .string()
@@ -30,6 +32,15 @@ export const deployerConfigShape = {
    * on the `host` network, otherwise the container's name (Docker DNS on the shared network).
    */
   UPSTREAM_HOST: z.string().min(1).optional(),
+  /**
+   * Traefik's container (name or id). Apps created with `network: isolated` get a network of their own, and
+   * Traefik is joined to it so it can reach them; unset, isolated apps are reachable only if Traefik is joined
+   * by other means.
+   */
+  TRAEFIK_CONTAINER: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a container name such as gatehouse-traefik-1')
+    .optional(),
   /** How long a new container has to accept TCP connections on its port before it counts as unhealthy. */
   DEPLOY_READY_TIMEOUT: duration.prefault('30s'),
   /** `missing`: pull an image that is not present (bounded by IMAGE_PULL_TIMEOUT); `never`: fail at once. */

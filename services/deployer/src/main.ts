@@ -1,3 +1,4 @@
+import { createSecretBox } from '@gatehouse/pki';
 import { runService } from '@gatehouse/runtime';
 import { deployerConfigShape } from './config.ts';
 import { createAppDeployer } from './deployments/app-deployer.ts';
@@ -11,6 +12,7 @@ await runService({
   configShape: deployerConfigShape,
   defaultHealthPort: 9102,
   async start({ config, db, nc, js, jsm, logger, addReadinessCheck }) {
+    const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
     const docker = createDockerClient(config.DOCKER_HOST);
     addReadinessCheck('docker', async () => {
       await docker.ping();
@@ -22,6 +24,7 @@ await runService({
         network: config.DOCKER_NETWORK,
         imagePull: config.IMAGE_PULL,
         pullTimeoutMs: config.IMAGE_PULL_TIMEOUT,
+        traefikContainer: config.TRAEFIK_CONTAINER,
       },
       upstreamHost: config.UPSTREAM_HOST,
       readyTimeoutMs: config.DEPLOY_READY_TIMEOUT,
@@ -30,6 +33,7 @@ await runService({
       db,
       docker,
       deployer,
+      box,
       logger,
       intervalMs: config.RECONCILE_INTERVAL,
       stack: config.GATEHOUSE_STACK,
@@ -37,7 +41,7 @@ await runService({
     // Watch first, so a container dying during the start-up pass is not missed.
     const watch = watchDockerEvents(docker, config.GATEHOUSE_STACK, logger, () => reconciler.schedule());
     void reconciler.reconcile();
-    const consumer = await startAppsConsumer({ nc, js, jsm, db, logger, deployer });
+    const consumer = await startAppsConsumer({ nc, js, jsm, db, logger, deployer, box });
     return {
       async stop() {
         watch.stop();

@@ -1,3 +1,5 @@
+import { appsUpdated, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
 import {
   createTestDatabase,
   freePort,
@@ -261,6 +263,93 @@ describe('deployments', { timeout: 120_000 }, () => {
       'replaced',
       'running',
     ]);
+  });
+
+  it('deployer - app containers run with no-new-privileges, without NET_RAW, and with the app’s memory and process limits', async () => {
+    const port = await freePort();
+    // The container serves its own /proc/self/status: what the kernel enforces, not only what was asked.
+    const command = [
+      'sh',
+      '-c',
+      `mkdir -p /www && grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status > /www/index.html && exec httpd -f -h /www -p 127.0.0.1:${port}`,
+    ];
+    const app = await createApp(database.db, {
+      name: appName('confined'),
+      image: testImage,
+      port,
+      command,
+      memoryMb: 64,
+      pidsLimit: 40,
+    });
+    const status = await waitFor('app answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(
+      failWithOutput,
+    );
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+    const capBnd = BigInt(`0x${/CapBnd:\s+([0-9a-f]+)/.exec(status!)![1]}`);
+    const netRaw = 1n << 13n; // CAP_NET_RAW
+    expect(capBnd & netRaw).toBe(0n);
+    const [container] = await appContainers(docker, stack, app.id);
+    const info = await docker.getContainer(container!.Id).inspect();
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true']);
+    expect(info.HostConfig.CapDrop).toEqual(['NET_RAW']);
+    expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(info.HostConfig.MemorySwap).toBe(64 * 1024 * 1024);
+    expect(info.HostConfig.PidsLimit).toBe(40);
+  });
+
+  it('deployer - an apps.updated whose contents differ from Postgres (forged image, command, env) deploys what Postgres holds', async () => {
+    const port = await freePort();
+    const app = await createApp(database.db, {
+      name: appName('forged'),
+      image: testImage,
+      port,
+      env: { REAL: 'yes' },
+      command: httpdCommand(port, 'real'),
+    });
+    await waitFor('r1 answers', () => fetchOk(port), { timeoutMs: 30_000 }).catch(failWithOutput);
+    const forgedPort = await freePort();
+    // What a publisher on the bus could claim: another image, command and env, at the current revision.
+    await database.db.transaction().execute(async (trx) => {
+      for (const revision of [app.revision]) {
+        await enqueue(
+          trx,
+          createEvent(appsUpdated, {
+            source: 'api',
+            subject: app.id,
+            data: {
+              appId: app.id,
+              name: app.name,
+              image: 'evil/image:1',
+              port: forgedPort,
+              domains: [],
+              env: { INJECTED: 'x' },
+              command: httpdCommand(forgedPort, 'forged'),
+              revision,
+            },
+          }),
+        );
+      }
+    });
+    await waitFor('forged events handled', async () => {
+      const handled = await database.db
+        .selectFrom('processed_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
+      const written = await database.db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('type', 'like', 'apps.%')
+        .executeTakeFirstOrThrow();
+      return handled.n === written.n;
+    }).catch(failWithOutput);
+    expect(await fetchOk(port)).toBe('real');
+    expect(await fetchOk(forgedPort)).toBeUndefined();
+    const containers = await appContainers(docker, stack, app.id);
+    expect(containers).toHaveLength(1);
+    const info = await docker.getContainer(containers[0]!.Id).inspect();
+    expect(info.Config.Image).toBe(testImage);
+    expect(info.Config.Env).toEqual(expect.arrayContaining(['REAL=yes']));
+    expect(info.Config.Env.join(' ')).not.toContain('INJECTED');
   });
 
   it('deployer - on the host network an update on the same port replaces the container (old stopped first)', async () => {

@@ -1,7 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { createSecretBox } from '@gatehouse/pki';
 import type { TestDatabase, TestNatsServer } from '@gatehouse/testing';
 import { type ReadyServiceProcess, startReadyService } from '../../../test/service-process.ts';
 
 export type DeployerProcess = ReadyServiceProcess;
+
+/** The master key the deployer under test opens apps' env with; `box` seals as the api does. */
+export const masterKey = randomBytes(32).toString('base64');
+export const box = createSecretBox(Buffer.from(masterKey, 'base64'));
 
 /**
  * Starts a real deployer process against the test's database and NATS, on the host network with
@@ -19,6 +25,7 @@ export function startDeployer(options: {
     DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
     DOCKER_NETWORK: 'host',
     GATEHOUSE_STACK: options.stack,
+    GATEHOUSE_MASTER_KEY: masterKey,
     // No registry here: a missing image must fail at once, not wait for a pull.
     IMAGE_PULL: 'never',
     DEPLOY_READY_TIMEOUT: '15s',

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '@gatehouse/db';
 import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
+import { sealAppEnv } from '@gatehouse/pki';
 import Docker from 'dockerode';
 import { createDockerClient } from '../src/docker-client.ts';
+import { box } from './service.ts';
 
 export const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
 
@@ -33,6 +35,9 @@ export interface TestApp {
   env: Record<string, string>;
   command: string[] | null;
   revision: number;
+  /** Limits as the api stores them; the column defaults when absent. */
+  memoryMb?: number;
+  pidsLimit?: number;
 }
 
 function spec(app: TestApp) {
@@ -42,13 +47,12 @@ function spec(app: TestApp) {
     image: app.image,
     port: app.port,
     domains: [],
-    env: app.env,
     command: app.command,
     revision: app.revision,
   };
 }
 
-/** What the api does on POST /v1/apps: the app row and `apps.created` in one transaction. */
+/** What the api does on POST /v1/apps: the app row (env sealed) and `apps.created` in one transaction. */
 export async function createApp(
   db: Db,
   fields: Omit<TestApp, 'id' | 'revision' | 'env'> & { env?: Record<string, string> },
@@ -62,9 +66,11 @@ export async function createApp(
         name: app.name,
         image: app.image,
         port: app.port,
-        env: JSON.stringify(app.env),
+        env_sealed: sealAppEnv(box, app.id, app.env),
         command: app.command === null ? null : JSON.stringify(app.command),
         revision: app.revision,
+        ...(app.memoryMb !== undefined ? { memory_mb: app.memoryMb } : {}),
+        ...(app.pidsLimit !== undefined ? { pids_limit: app.pidsLimit } : {}),
       })
       .execute();
     await enqueue(trx, createEvent(appsCreated, { source: 'api', subject: app.id, data: spec(app) }));
@@ -85,7 +91,7 @@ export async function updateApp(
       .set({
         image: next.image,
         port: next.port,
-        env: JSON.stringify(next.env),
+        env_sealed: sealAppEnv(box, app.id, next.env),
         command: next.command === null ? null : JSON.stringify(next.command),
         revision: next.revision,
         updated_at: new Date(),

@@ -52,6 +52,22 @@ describe('config', () => {
     expect(issues[0]?.message).toContain('hidden');
   });
 
+  it('config - hides every variable of the explicit secret list, such as ACME_EAB whose name has no KEY in it', () => {
+    const eab = JSON.stringify({
+      'https://ca.test/dir': { keyId: 'kid', hmacKey: 'hmac+secret/not-base64url' },
+    });
+    const withEab = z.object({
+      ACME_EAB: z
+        .string()
+        .refine((value) => !value.includes('+'), 'expected base64url')
+        .optional(),
+    });
+    const issues = issuesOf(() => loadConfig(withEab, { ACME_EAB: eab }));
+    expect(issues[0]?.variable).toBe('ACME_EAB');
+    expect(issues[0]?.message).not.toContain('hmac+secret');
+    expect(issues[0]?.message).toContain('hidden');
+  });
+
   it('config - reads X_FILE secrets and refuses both forms at once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-config-'));
     const file = join(dir, 'key');

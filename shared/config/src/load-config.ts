@@ -61,13 +61,28 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-const secretNamePattern = /(KEY|TOKEN|SECRET|PASSWORD)/;
+/**
+ * Variables whose whole value is secret, by name: a pattern alone missed ACME_EAB (its HMAC keys sit inside
+ * JSON), so the list is explicit, and the pattern stays as a net for names added later.
+ */
+export const secretVariables: ReadonlySet<string> = new Set([
+  'GATEHOUSE_MASTER_KEY',
+  'GATEHOUSE_API_TOKEN',
+  'ACME_EAB',
+  'NATS_CREDS',
+  'NATS_PASSWORD',
+  'NATS_TOKEN',
+  'NATS_NKEY_SEED',
+  'POSTGRES_PASSWORD',
+]);
+const secretNamePattern = /(KEY|TOKEN|SECRET|PASSWORD|CREDS|EAB|SEED)/;
 
 /**
  * Error messages never echo secrets (only their length) nor passwords inside URLs, so logs stay
  * safe to share.
  */
 function redact(variable: string, value: string): string {
-  if (secretNamePattern.test(variable)) return `<${value.length} characters, hidden>`;
+  if (secretVariables.has(variable) || secretNamePattern.test(variable))
+    return `<${value.length} characters, hidden>`;
   return value.replace(/(\/\/[^:/@\s]+:)[^@\s]*@/g, '$1***@');
 }

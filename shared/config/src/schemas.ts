@@ -78,6 +78,16 @@ export const serviceEnvShape = {
   NATS_URL: commaList(
     z.string().regex(/^(nats|tls|ws|wss):\/\/.+|^[^:/]+:\d+$/, 'expected nats://host:port'),
   ).default(['nats://127.0.0.1:4222']),
+  /**
+   * This service's NATS user (the server's `authorization` users, one per service with subject permissions:
+   * see shared/messaging/src/nats-permissions.ts). Unset: no credentials (a development server without users).
+   */
+  NATS_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected a user name such as deployer')
+    .optional(),
+  /** NATS_USER's password; give it as NATS_PASSWORD_FILE (a secret file) in production. */
+  NATS_PASSWORD: z.string().min(1).optional(),
   /** pino level. */
   LOG_LEVEL: logLevel.default('info'),
   /** OTLP/HTTP endpoint (e.g. http://jaeger:4318); tracing export is off when unset. */

@@ -10,7 +10,16 @@ export interface AppsTable {
   name: string;
   image: string;
   port: number;
+  /** Legacy plaintext env; `{}` once sealed (migration 0008). */
   env: ColumnType<Record<string, string>, string | undefined, string>;
+  /** The env as JSON sealed with the master key, context `appEnvContext(id)` (migration 0008). */
+  env_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Container memory limit in MiB (migration 0008). */
+  memory_mb: Generated<number>;
+  /** Container process limit (migration 0008). */
+  pids_limit: Generated<number>;
+  /** `shared` or `isolated` (a network of the app's own; migration 0008). */
+  network: Generated<string>;
   command: ColumnType<string[] | null, string | null, string | null>;
   revision: Generated<number>;
   /** App-level www mode (migration 0003); each domain row carries it too. */

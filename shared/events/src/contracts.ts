@@ -47,7 +47,11 @@ const appSpecSchema = z.object({
   /** Port the app listens on inside its container. */
   port: z.number().int().min(1).max(65535),
   domains: z.array(appDomainSchema),
-  env: z.record(z.string(), z.string()),
+  /**
+   * No longer sent (issue 12): env values are secrets and stay sealed in Postgres, where the deployer reads them
+   * by `appId`. Kept optional so events already in a stream still parse; consumers MUST NOT use it.
+   */
+  env: z.record(z.string(), z.string()).optional(),
   /** Docker `Cmd`, when the image's default is not wanted. */
   command: z.array(z.string()).nullable(),
   /** Increases with every change, so consumers can ignore an older spec that arrives late. */

@@ -17,6 +17,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { Transaction } from 'kysely';
+import { deadLetterPayload } from './dead-letter-payload.ts';
 import { isPermanent } from './errors.ts';
 import { consumerMetrics } from './metrics.ts';
 import { type NatsConnection, serverVersion } from './nats-connection.ts';
@@ -168,7 +169,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         nats_subject: message.subject,
         stream_seq: String(message.seq),
         event_id: eventId,
-        payload: message.string().slice(0, 100_000),
+        payload: deadLetterPayload(message.string()),
         reason: reason.slice(0, 4_000),
       })
       .execute();

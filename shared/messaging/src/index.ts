@@ -14,8 +14,18 @@ export { isPermanent, PermanentEventError } from './errors.ts';
 export {
   type ConnectNatsOptions,
   connectNats,
+  NatsAuthError,
   type NatsConnection,
   serverVersion,
 } from './nats-connection.ts';
+export {
+  type NatsPermissions,
+  type NatsService,
+  natsInboxPrefix,
+  natsPermissions,
+  natsServerAuthorization,
+  natsServiceBus,
+  natsServices,
+} from './nats-permissions.ts';
 export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
 export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';

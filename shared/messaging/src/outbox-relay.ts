@@ -20,6 +20,12 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Prefix for NATS subjects (test isolation); production uses none. */
   subjectPrefix?: string;
+  /**
+   * Relay only rows whose envelope `source` is this service, under a lock of its own. With per-service NATS
+   * users a service may publish only its own events, so each service relays its own; unset, one relay
+   * publishes every row.
+   */
+  source?: string | undefined;
   /** When set, the relay LISTENs for commits and publishes at once instead of waiting for its poll. */
   listenConnectionString?: string;
   batchSize?: number;
@@ -73,6 +79,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     publishTimeoutMs = 5_000,
     retainPublishedMs = 24 * 3600_000,
   } = options;
+  const lockName = options.source ? `${lockNames.outboxRelay}:${options.source}` : lockNames.outboxRelay;
   let stopping = false;
   let wake: (() => void) | undefined;
   // A commit notified while a batch is in flight must not be lost: remember it, and skip the next wait.
@@ -108,13 +115,16 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function relayBatch(): Promise<BatchResult> {
     return db.transaction().execute(async (trx) => {
       const { rows } = await sql<{ locked: boolean }>`
-        select pg_try_advisory_xact_lock(hashtext(${lockNames.outboxRelay})) as locked`.execute(trx);
+        select pg_try_advisory_xact_lock(hashtext(${lockName})) as locked`.execute(trx);
       if (!rows[0]?.locked) return { published: 0, failed: 0, locked: false, size: 0 };
 
       const entries = (await trx
         .selectFrom('outbox')
         .select(['seq', 'event_id', 'type', 'subject', 'envelope', 'headers'])
         .where('published_at', 'is', null)
+        .$if(options.source !== undefined, (query) =>
+          query.where(sql<string>`envelope->>'source'`, '=', options.source!),
+        )
         .orderBy('seq')
         .limit(batchSize)
         .execute()) as OutboxEntry[];

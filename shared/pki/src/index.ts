@@ -1,3 +1,4 @@
+export { openAppEnv, sealAppEnv } from './app-env.ts';
 export { AriCertIdError, ariCertId } from './ari-cert-id.ts';
 export {
   buildCertificate,
@@ -26,6 +27,7 @@ export {
 } from './names.ts';
 export { lifetimeRenewAt } from './renewal-time.ts';
 export {
+  appEnvContext,
   certificateKeyContext,
   createSecretBox,
   dnsProviderSecretContext,

@@ -96,6 +96,11 @@ export function certificateKeyContext(certificateId: string): string {
   return `certificate:${certificateId}`;
 }
 
+/** The secret-box context of an app's env (JSON): the api seals it, the deployer opens it. */
+export function appEnvContext(appId: string): string {
+  return `app-env:${appId}`;
+}
+
 /** The secret-box context of a DNS provider's credential: the api seals it, cert-issuer opens it. */
 export function dnsProviderSecretContext(providerId: string): string {
   return `dns-provider:${providerId}`;

@@ -11,6 +11,7 @@ import { allStreams } from '@gatehouse/events';
 import {
   connectNats,
   ensureStreams,
+  NatsAuthError,
   type NatsConnection,
   type OutboxRelay,
   startOutboxRelay,
@@ -158,11 +159,23 @@ export async function runService<Shape extends z.ZodRawShape>(
       await sql`select 1`.execute(db);
     };
 
-    const nc = await connectNats({
-      servers: config.NATS_URL,
-      name: `${definition.name}-${instance}`,
-      logger,
-    });
+    let nc: Awaited<ReturnType<typeof connectNats>>;
+    try {
+      nc = await connectNats({
+        servers: config.NATS_URL,
+        name: `${definition.name}-${instance}`,
+        logger,
+        user: config.NATS_USER,
+        password: config.NATS_PASSWORD,
+      });
+    } catch (error) {
+      if (!(error instanceof NatsAuthError)) throw error;
+      // Wrong credentials do not get better by waiting: say so and stop, like any configuration error.
+      process.stderr.write(`${definition.name}: ${error.message}\n`);
+      logger.fatal({ err: error }, 'nats refused the credentials');
+      await stopAll('nats credentials refused', 78);
+      return;
+    }
     stops.push({ name: 'nats', stop: () => nc.drain() });
     const jsm = await jetstreamManager(nc);
     await retryUntilReady('jetstream', () => ensureStreams(jsm, allStreams()), logger, {
@@ -181,6 +194,8 @@ export async function runService<Shape extends z.ZodRawShape>(
       js,
       logger,
       listenConnectionString: config.DATABASE_URL,
+      // With per-service NATS users a service may publish only its own events: it relays only its own rows.
+      source: config.NATS_USER ? definition.name : undefined,
     });
     stops.push({ name: 'outbox relay', stop: () => relay.stop() });
 

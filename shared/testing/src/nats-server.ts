@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './ports.ts';
@@ -19,13 +19,29 @@ export interface TestNatsServer {
  * A nats-server with JetStream of this test's own, on a free loopback port, so tests can restart
  * it without disturbing anyone else. Needs `nats-server` on PATH (scripts/bootstrap installs it).
  */
-export async function startNatsServer({ port: wanted }: { port?: number } = {}): Promise<TestNatsServer> {
+export async function startNatsServer({
+  port: wanted,
+  authorization,
+}: {
+  port?: number;
+  /**
+   * A nats-server `authorization { … }` block (per-service users with permissions: render it with
+   * `natsServerAuthorization` from @gatehouse/messaging). Unset: no authentication, as before.
+   */
+  authorization?: string;
+} = {}): Promise<TestNatsServer> {
   const port = wanted ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), 'gh-nats-'));
   let child: ChildProcess | undefined;
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
+  if (authorization !== undefined) {
+    const configFile = join(storeDir, 'auth.conf');
+    writeFileSync(configFile, authorization, { mode: 0o600 });
+    args.unshift('-c', configFile);
+  }
 
   async function start(): Promise<void> {
-    const process = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
+    const process = spawn('nats-server', args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

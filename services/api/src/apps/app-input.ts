@@ -5,6 +5,7 @@ import {
   type ChallengePreference,
   certificateNames,
   type DomainSpec,
+  maxHostnameLength,
   parseDomainUrl,
   type WwwMode,
   wwwCounterpart,
@@ -19,7 +20,17 @@ export interface AppSpecInput {
   env: Record<string, string>;
   command: string[] | null;
   www: WwwMode;
+  /** Container memory limit, MiB. */
+  memoryMb: number;
+  /** Container process (PID) limit. */
+  pidsLimit: number;
+  /** `shared`: the apps network; `isolated`: a network of the app's own that only Traefik joins. */
+  network: AppNetwork;
 }
+export const appNetworks = ['shared', 'isolated'] as const;
+export type AppNetwork = (typeof appNetworks)[number];
+/** Defaults for a small web app; the operator raises them per app. */
+export const appLimitDefaults = { memoryMb: 512, pidsLimit: 256 } as const;
 export type CreateAppInput = AppSpecInput & { name: string };
 export type PatchAppInput = Partial<AppSpecInput>;
 
@@ -27,6 +38,11 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError
 
 /** A CA puts at most 100 names on one certificate (Let's Encrypt's limit). */
 const maxCertificateNames = 100;
+/**
+ * Domains per app, http ones included: each becomes a router in the app's Traefik file and rows to check on
+ * every request for a name, so a list is bounded like the certificate's names are.
+ */
+export const maxDomainsPerApp = 250;
 
 const nameSchema = z
   .string()
@@ -44,6 +60,17 @@ const portSchema = z
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
 const commandSchema = z.array(z.string()).nullable();
+const memorySchema = z
+  .number()
+  .int('must be a whole number of MiB')
+  .min(16, 'must be at least 16 (MiB)')
+  .max(1_048_576, 'must be at most 1048576 (MiB, 1 TiB)');
+const pidsSchema = z
+  .number()
+  .int('must be a whole number')
+  .min(8, 'must be at least 8 processes')
+  .max(65_536, 'must be at most 65536 processes');
+const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks.join(', ')}` });
 const wwwSchema = z.enum(wwwModeSchema.options, {
   error: `must be one of ${wwwModeSchema.options.join(', ')}`,
 });
@@ -56,6 +83,9 @@ const specShape = {
   env: z.record(z.string(), z.unknown()),
   command: commandSchema,
   www: wwwSchema,
+  memoryMb: memorySchema,
+  pidsLimit: pidsSchema,
+  network: networkSchema,
 };
 const createSchema = z.strictObject({
   name: nameSchema,
@@ -63,6 +93,9 @@ const createSchema = z.strictObject({
   env: specShape.env.optional(),
   command: commandSchema.optional(),
   www: wwwSchema.optional(),
+  memoryMb: memorySchema.optional(),
+  pidsLimit: pidsSchema.optional(),
+  network: networkSchema.optional(),
 });
 const patchSchema = z.strictObject(specShape).partial();
 
@@ -85,6 +118,9 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
       env,
       command: shape.data.command ?? null,
       www,
+      memoryMb: shape.data.memoryMb ?? appLimitDefaults.memoryMb,
+      pidsLimit: shape.data.pidsLimit ?? appLimitDefaults.pidsLimit,
+      network: shape.data.network ?? 'shared',
     },
   };
 }
@@ -113,12 +149,22 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   if (data.port !== undefined) value.port = data.port;
   if (data.command !== undefined) value.command = data.command;
   if (data.www !== undefined) value.www = data.www;
+  if (data.memoryMb !== undefined) value.memoryMb = data.memoryMb;
+  if (data.pidsLimit !== undefined) value.pidsLimit = data.pidsLimit;
+  if (data.network !== undefined) value.network = data.network;
   return { ok: true, value };
 }
 
 /** Parses each domain entry, collecting one error per bad entry, duplicates and a too-large name set. */
 function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldError[]): DomainSpec[] {
   const domains: DomainSpec[] = [];
+  if (entries.length > maxDomainsPerApp) {
+    errors.push({
+      field: 'domains',
+      message: `an app has at most ${maxDomainsPerApp} domains (got ${entries.length}); split it into several apps`,
+    });
+    return domains;
+  }
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
     const parsed = parseDomainEntry(entry, index);
@@ -127,6 +173,14 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
       return;
     }
     const { domain } = parsed;
+    const counterpartName = wwwCounterpart(domain.hostname, www);
+    if (counterpartName !== undefined && counterpartName.length > maxHostnameLength) {
+      errors.push({
+        field: fieldPath(['domains', index]),
+        message: `its www counterpart ${counterpartName.slice(0, 24)}… would be longer than ${maxHostnameLength} characters; shorten the name or use www mode none`,
+      });
+      return;
+    }
     const earlier = seen.get(domain.hostname);
     if (earlier !== undefined) {
       errors.push({

@@ -1,6 +1,9 @@
 import type { AppRow, DomainRow } from '@gatehouse/db';
 import type { ChallengePreference, WwwMode } from './domain-url.ts';
 
+/** What the API shows for an env value unless asked to reveal it (`GET /v1/apps/{name}?reveal=env`). */
+export const maskedEnvValue = '****';
+
 /** An app as `GET /v1/apps/{name}` shows it (see the OpenAPI document's `App` schema). */
 export interface AppView {
   name: string;
@@ -9,6 +12,10 @@ export interface AppView {
   env: Record<string, string>;
   command: string[] | null;
   www: WwwMode;
+  /** Container memory limit (MiB), process limit and network (`shared` or `isolated`). */
+  memoryMb: number;
+  pidsLimit: number;
+  network: string;
   revision: number;
   domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
   /** The deployer's newest report; null until it has acted on the app. */
@@ -34,6 +41,8 @@ export interface DeploymentSummary {
 
 export function toAppView(
   app: AppRow,
+  /** The env as it may be shown (masked or revealed by the caller). */
+  env: Record<string, string>,
   domains: readonly DomainRow[],
   deployment: DeploymentSummary | undefined,
   certificates: ReadonlyArray<{ id: string; status: string }>,
@@ -42,9 +51,12 @@ export function toAppView(
     name: app.name,
     image: app.image,
     port: app.port,
-    env: app.env,
+    env,
     command: app.command,
     www: app.www as WwwMode,
+    memoryMb: app.memory_mb,
+    pidsLimit: app.pids_limit,
+    network: app.network,
     revision: app.revision,
     domains: domains.map((domain) => ({
       url: `${domain.https ? 'https' : 'http'}://${domain.hostname}`,

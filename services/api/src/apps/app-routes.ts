@@ -1,4 +1,5 @@
 import type { Db } from '@gatehouse/db';
+import type { SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath } from '../http/field-errors.ts';
@@ -7,13 +8,13 @@ import { parseCreateApp, parsePatchApp } from './app-input.ts';
 import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
 
 /** `/v1/apps`: create, list (by name, cursor pages), show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
-export function appRoutes(db: Db): Router {
+export function appRoutes(db: Db, box: SecretBox): Router {
   const router = Router();
 
   router.post('/', async (request, response) => {
     const parsed = parseCreateApp(request.body);
     if (!parsed.ok) throw invalid(parsed.errors);
-    const app = await createApp(db, parsed.value);
+    const app = await createApp(db, box, parsed.value);
     response.status(201).location(`/v1/apps/${app.name}`).json(app);
   });
 
@@ -26,20 +27,26 @@ export function appRoutes(db: Db): Router {
     const page = parsePage(request.query, 'apps:name', listLimits, errors);
     if (errors.length > 0)
       throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
-    const apps = await listApps(db, { limit: page.limit + 1, afterName: page.after?.[0] });
+    const apps = await listApps(db, box, { limit: page.limit + 1, afterName: page.after?.[0] });
     const shown = toPage(apps, page, 'apps:name', (app) => [app.name]);
     response.json({ apps: shown.rows, nextCursor: shown.nextCursor });
   });
 
   router.get('/:name', async (request, response) => {
-    response.json(await getAppOrThrow(db, request.params.name));
+    // Env values are secrets: shown masked unless asked for by name (`?reveal=env`).
+    const reveal = request.query.reveal;
+    if (reveal !== undefined && reveal !== 'env')
+      throw new ApiError('validation', 'reveal accepts only `env`', {
+        errors: [{ field: 'reveal', message: 'must be env' }],
+      });
+    response.json(await getAppOrThrow(db, box, request.params.name, { revealEnv: reveal === 'env' }));
   });
 
   router.patch('/:name', async (request, response) => {
     const www = await getAppWwwOrThrow(db, request.params.name);
     const parsed = parsePatchApp(request.body, www);
     if (!parsed.ok) throw invalid(parsed.errors);
-    response.json(await updateApp(db, request.params.name, parsed.value));
+    response.json(await updateApp(db, box, request.params.name, parsed.value));
   });
 
   router.delete('/:name', async (request, response) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
 import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { namesKey } from '@gatehouse/pki';
+import { namesKey, openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import { listAppCertificates } from '../certificates/certificate.repository.ts';
 import { findOrRequestCertificate } from '../certificates/request-certificate.ts';
@@ -22,7 +22,7 @@ import {
   updateAppRow,
 } from './app.repository.ts';
 import type { CreateAppInput, PatchAppInput } from './app-input.ts';
-import { type AppView, toAppView } from './app-representation.ts';
+import { type AppView, maskedEnvValue, toAppView } from './app-representation.ts';
 import {
   type ChallengePreference,
   certificateNames,
@@ -40,7 +40,7 @@ const source = 'api';
  * for its https names (found or requested, see findOrRequestCertificate). Refused with `conflict` when the name
  * or a host name (www counterparts included) is taken; then nothing is written.
  */
-export async function createApp(db: Db, input: CreateAppInput): Promise<AppView> {
+export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): Promise<AppView> {
   await db.transaction().execute(async (trx) => {
     await lockAppName(trx, input.name);
     await lockHostnames(trx, claimedHostnames(input.domains, input.www));
@@ -48,7 +48,9 @@ export async function createApp(db: Db, input: CreateAppInput): Promise<AppView>
       throw new ApiError('conflict', `an app named ${input.name} already exists; choose another name`);
     }
     await refuseTakenHostnames(trx, input.domains, input.www);
-    const app = await insertApp(trx, { id: randomUUID(), ...input });
+    const id = randomUUID();
+    const { env, ...fields } = input;
+    const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
     await replaceDomains(trx, app.id, input.domains, input.www);
     await linkCertificate(trx, app.id, input.domains, input.www);
     await enqueue(
@@ -56,14 +58,19 @@ export async function createApp(db: Db, input: CreateAppInput): Promise<AppView>
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
     );
   });
-  return getAppOrThrow(db, input.name);
+  return getAppOrThrow(db, box, input.name);
 }
 
 /**
  * Applies a validated patch in one transaction: revision + 1 and `apps.updated`. When the names the
  * certificate must cover change, the app is pointed at the certificate for the new set (found or requested).
  */
-export async function updateApp(db: Db, name: string, patch: PatchAppInput): Promise<AppView> {
+export async function updateApp(
+  db: Db,
+  box: SecretBox,
+  name: string,
+  patch: PatchAppInput,
+): Promise<AppView> {
   await db.transaction().execute(async (trx) => {
     await lockAppName(trx, name);
     const current = await findAppByName(trx, name);
@@ -81,10 +88,29 @@ export async function updateApp(db: Db, name: string, patch: PatchAppInput): Pro
       const after = certificateNames(domains, www);
       if (keyOf(before) !== keyOf(after)) await linkCertificate(trx, current.id, domains, www);
     }
-    const app = await updateAppRow(trx, current.id, patch);
+    const { env, ...changes } = patch;
+    const app = await updateAppRow(trx, current.id, {
+      ...changes,
+      ...(env !== undefined ? { envSealed: sealAppEnv(box, current.id, keepMasked(env, current, box)) } : {}),
+    });
     await enqueue(trx, createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }));
   });
-  return getAppOrThrow(db, name);
+  return getAppOrThrow(db, box, name);
+}
+
+/**
+ * A value sent back exactly as the API showed it masked keeps the stored value of that variable, so a client
+ * that GETs an app, changes one variable and PATCHes the env back does not overwrite the others with the mask.
+ */
+function keepMasked(env: Record<string, string>, current: AppRow, box: SecretBox): Record<string, string> {
+  if (!Object.values(env).includes(maskedEnvValue)) return env;
+  const stored = openAppEnv(box, current);
+  return Object.fromEntries(
+    Object.entries(env).map(([key, value]) => [
+      key,
+      value === maskedEnvValue && stored[key] !== undefined ? stored[key] : value,
+    ]),
+  );
 }
 
 /**
@@ -131,10 +157,16 @@ export async function announceAllApps(trx: Transaction<Database>): Promise<void>
   }
 }
 
-export async function getAppOrThrow(db: Db, name: string): Promise<AppView> {
+/** The app as the API shows it; env values masked unless `revealEnv`. */
+export async function getAppOrThrow(
+  db: Db,
+  box: SecretBox,
+  name: string,
+  options: { revealEnv?: boolean } = {},
+): Promise<AppView> {
   const app = await findAppByName(db, name);
   if (!app) throw notFound(name);
-  const [view] = await viewsOf(db, [app]);
+  const [view] = await viewsOf(db, box, [app], options.revealEnv ?? false);
   return view!;
 }
 
@@ -145,15 +177,21 @@ export async function getAppWwwOrThrow(db: Db, name: string): Promise<WwwMode> {
   return app.www as WwwMode;
 }
 
-/** One page of apps by name, after `afterName` (exclusive). */
+/** One page of apps by name, after `afterName` (exclusive); env values masked. */
 export async function listApps(
   db: Db,
+  box: SecretBox,
   page: { limit: number; afterName?: string | undefined },
 ): Promise<AppView[]> {
-  return viewsOf(db, await listAppRows(db, page));
+  return viewsOf(db, box, await listAppRows(db, page), false);
 }
 
-async function viewsOf(db: Db, apps: readonly AppRow[]): Promise<AppView[]> {
+async function viewsOf(
+  db: Db,
+  box: SecretBox,
+  apps: readonly AppRow[],
+  revealEnv: boolean,
+): Promise<AppView[]> {
   const ids = apps.map((app) => app.id);
   const [domains, deployments, certificates] = await Promise.all([
     listDomainRows(db, ids),
@@ -165,7 +203,13 @@ async function viewsOf(db: Db, apps: readonly AppRow[]): Promise<AppView[]> {
   const certificatesOf = groupBy(certificates, (certificate) => certificate.app_id);
   const deploymentOf = new Map(deployments.map((deployment) => [deployment.app_id, deployment]));
   return apps.map((app) =>
-    toAppView(app, domainsOf.get(app.id) ?? [], deploymentOf.get(app.id), certificatesOf.get(app.id) ?? []),
+    toAppView(
+      app,
+      envView(box, app, revealEnv),
+      domainsOf.get(app.id) ?? [],
+      deploymentOf.get(app.id),
+      certificatesOf.get(app.id) ?? [],
+    ),
   );
 }
 
@@ -217,6 +261,10 @@ async function linkCertificate(
   await replaceCertificateLinks(trx, appId, [certificate.id]);
 }
 
+/**
+ * The `apps.*` event data. The env is left out: its values are secrets, and the bus is not a place for them
+ * (events are kept in streams, dead letters and traces). The deployer reads the sealed env from Postgres.
+ */
 function appSpec(app: AppRow, domains: readonly DomainSpec[]) {
   return {
     appId: app.id,
@@ -224,10 +272,38 @@ function appSpec(app: AppRow, domains: readonly DomainSpec[]) {
     image: app.image,
     port: app.port,
     domains: domains.map((domain) => ({ ...domain, www: app.www as WwwMode })),
-    env: app.env,
     command: app.command,
     revision: app.revision,
   };
+}
+
+/** The env as shown: every value masked unless revealed; a sealed env that no longer opens shows as `{}`. */
+function envView(box: SecretBox, app: AppRow, reveal: boolean): Record<string, string> {
+  let env: Record<string, string>;
+  try {
+    env = openAppEnv(box, app);
+  } catch {
+    return {};
+  }
+  if (reveal) return env;
+  return Object.fromEntries(Object.keys(env).map((key) => [key, maskedEnvValue]));
+}
+
+/**
+ * Seals the env of apps written before migration 0008 (plaintext `env`, no `env_sealed`), once, at the api's
+ * start. Idempotent; returns how many rows it sealed.
+ */
+export async function sealLegacyAppEnv(db: Db, box: SecretBox): Promise<number> {
+  const rows = await db.selectFrom('apps').select(['id', 'env']).where('env_sealed', 'is', null).execute();
+  for (const row of rows) {
+    await db
+      .updateTable('apps')
+      .set({ env: '{}', env_sealed: sealAppEnv(box, row.id, row.env ?? {}) })
+      .where('id', '=', row.id)
+      .where('env_sealed', 'is', null)
+      .execute();
+  }
+  return rows.length;
 }
 
 function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {

@@ -109,9 +109,13 @@ export async function insertApp(
     name: string;
     image: string;
     port: number;
-    env: Record<string, string>;
+    /** The env sealed with `sealAppEnv`; the plaintext column stays `{}`. */
+    envSealed: string;
     command: string[] | null;
     www: WwwMode;
+    memoryMb: number;
+    pidsLimit: number;
+    network: string;
   },
 ): Promise<AppRow> {
   return trx
@@ -121,9 +125,13 @@ export async function insertApp(
       name: app.name,
       image: app.image,
       port: app.port,
-      env: JSON.stringify(app.env),
+      env: '{}',
+      env_sealed: app.envSealed,
       command: app.command === null ? null : JSON.stringify(app.command),
       www: app.www,
+      memory_mb: app.memoryMb,
+      pids_limit: app.pidsLimit,
+      network: app.network,
       revision: 1,
     })
     .returningAll()
@@ -137,9 +145,13 @@ export async function updateAppRow(
   changes: {
     image?: string;
     port?: number;
-    env?: Record<string, string>;
+    /** The new env sealed with `sealAppEnv`. */
+    envSealed?: string;
     command?: string[] | null;
     www?: WwwMode;
+    memoryMb?: number;
+    pidsLimit?: number;
+    network?: string;
   },
 ): Promise<AppRow> {
   return trx
@@ -147,11 +159,14 @@ export async function updateAppRow(
     .set({
       ...(changes.image !== undefined ? { image: changes.image } : {}),
       ...(changes.port !== undefined ? { port: changes.port } : {}),
-      ...(changes.env !== undefined ? { env: JSON.stringify(changes.env) } : {}),
+      ...(changes.envSealed !== undefined ? { env: '{}', env_sealed: changes.envSealed } : {}),
       ...(changes.command !== undefined
         ? { command: changes.command === null ? null : JSON.stringify(changes.command) }
         : {}),
       ...(changes.www !== undefined ? { www: changes.www } : {}),
+      ...(changes.memoryMb !== undefined ? { memory_mb: changes.memoryMb } : {}),
+      ...(changes.pidsLimit !== undefined ? { pids_limit: changes.pidsLimit } : {}),
+      ...(changes.network !== undefined ? { network: changes.network } : {}),
       revision: sql<number>`revision + 1`,
       updated_at: sql<Date>`now()`,
     })

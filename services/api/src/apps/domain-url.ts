@@ -41,6 +41,9 @@ export function parseDomainUrl(
   }
   const name = normalizeName(authority);
   if (!name.ok) return fail(`the host name is not valid: ${name.reason}`);
+  if (name.isIp && name.name.includes(':')) {
+    return fail('an IPv6 IP address cannot be an app domain; give a host name that resolves to it');
+  }
   const https = scheme === 'https';
   if (name.name.startsWith('*.') && challenge === 'http-01') {
     return fail('a wildcard name can only be validated with the dns-01 challenge');
@@ -58,6 +61,9 @@ export function parseDomainUrl(
  * The other name a www mode adds for `hostname`: `www.<name>` for an apex, the apex for a `www.` name.
  * Undefined for mode `none` and for wildcards (a wildcard has no www counterpart).
  */
+/** The longest DNS name (RFC 1035, without the root dot). */
+export const maxHostnameLength = 253;
+
 export function wwwCounterpart(hostname: string, mode: WwwMode): string | undefined {
   if (mode === 'none' || hostname.startsWith('*.')) return undefined;
   return hostname.startsWith('www.') ? hostname.slice(4) : `www.${hostname}`;

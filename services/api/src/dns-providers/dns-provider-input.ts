@@ -1,4 +1,4 @@
-import { hostPort } from '@gatehouse/config';
+import { execCommandReason, forbiddenHostReason, hostPort, type OutboundAllowlist } from '@gatehouse/config';
 import { normalizeName } from '@gatehouse/pki';
 import { z } from 'zod';
 
@@ -37,12 +37,25 @@ const configs = {
       .optional(),
   }),
   webhook: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+      .max(2048, 'is longer than 2048 characters')
+      .refine(
+        (url) => !/[?#]/.test(url),
+        'must not have a query or fragment: the action is appended to the path',
+      )
+      .refine((url) => {
+        const parsed = URL.parse(url);
+        return !parsed || (parsed.username === '' && parsed.password === '');
+      }, 'must not carry credentials; put a secret in `token` (sent as a bearer token)'),
     /** Sent as `Authorization: Bearer <token>` when set. */
     token: z.string().min(1).max(1024).optional(),
   }),
   exec: z.strictObject({
-    command: z.string().regex(/^\/\S+$/, 'expected an absolute path to an executable'),
+    command: z
+      .string()
+      .max(1024)
+      .regex(/^\/\S+$/, 'expected an absolute path to an executable'),
   }),
 } as const;
 
@@ -69,7 +82,18 @@ export type ParsedInput =
   | { ok: true; input: DnsProviderInput }
   | { ok: false; errors: Array<{ field: string; message: string }> };
 
-export function parseDnsProviderInput(body: unknown): ParsedInput {
+/**
+ * What the operator allows registered providers to do; the cert-issuer enforces the same rules when it runs
+ * them (its own DNS_EXEC_DIR and DNS_WEBHOOK_ALLOW), this only refuses early with a 400.
+ */
+export interface DnsProviderPolicy {
+  /** `DNS_EXEC_DIR`; undefined refuses exec providers. */
+  execDir?: string | undefined;
+  /** `DNS_WEBHOOK_ALLOW`. */
+  webhookAllow?: OutboundAllowlist | undefined;
+}
+
+export function parseDnsProviderInput(body: unknown, policy: DnsProviderPolicy = {}): ParsedInput {
   const errors: Array<{ field: string; message: string }> = [];
   const shape = z
     .strictObject({
@@ -110,6 +134,22 @@ export function parseDnsProviderInput(body: unknown): ParsedInput {
       } else {
         errors.push({ field: ['config', ...issue.path].join('.'), message: issue.message });
       }
+    }
+  }
+  if (config.success) {
+    const data = config.data as Record<string, unknown>;
+    if (kind === 'exec') {
+      const reason = execCommandReason(policy.execDir, String(data.command));
+      if (reason) errors.push({ field: 'config.command', message: reason });
+    }
+    if (kind === 'webhook') {
+      const url = new URL(String(data.url));
+      const reason = forbiddenHostReason(policy.webhookAllow, url.hostname);
+      if (reason)
+        errors.push({
+          field: 'config.url',
+          message: `points at ${reason}; the operator can allow it with DNS_WEBHOOK_ALLOW`,
+        });
     }
   }
   if (errors.length > 0 || !config.success || !zone.ok) return { ok: false, errors };

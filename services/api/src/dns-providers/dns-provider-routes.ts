@@ -6,7 +6,12 @@ import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath } from '../http/field-errors.ts';
 import { listLimits, parsePage, toPage } from '../http/pagination.ts';
-import { type DnsProviderKind, parseDnsProviderInput, secretFieldOf } from './dns-provider-input.ts';
+import {
+  type DnsProviderKind,
+  type DnsProviderPolicy,
+  parseDnsProviderInput,
+  secretFieldOf,
+} from './dns-provider-input.ts';
 
 /** The secret-box context of a provider's secret: a sealed value moved to another row does not open. */
 
@@ -24,11 +29,11 @@ interface DnsProviderRow {
  * token) is sealed with the master key and shown only masked — its last four characters, so an operator can
  * tell which one is stored. One provider per zone; replacing one is DELETE then POST.
  */
-export function dnsProviderRoutes(db: Db, box: SecretBox): Router {
+export function dnsProviderRoutes(db: Db, box: SecretBox, policy: DnsProviderPolicy = {}): Router {
   const router = Router();
 
   router.post('/', async (request, response) => {
-    const parsed = parseDnsProviderInput(request.body);
+    const parsed = parseDnsProviderInput(request.body, policy);
     if (!parsed.ok) {
       throw new ApiError('validation', 'the DNS provider has invalid fields; see errors', {
         errors: parsed.errors,
@@ -98,13 +103,32 @@ async function findOrThrow(db: Db, id: string): Promise<DnsProviderRow> {
   return row;
 }
 
-/** The API's view: config with the secret masked, never in full. */
+/**
+ * The API's view: config with the secret masked, never in full. A secret that no longer opens (the master key
+ * changed, the row was copied) shows as `****` with `secretReadable: false`, so one such row never breaks the
+ * list; the fix is DELETE and POST again.
+ */
 function view(row: DnsProviderRow, box: SecretBox) {
   const config = { ...(row.config as Record<string, unknown>) };
   const secretField = secretFieldOf[row.kind as DnsProviderKind];
-  if (secretField && row.secret_encrypted)
-    config[secretField] = mask(box.openText(row.secret_encrypted, dnsProviderSecretContext(row.id)));
-  return { id: row.id, zone: row.zone, kind: row.kind, config, createdAt: row.created_at.toISOString() };
+  let secretReadable: boolean | undefined;
+  if (secretField && row.secret_encrypted) {
+    try {
+      config[secretField] = mask(box.openText(row.secret_encrypted, dnsProviderSecretContext(row.id)));
+      secretReadable = true;
+    } catch {
+      config[secretField] = '****';
+      secretReadable = false;
+    }
+  }
+  return {
+    id: row.id,
+    zone: row.zone,
+    kind: row.kind,
+    config,
+    ...(secretReadable === undefined ? {} : { secretReadable }),
+    createdAt: row.created_at.toISOString(),
+  };
 }
 
 /** `****abcd`: enough to recognise a secret, never enough to use it (short secrets show nothing). */

@@ -10,6 +10,7 @@ import { backupRoutes } from '../backup/backup-routes.ts';
 import { certificateRoutes } from '../certificates/certificate-routes.ts';
 import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.ts';
+import type { DnsProviderPolicy } from '../dns-providers/dns-provider-input.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
@@ -18,15 +19,18 @@ import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
 import { sendProblem } from './problem.ts';
+import { refuseNul } from './refuse-nul.ts';
 
 export interface ApiAppOptions {
   token: string;
   logger: Logger;
   db: Db;
-  /** Seals uploaded certificates' keys. */
+  /** Seals uploaded certificates' keys and apps' env. */
   box: SecretBox;
   /** `ACME_RATE_LIMITS`, parsed: the same budgets cert-issuer reserves with (renew checks, `/v1/rate-limits`). */
   rateLimitOverrides?: RateLimitOverrides | undefined;
+  /** DNS_EXEC_DIR and DNS_WEBHOOK_ALLOW: which exec and webhook DNS providers may be registered. */
+  dnsProviderPolicy?: DnsProviderPolicy | undefined;
 }
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
@@ -40,7 +44,14 @@ const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
  * API and holds no data, so clients and tooling can fetch it before they have a token); every error is
  * problem+json.
  */
-export function createApiApp({ token, logger, db, box, rateLimitOverrides }: ApiAppOptions): Express {
+export function createApiApp({
+  token,
+  logger,
+  db,
+  box,
+  rateLimitOverrides,
+  dnsProviderPolicy,
+}: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(traceRequests());
@@ -51,12 +62,13 @@ export function createApiApp({ token, logger, db, box, rateLimitOverrides }: Api
   const v1 = express.Router();
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
-  v1.use('/apps', appRoutes(db));
+  v1.use(refuseNul());
+  v1.use('/apps', appRoutes(db, box));
   v1.use(
     '/certificates',
     certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db, rateLimitOverrides) }),
   );
-  v1.use('/dns-providers', dnsProviderRoutes(db, box));
+  v1.use('/dns-providers', dnsProviderRoutes(db, box, dnsProviderPolicy));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
   v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
@@ -83,8 +95,29 @@ export function createApiApp({ token, logger, db, box, rateLimitOverrides }: Api
       sendProblem(response, 400, 'Bad Request', 'the request body is not valid JSON');
       return;
     }
+    if (status === 415) {
+      // body-parser's own words name only the encoding or charset it refused (from the request's headers).
+      sendProblem(
+        response,
+        415,
+        'Unsupported Media Type',
+        `${(error as Error).message}; send JSON in UTF-8, uncompressed or gzip/deflate/br`,
+      );
+      return;
+    }
     if (status === 413) {
       sendProblem(response, 413, 'Payload Too Large', 'the request body is larger than 1 MB');
+      return;
+    }
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500) {
+      // Any other refusal of the request itself by the body reader (a corrupt gzip stream, a length that does
+      // not match, an aborted upload): the client's fault, said without the library's internals.
+      sendProblem(
+        response,
+        status,
+        status === 400 ? 'Bad Request' : 'Client Error',
+        'the request body could not be read (bad compression, length or encoding); send plain JSON',
+      );
       return;
     }
     if (isDatabaseUnavailable(error)) {

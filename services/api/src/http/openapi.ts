@@ -108,6 +108,27 @@ const appSpecProperties = {
   },
   command: nullable({ type: 'array', items: { type: 'string' }, description: "The container's Cmd" }),
   www: { type: 'string', enum: wwwModeSchema.options, default: 'none' },
+  memoryMb: {
+    type: 'integer',
+    minimum: 16,
+    maximum: 1_048_576,
+    default: 512,
+    description: "The container's memory limit in MiB (swap included)",
+  },
+  pidsLimit: {
+    type: 'integer',
+    minimum: 8,
+    maximum: 65_536,
+    default: 256,
+    description: 'How many processes the container may run',
+  },
+  network: {
+    type: 'string',
+    enum: ['shared', 'isolated'],
+    default: 'shared',
+    description:
+      '`shared`: the apps network (DOCKER_NETWORK); `isolated`: a network of its own that only Traefik joins, so other apps cannot reach it',
+  },
 };
 
 const nameParameter = {
@@ -168,8 +189,20 @@ export const openApiDocument = {
       parameters: [nameParameter],
       get: {
         summary: 'Show an app with its domains, container and certificates',
+        description:
+          'Env values are secrets: shown as `****` unless `reveal=env` is given. A `****` value sent back in a PATCH keeps the stored value.',
+        parameters: [
+          {
+            name: 'reveal',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['env'] },
+            description: '`env` shows the env values in full',
+          },
+        ],
         responses: {
           '200': { description: 'The app', content: json(ref('App')) },
+          '400': problem('An unknown `reveal` value'),
           '401': unauthorized,
           '404': problem('No such app'),
         },
@@ -666,6 +699,9 @@ export const openApiDocument = {
           'env',
           'command',
           'www',
+          'memoryMb',
+          'pidsLimit',
+          'network',
           'revision',
           'domains',
           'container',
@@ -680,6 +716,9 @@ export const openApiDocument = {
           env: { type: 'object', additionalProperties: { type: 'string' } },
           command: nullable({ type: 'array', items: { type: 'string' } }),
           www: { type: 'string', enum: wwwModeSchema.options },
+          memoryMb: { type: 'integer' },
+          pidsLimit: { type: 'integer' },
+          network: { type: 'string', enum: ['shared', 'isolated'] },
           revision: { type: 'integer', minimum: 1 },
           domains: {
             type: 'array',
@@ -744,6 +783,11 @@ export const openApiDocument = {
           config: {
             type: 'object',
             description: 'The settings; the secret field shows only `****` and its last 4 characters',
+          },
+          secretReadable: {
+            type: 'boolean',
+            description:
+              'Present when a secret is stored: false when it no longer opens with the master key (register the provider again)',
           },
           createdAt: dateTime,
         },

@@ -77,3 +77,30 @@ export function createDnsLookup(options: DnsLookupOptions = {}): DnsLookup {
     },
   };
 }
+
+/**
+ * A host name's A and AAAA addresses from the given resolvers (DNS_RESOLVERS), for connections that must check
+ * the address they go to (DNS webhooks); without DNS_RESOLVERS the system's resolver is used instead.
+ */
+export function createResolveHost(
+  servers: ReadonlyArray<{ host: string; port: number }>,
+  timeoutMs = 3_000,
+): (hostname: string) => Promise<Array<{ address: string; family: number }>> {
+  const resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 2)), tries: 2 });
+  resolver.setServers(servers.map(formatDnsServer));
+  const none = (error: NodeJS.ErrnoException) => {
+    if (NO_SUCH_RECORD.has(error.code ?? '')) return [];
+    throw error;
+  };
+  return async (hostname) => {
+    if (isIP(hostname) !== 0) return [{ address: hostname, family: isIP(hostname) }];
+    const [v4, v6] = await Promise.all([
+      resolver.resolve4(hostname).catch(none),
+      resolver.resolve6(hostname).catch(none),
+    ]);
+    return [
+      ...v4.map((address) => ({ address, family: 4 })),
+      ...v6.map((address) => ({ address, family: 6 })),
+    ];
+  };
+}

@@ -1,11 +1,11 @@
-import { hostPort } from '@gatehouse/config';
+import { hostPort, type OutboundAllowlist } from '@gatehouse/config';
 import { z } from 'zod';
 import { createCloudflareProvider } from './cloudflare/index.ts';
 import type { DnsProvider } from './dns-provider.ts';
 import { DnsProviderError } from './dns-provider-error.ts';
 import { createExecProvider } from './exec/index.ts';
 import { createRfc2136Provider } from './rfc2136/index.ts';
-import { createWebhookProvider } from './webhook/index.ts';
+import { createWebhookProvider, type ResolveHost } from './webhook/index.ts';
 
 /** A `dns_providers` row with its secret opened. */
 export interface DnsProviderSpec {
@@ -13,6 +13,16 @@ export interface DnsProviderSpec {
   kind: string;
   config: Record<string, unknown>;
   secret: string | undefined;
+}
+
+/** What the operator allows providers registered through the API to do (cert-issuer's configuration). */
+export interface DnsProviderPolicy {
+  /** `DNS_EXEC_DIR`: exec programs run only from here; undefined refuses them. */
+  execDir?: string | undefined;
+  /** `DNS_WEBHOOK_ALLOW`: internal hosts and networks webhooks may reach. */
+  webhookAllow?: OutboundAllowlist | undefined;
+  /** How webhook host names are resolved (and checked). */
+  resolveHost?: ResolveHost | undefined;
 }
 
 const cloudflareConfig = z.object({
@@ -34,7 +44,7 @@ const rfc2136Config = z.object({
  * Builds the provider a row describes. The api validated the row when it was stored; this checks again
  * (rows outlive code versions) and turns a bad row into a DnsProviderError naming the zone, not a crash.
  */
-export function buildDnsProvider(spec: DnsProviderSpec): DnsProvider {
+export function buildDnsProvider(spec: DnsProviderSpec, policy: DnsProviderPolicy = {}): DnsProvider {
   const invalid = (detail: string) =>
     new DnsProviderError(
       'auth',
@@ -64,12 +74,17 @@ export function buildDnsProvider(spec: DnsProviderSpec): DnsProvider {
     case 'webhook': {
       const config = webhookConfig.safeParse(spec.config);
       if (!config.success) throw invalid(config.error.message);
-      return createWebhookProvider({ url: config.data.url, token: spec.secret });
+      return createWebhookProvider({
+        url: config.data.url,
+        token: spec.secret,
+        allow: policy.webhookAllow,
+        resolve: policy.resolveHost,
+      });
     }
     case 'exec': {
       const config = execConfig.safeParse(spec.config);
       if (!config.success) throw invalid(config.error.message);
-      return createExecProvider({ command: config.data.command });
+      return createExecProvider({ command: config.data.command, directory: policy.execDir });
     }
     default:
       throw invalid(`unknown kind ${spec.kind}`);

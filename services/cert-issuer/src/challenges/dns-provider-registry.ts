@@ -2,7 +2,7 @@ import type { Db } from '@gatehouse/db';
 import { dnsProviderSecretContext, type SecretBox } from '@gatehouse/pki';
 import type { DnsProvider } from './dns-provider.ts';
 import { DnsProviderError } from './dns-provider-error.ts';
-import { buildDnsProvider } from './dns-provider-factory.ts';
+import { buildDnsProvider, type DnsProviderPolicy } from './dns-provider-factory.ts';
 
 /** The provider that writes records under `zone`, and whether to wait for them on its nameservers. */
 export interface ZoneProvider {
@@ -23,6 +23,8 @@ export interface DnsProviderRegistryOptions {
   box: SecretBox;
   /** Serves every zone without a registered provider (DNS01_PROVIDER, the test DNS). */
   fallback?: DnsProvider | undefined;
+  /** What registered exec and webhook providers may do (DNS_EXEC_DIR, DNS_WEBHOOK_ALLOW). */
+  policy?: DnsProviderPolicy | undefined;
   /** How long the list of providers is trusted before it is read again. */
   reloadMs?: number;
 }
@@ -65,7 +67,10 @@ export function createDnsProviderRegistry(options: DnsProviderRegistryOptions): 
                 `the credentials of the DNS provider for zone ${row.zone} do not open with this GATEHOUSE_MASTER_KEY: register the provider again`,
               );
             }
-            provider = buildDnsProvider({ zone: row.zone, kind: row.kind, config: row.config, secret });
+            provider = buildDnsProvider(
+              { zone: row.zone, kind: row.kind, config: row.config, secret },
+              options.policy,
+            );
             built.set(version, provider);
           }
           return provider;

@@ -10,6 +10,7 @@ import {
   answers,
   type ContainerOptions,
   listManagedContainers,
+  removeAppNetwork,
   removeContainer,
   startAppContainer,
   waitUntilAnswers,
@@ -219,6 +220,9 @@ export function createAppDeployer(options: AppDeployerOptions): AppDeployer {
     await lockApp(trx, app.appId);
     const containers = await listManagedContainers(docker, options.container.stack, app.appId);
     for (const container of containers) await removeContainer(docker, container.id);
+    // An isolated app's own network goes with its last container.
+    for (const appName of new Set(containers.map((container) => container.appName)))
+      await removeAppNetwork(docker, appName, options.container);
     await retireRunningDeployments(trx, app.appId, 'removed');
     await insertDeployment(trx, {
       id: randomUUID(),

@@ -7,10 +7,11 @@ import {
   type RunningConsumer,
   startConsumer,
 } from '@gatehouse/messaging';
+import type { SecretBox } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { AppSpec } from '../docker/app-containers.ts';
 import type { AppDeployer } from './app-deployer.ts';
+import { loadAppSpec } from './app-spec.repository.ts';
 
 /** The durable consumer every deployer replica shares: each app event is handled by one of them. */
 export const appsConsumerName = consumerName('deployer', 'apps');
@@ -22,25 +23,34 @@ export interface AppsConsumerOptions {
   db: Db;
   logger: Logger;
   deployer: AppDeployer;
+  /** Opens the apps' sealed env. */
+  box: SecretBox;
 }
 
 /**
- * `apps.created` / `apps.updated` deploy the event's revision, `apps.deleted` removes the app's
- * containers. Redelivery is harmless twice over: processed_events stops a second effect, and
- * `converge` ignores a revision older than the newest one deployer has acted on.
+ * `apps.created` / `apps.updated` deploy the app as Postgres has it (loaded by the event's `appId`; its
+ * revision is at least the event's, since the api commits before the event is published), `apps.deleted`
+ * removes the app's containers. An app already deleted again is skipped (its `apps.deleted` follows).
+ * Redelivery is harmless twice over: processed_events stops a second effect, and `converge` ignores a
+ * revision older than the newest one deployer has acted on.
  */
 export function startAppsConsumer(options: AppsConsumerOptions): Promise<RunningConsumer> {
-  const { deployer } = options;
+  const { deployer, box } = options;
   const deploy = async (
-    event: { data: { appId: string } & Omit<AppSpec, 'id'> },
+    event: { data: { appId: string; revision: number } },
     context: { trx: Parameters<AppDeployer['converge']>[0]; logger: Logger },
   ) => {
-    const { appId, name, image, port, env, command, revision } = event.data;
-    await deployer.converge(
-      context.trx,
-      { id: appId, name, image, port, env, command, revision },
-      context.logger,
-    );
+    const app = await loadAppSpec(context.trx, box, event.data.appId);
+    if (!app) {
+      context.logger.info({ app_id: event.data.appId }, 'app no longer exists, nothing to deploy');
+      return;
+    }
+    if (app.revision < event.data.revision)
+      // Not visible yet (a replica reading behind): retried with backoff until it is.
+      throw new Error(
+        `app ${event.data.appId} is at revision ${app.revision} in Postgres, the event announced ${event.data.revision}`,
+      );
+    await deployer.converge(context.trx, app, context.logger);
   };
   return startConsumer({
     nc: options.nc,

@@ -12,6 +12,12 @@ export interface AppSpec {
   env: Record<string, string>;
   command: string[] | null;
   revision: number;
+  /** Memory limit in MiB (swap included: the container gets no swap beyond it). */
+  memoryMb: number;
+  /** How many processes the container may run. */
+  pidsLimit: number;
+  /** `shared`: ContainerOptions.network; `isolated`: the app's own network (`appNetworkName`). */
+  network: 'shared' | 'isolated';
 }
 
 /** A container carrying the `gatehouse.managed` label, as listed by Docker. */
@@ -31,6 +37,95 @@ export interface ContainerOptions {
   network: string;
   imagePull: 'missing' | 'never';
   pullTimeoutMs: number;
+  /** TRAEFIK_CONTAINER: joined to every isolated app's network so it can reach the app. */
+  traefikContainer?: string | undefined;
+}
+
+/** The network of an app with `network: isolated`: only the app's containers and Traefik are on it. */
+export function appNetworkName(stack: string, appName: string): string {
+  return `${stack}-app-${appName}`;
+}
+
+/** Where the app's containers are attached: the shared apps network, the app's own, or the host's. */
+export function networkOf(app: Pick<AppSpec, 'name' | 'network'>, options: ContainerOptions): string {
+  if (app.network === 'isolated' && options.network !== 'host')
+    return appNetworkName(options.stack, app.name);
+  return options.network;
+}
+
+/**
+ * What Docker is asked to create for one app revision. App containers are not trusted (issue 12): no process
+ * in them may gain privileges (setuid binaries, file capabilities), raw sockets are dropped (no ARP or ICMP
+ * spoofing on the apps network), and memory (swap included) and processes are bounded.
+ */
+export function containerCreateOptions(
+  app: AppSpec,
+  options: ContainerOptions,
+): Docker.ContainerCreateOptions {
+  const memory = app.memoryMb * 1024 * 1024;
+  return {
+    name: containerName(app.name, app.revision),
+    Image: app.image,
+    Env: [...Object.entries(app.env).map(([key, value]) => `${key}=${value}`), `PORT=${app.port}`],
+    Labels: containerLabels(options.stack, app),
+    ...(app.command ? { Cmd: app.command } : {}),
+    HostConfig: {
+      NetworkMode: networkOf(app, options),
+      RestartPolicy: { Name: 'unless-stopped' },
+      // A PID 1 that ignores SIGTERM (busybox httpd) would otherwise make every stop take 10 s.
+      Init: true,
+      SecurityOpt: ['no-new-privileges:true'],
+      CapDrop: ['NET_RAW'],
+      Memory: memory,
+      MemorySwap: memory,
+      PidsLimit: app.pidsLimit,
+    },
+  };
+}
+
+/**
+ * Creates the isolated app's network when missing (labelled with the stack, so it is found again) and joins
+ * Traefik to it; both steps are idempotent. On the host network (tests) there is nothing to isolate with.
+ */
+export async function ensureAppNetwork(
+  docker: Docker,
+  app: AppSpec,
+  options: ContainerOptions,
+): Promise<void> {
+  if (app.network !== 'isolated' || options.network === 'host') return;
+  const name = appNetworkName(options.stack, app.name);
+  try {
+    await docker.createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Labels: { [labelKeys.managed]: 'true', [labelKeys.stack]: options.stack, [labelKeys.appId]: app.id },
+    });
+  } catch (error) {
+    if (statusOf(error) !== 409) throw error;
+  }
+  if (!options.traefikContainer) return;
+  try {
+    await docker.getNetwork(name).connect({ Container: options.traefikContainer });
+  } catch (error) {
+    // 403/409: Traefik is already on it.
+    if (statusOf(error) !== 403 && statusOf(error) !== 409) throw error;
+  }
+}
+
+/** Removes an isolated app's network once its containers are gone (Traefik is disconnected first). */
+export async function removeAppNetwork(
+  docker: Docker,
+  appName: string,
+  options: ContainerOptions,
+): Promise<void> {
+  if (options.network === 'host') return;
+  const network = docker.getNetwork(appNetworkName(options.stack, appName));
+  if (options.traefikContainer)
+    await network.disconnect({ Container: options.traefikContainer, Force: true }).catch(() => undefined);
+  await network.remove().catch((error: unknown) => {
+    if (statusOf(error) !== 404) throw error;
+  });
 }
 
 interface DockerApiError {
@@ -77,19 +172,8 @@ export async function startAppContainer(
   options: ContainerOptions,
 ): Promise<string> {
   const name = containerName(app.name, app.revision);
-  const body: Docker.ContainerCreateOptions = {
-    name,
-    Image: app.image,
-    Env: [...Object.entries(app.env).map(([key, value]) => `${key}=${value}`), `PORT=${app.port}`],
-    Labels: containerLabels(options.stack, app),
-    ...(app.command ? { Cmd: app.command } : {}),
-    HostConfig: {
-      NetworkMode: options.network,
-      RestartPolicy: { Name: 'unless-stopped' },
-      // A PID 1 that ignores SIGTERM (busybox httpd) would otherwise make every stop take 10 s.
-      Init: true,
-    },
-  };
+  const body = containerCreateOptions(app, options);
+  await ensureAppNetwork(docker, app, options);
   let id: string;
   try {
     id = (await createWithPull(docker, body, options)).id;

@@ -1,14 +1,18 @@
 import type { Db } from '@gatehouse/db';
+import type { SecretBox } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
 import type Docker from 'dockerode';
 import type { AppDeployer } from '../deployments/app-deployer.ts';
+import { listAppIds, loadAppSpec } from '../deployments/app-spec.repository.ts';
 import { lockApp } from '../deployments/deployment.repository.ts';
-import { type AppSpec, listManagedContainers, removeContainer } from '../docker/app-containers.ts';
+import { listManagedContainers, removeContainer } from '../docker/app-containers.ts';
 
 export interface ReconcilerOptions {
   db: Db;
   docker: Docker;
   deployer: AppDeployer;
+  /** Opens the apps' sealed env. */
+  box: SecretBox;
   logger: Logger;
   intervalMs: number;
   /** GATEHOUSE_STACK: only this stack's containers are looked at. */
@@ -40,23 +44,22 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   let debounce: NodeJS.Timeout | undefined;
 
   async function pass(): Promise<void> {
-    const apps = await db
-      .selectFrom('apps')
-      .select(['id', 'name', 'image', 'port', 'env', 'command', 'revision'])
-      .execute();
-    for (const app of apps) {
+    const ids = await listAppIds(db);
+    for (const id of ids) {
       if (stopped) return;
-      const spec: AppSpec = { ...app, env: app.env ?? {}, command: app.command ?? null };
       try {
-        const outcome = await db.transaction().execute((trx) => deployer.converge(trx, spec, logger));
-        if (outcome === 'deployed' || outcome === 'failed') {
-          logger.info({ app_id: app.id, app: app.name, outcome }, 'app reconciled');
+        const outcome = await db.transaction().execute(async (trx) => {
+          const spec = await loadAppSpec(trx, options.box, id);
+          return spec ? { spec, outcome: await deployer.converge(trx, spec, logger) } : undefined;
+        });
+        if (outcome && (outcome.outcome === 'deployed' || outcome.outcome === 'failed')) {
+          logger.info({ app_id: id, app: outcome.spec.name, outcome: outcome.outcome }, 'app reconciled');
         }
       } catch (error) {
-        logger.warn({ err: error, app_id: app.id }, 'reconcile of app failed, next pass retries');
+        logger.warn({ err: error, app_id: id }, 'reconcile of app failed, next pass retries');
       }
     }
-    const known = new Set(apps.map((app) => app.id));
+    const known = new Set(ids);
     const orphans = (await listManagedContainers(docker, options.stack)).filter(
       (container) => !known.has(container.appId),
     );

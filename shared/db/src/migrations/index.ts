@@ -6,6 +6,7 @@ import * as fallback from './0004-fallback.ts';
 import * as notifier from './0005-notifier.ts';
 import * as renewal from './0006-renewal.ts';
 import * as dashboard from './0007-dashboard.ts';
+import * as appSecurity from './0008-app-security.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005-notifier': notifier,
   '0006-renewal': renewal,
   '0007-dashboard': dashboard,
+  '0008-app-security': appSecurity,
 };

@@ -1,1 +1,2 @@
+export { type ResolveHost, systemResolveHost } from './guarded-post.ts';
 export { createWebhookProvider, type WebhookProviderOptions } from './webhook-provider.ts';
