@@ -408,6 +408,65 @@ describe('api apps', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('api - keyType orders the certificate with that key, never reuses one of another type, and a change re-orders', async () => {
+    const ecdsa = await api.call('POST', '/v1/apps', {
+      body: { name: 'legacy-a', image: 'nginx:1', port: 80, domains: ['https://legacy.test'] },
+    });
+    expect(ecdsa.status).toBe(201);
+    expect(ecdsa.body.keyType).toBe('ecdsa-p256');
+    const ecdsaId = ecdsa.body.certificates[0].id;
+    await api.call('DELETE', '/v1/apps/{name}', { params: { name: 'legacy-a' } });
+
+    // The same names with RSA: the ECDSA certificate is not reused, an RSA one is requested.
+    const rsa = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'legacy-b',
+        image: 'nginx:1',
+        port: 80,
+        domains: ['https://legacy.test'],
+        keyType: 'rsa-2048',
+      },
+    });
+    expect(rsa.status).toBe(201);
+    expect(rsa.body.keyType).toBe('rsa-2048');
+    const rsaId = rsa.body.certificates[0].id;
+    expect(rsaId).not.toBe(ecdsaId);
+    const row = await api.db
+      .selectFrom('certificates')
+      .select('key_type')
+      .where('id', '=', rsaId)
+      .executeTakeFirstOrThrow();
+    expect(row.key_type).toBe('rsa-2048');
+    const requested = (await api.events('certs.requested')).find((event) => event.subject === rsaId);
+    expect(requested?.data).toMatchObject({ keyType: 'rsa-2048', names: ['legacy.test'] });
+
+    // A key type change alone re-orders for the same names with the new key.
+    const patched = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'legacy-b' },
+      body: { keyType: 'rsa-4096' },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.keyType).toBe('rsa-4096');
+    const rsa4096 = (await api.events('certs.requested')).find(
+      (event) => (event.data as { keyType?: string }).keyType === 'rsa-4096',
+    );
+    expect(rsa4096?.data).toMatchObject({ names: ['legacy.test'] });
+    expect(patched.body.certificates[0].id).toBe(rsa4096?.subject);
+
+    const bad = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'legacy-c',
+        image: 'nginx:1',
+        port: 80,
+        domains: ['https://c.legacy.test'],
+        keyType: 'dsa',
+      },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('keyType');
+    expect(JSON.stringify(bad.body)).toContain('rsa-2048');
+  });
+
   it('api - changing only the www mode re-certifies with the counterpart; an http counterpart of an https name is refused', async () => {
     const response = await api.call('PATCH', '/v1/apps/{name}', {
       params: { name: 'buecher' },

@@ -1,3 +1,4 @@
+import type { KeyType } from '@gatehouse/events';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** A timestamp column: read as Date, written as Date or ISO string; `now()` default when generated. */
@@ -20,6 +21,8 @@ export interface AppsTable {
   pids_limit: Generated<number>;
   /** `shared` or `isolated` (a network of the app's own; migration 0008). */
   network: Generated<string>;
+  /** Key type the app's certificate is ordered with (migration 0012). */
+  key_type: Generated<KeyType>;
   command: ColumnType<string[] | null, string | null, string | null>;
   revision: Generated<number>;
   /** App-level www mode (migration 0003); each domain row carries it too. */

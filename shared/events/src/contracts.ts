@@ -8,6 +8,8 @@ const dnsName = z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-
 const isoTime = z.iso.datetime();
 
 export const keyTypeSchema = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-4096']);
+/** A certificate key type: ECDSA P-256 by default, RSA on request (DESIGN.md, Keys). */
+export type KeyType = z.infer<typeof keyTypeSchema>;
 export const challengeTypeSchema = z.enum(['http-01', 'dns-01']);
 export const challengePreferenceSchema = z.enum(['http-01', 'dns-01', 'auto']);
 export const wwwModeSchema = z.enum(['none', 'redirect-to-apex', 'redirect-to-www', 'both']);

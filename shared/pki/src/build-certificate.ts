@@ -3,15 +3,13 @@ import 'reflect-metadata';
 import { createPrivateKey, generateKeyPair, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
+import type { KeyType } from '@gatehouse/events';
 import * as x509 from '@peculiar/x509';
 
 // @peculiar/x509 signs through WebCrypto; Node's implementation runs key generation and signing on libuv's thread
 // pool, so building a certificate never blocks the event loop (the openssl subprocess it replaces did).
 const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
 type CryptoKey = webcrypto.CryptoKey;
-
-/** The key types Gatehouse issues: ECDSA P-256 by default, RSA on request (DESIGN.md, Keys). */
-export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096';
 
 export interface PemPair {
   certPem: string;

@@ -5,7 +5,6 @@ export {
   type CertificateIssuer,
   type CertificateSpec,
   generatePrivateKeyPem,
-  type KeyType,
   type PemPair,
 } from './build-certificate.ts';
 export {

@@ -1,4 +1,4 @@
-import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
+import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
 import {
@@ -26,7 +26,10 @@ export interface AppSpecInput {
   pidsLimit: number;
   /** `shared`: the apps network; `isolated`: a network of the app's own that only Traefik joins. */
   network: AppNetwork;
+  /** The certificate's key: ECDSA P-256 by default, RSA on request (some old clients need it). */
+  keyType: KeyType;
 }
+
 export const appNetworks = ['shared', 'isolated'] as const;
 export type AppNetwork = (typeof appNetworks)[number];
 /** Defaults for a small web app; the operator raises them per app. */
@@ -71,6 +74,9 @@ const pidsSchema = z
   .min(8, 'must be at least 8 processes')
   .max(65_536, 'must be at most 65536 processes');
 const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks.join(', ')}` });
+const keyTypeInputSchema = z.enum(keyTypeSchema.options, {
+  error: `must be one of ${keyTypeSchema.options.join(', ')}`,
+});
 const wwwSchema = z.enum(wwwModeSchema.options, {
   error: `must be one of ${wwwModeSchema.options.join(', ')}`,
 });
@@ -86,6 +92,7 @@ const specShape = {
   memoryMb: memorySchema,
   pidsLimit: pidsSchema,
   network: networkSchema,
+  keyType: keyTypeInputSchema,
 };
 const createSchema = z.strictObject({
   name: nameSchema,
@@ -96,6 +103,7 @@ const createSchema = z.strictObject({
   memoryMb: memorySchema.optional(),
   pidsLimit: pidsSchema.optional(),
   network: networkSchema.optional(),
+  keyType: keyTypeInputSchema.optional(),
 });
 const patchSchema = z.strictObject(specShape).partial();
 
@@ -121,6 +129,7 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
       memoryMb: shape.data.memoryMb ?? appLimitDefaults.memoryMb,
       pidsLimit: shape.data.pidsLimit ?? appLimitDefaults.pidsLimit,
       network: shape.data.network ?? 'shared',
+      keyType: shape.data.keyType ?? 'ecdsa-p256',
     },
   };
 }
@@ -152,6 +161,7 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   if (data.memoryMb !== undefined) value.memoryMb = data.memoryMb;
   if (data.pidsLimit !== undefined) value.pidsLimit = data.pidsLimit;
   if (data.network !== undefined) value.network = data.network;
+  if (data.keyType !== undefined) value.keyType = data.keyType;
   return { ok: true, value };
 }
 

@@ -16,6 +16,8 @@ export interface AppView {
   memoryMb: number;
   pidsLimit: number;
   network: string;
+  /** Key type of the app's certificate. */
+  keyType: string;
   revision: number;
   domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
   /** The deployer's newest report; null until it has acted on the app. */
@@ -57,6 +59,7 @@ export function toAppView(
     memoryMb: app.memory_mb,
     pidsLimit: app.pids_limit,
     network: app.network,
+    keyType: app.key_type,
     revision: app.revision,
     domains: domains.map((domain) => ({
       url: `${domain.https ? 'https' : 'http'}://${domain.hostname}`,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
-import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
+import { appsCreated, appsDeleted, appsUpdated, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { namesKey, openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
@@ -52,7 +52,7 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     const { env, ...fields } = input;
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
     await replaceDomains(trx, app.id, input.domains, input.www);
-    await linkCertificate(trx, app.id, input.domains, input.www);
+    await linkCertificate(trx, app.id, input.domains, input.www, input.keyType);
     await enqueue(
       trx,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
@@ -79,14 +79,19 @@ export async function updateApp(
     const currentDomains = toDomainSpecs(await listDomainRows(trx, [current.id]));
     const www = patch.www ?? currentWww;
     const domains = patch.domains ?? currentDomains;
+    const keyType = patch.keyType ?? current.key_type;
     const domainsChanged = patch.domains !== undefined || www !== currentWww;
+    let namesChanged = false;
     if (domainsChanged) {
       await lockHostnames(trx, claimedHostnames(domains, www));
       await refuseTakenHostnames(trx, domains, www, current.id);
       await replaceDomains(trx, current.id, domains, www);
       const before = certificateNames(currentDomains, currentWww);
-      const after = certificateNames(domains, www);
-      if (keyOf(before) !== keyOf(after)) await linkCertificate(trx, current.id, domains, www);
+      namesChanged = keyOf(before) !== keyOf(certificateNames(domains, www));
+    }
+    // Another name set, or another key type: the app points at the certificate for that (found or requested).
+    if (namesChanged || keyType !== current.key_type) {
+      await linkCertificate(trx, current.id, domains, www, keyType);
     }
     const { env, ...changes } = patch;
     const app = await updateAppRow(trx, current.id, {
@@ -247,6 +252,7 @@ async function linkCertificate(
   appId: string,
   domains: readonly DomainSpec[],
   www: WwwMode,
+  keyType: KeyType,
 ): Promise<void> {
   const names = certificateNames(domains, www);
   if (names.length === 0) {
@@ -257,6 +263,7 @@ async function linkCertificate(
     names,
     challenge: commonChallenge(domains),
     source,
+    keyType,
   });
   await replaceCertificateLinks(trx, appId, [certificate.id]);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, DomainRow } from '@gatehouse/db';
+import type { KeyType } from '@gatehouse/events';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
 
@@ -116,6 +117,7 @@ export async function insertApp(
     memoryMb: number;
     pidsLimit: number;
     network: string;
+    keyType: KeyType;
   },
 ): Promise<AppRow> {
   return trx
@@ -132,6 +134,7 @@ export async function insertApp(
       memory_mb: app.memoryMb,
       pids_limit: app.pidsLimit,
       network: app.network,
+      key_type: app.keyType,
       revision: 1,
     })
     .returningAll()
@@ -152,6 +155,7 @@ export async function updateAppRow(
     memoryMb?: number;
     pidsLimit?: number;
     network?: string;
+    keyType?: KeyType;
   },
 ): Promise<AppRow> {
   return trx
@@ -167,6 +171,7 @@ export async function updateAppRow(
       ...(changes.memoryMb !== undefined ? { memory_mb: changes.memoryMb } : {}),
       ...(changes.pidsLimit !== undefined ? { pids_limit: changes.pidsLimit } : {}),
       ...(changes.network !== undefined ? { network: changes.network } : {}),
+      ...(changes.keyType !== undefined ? { key_type: changes.keyType } : {}),
       revision: sql<number>`revision + 1`,
       updated_at: sql<Date>`now()`,
     })

@@ -1,4 +1,5 @@
 import type { CertificateRow, Database, OrderAttemptsTable, PreflightResult } from '@gatehouse/db';
+import type { KeyType } from '@gatehouse/events';
 import type { Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
 import { sql } from 'kysely';
 
@@ -15,11 +16,13 @@ export const reusableStatuses = ['valid', 'pending', 'renewing'] as const;
 export async function findReusableCertificate(
   db: Queryable,
   key: string,
+  keyType: KeyType,
 ): Promise<Pick<CertificateRow, 'id' | 'status'> | undefined> {
   return db
     .selectFrom('certificates')
     .select(['id', 'status'])
     .where('names_key', '=', key)
+    .where('key_type', '=', keyType)
     .where('source', '=', 'acme')
     .where('status', 'in', [...reusableStatuses])
     .orderBy(sql`case status when 'valid' then 0 else 1 end`)
@@ -37,11 +40,13 @@ export async function listCoveringCandidates(
   db: Queryable,
   candidates: readonly string[],
   validUntil: Date,
+  keyType: KeyType,
 ): Promise<Array<Pick<CertificateRow, 'id' | 'names'>>> {
   if (candidates.length === 0) return [];
   return db
     .selectFrom('certificates')
     .select(['id', 'names'])
+    .where('key_type', '=', keyType)
     .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
     .where('source', 'in', ['acme', 'custom'])
     .where('status', '=', 'valid')
@@ -53,7 +58,7 @@ export async function listCoveringCandidates(
 
 export async function insertPendingCertificate(
   trx: Transaction<Database>,
-  certificate: { id: string; names: string[]; namesKey: string },
+  certificate: { id: string; names: string[]; namesKey: string; keyType: KeyType },
 ): Promise<void> {
   await trx
     .insertInto('certificates')
@@ -61,6 +66,7 @@ export async function insertPendingCertificate(
       id: certificate.id,
       names: certificate.names,
       names_key: certificate.namesKey,
+      key_type: certificate.keyType,
       status: 'pending',
       source: 'acme',
     })

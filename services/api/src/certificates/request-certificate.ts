@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
-import { certsRequested, createEvent } from '@gatehouse/events';
+import { certsRequested, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { covers, namesKey, sortNames } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
@@ -11,9 +11,6 @@ import {
   listCoveringCandidates,
 } from './certificate.repository.ts';
 
-/** Default key for new certificates (DESIGN.md: ECDSA P-256 unless asked otherwise). */
-const defaultKeyType = 'ecdsa-p256';
-
 /**
  * A covering certificate is reused only if it has at least this long left: one about to expire would leave the
  * new app on a certificate that is renewed (or not, if custom) moments later, so ordering is the better choice.
@@ -21,7 +18,7 @@ const defaultKeyType = 'ecdsa-p256';
 const reuseMargin = 7 * 24 * 60 * 60 * 1000;
 
 /**
- * The certificate for exactly `names`, found or requested, inside the caller's transaction.
+ * The certificate for exactly `names` with a `keyType` key, found or requested, inside the caller's transaction.
  *
  * An ACME certificate with the same name set that is valid, pending or renewing is reused as it is (Cloudron's
  * reuse: a deleted app that comes back spares the CA's rate limits). Failing that, a valid ACME or custom
@@ -34,17 +31,22 @@ const reuseMargin = 7 * 24 * 60 * 60 * 1000;
  */
 export async function findOrRequestCertificate(
   trx: Transaction<Database>,
-  request: { names: readonly string[]; challenge: ChallengePreference; source: string },
+  request: { names: readonly string[]; challenge: ChallengePreference; source: string; keyType: KeyType },
 ): Promise<{ id: string; requested: boolean }> {
   const names = sortNames(request.names);
   const key = namesKey(names);
-  const existing = await findReusableCertificate(trx, key);
+  const existing = await findReusableCertificate(trx, key, request.keyType);
   if (existing) return { id: existing.id, requested: false };
-  const covering = await findCoveringCertificate(trx, names, new Date(Date.now() + reuseMargin));
+  const covering = await findCoveringCertificate(
+    trx,
+    names,
+    new Date(Date.now() + reuseMargin),
+    request.keyType,
+  );
   if (covering) return { id: covering, requested: false };
 
   const id = randomUUID();
-  await insertPendingCertificate(trx, { id, names, namesKey: key });
+  await insertPendingCertificate(trx, { id, names, namesKey: key, keyType: request.keyType });
   await enqueue(
     trx,
     createEvent(certsRequested, {
@@ -53,7 +55,7 @@ export async function findOrRequestCertificate(
       data: {
         certificateId: id,
         names,
-        keyType: defaultKeyType,
+        keyType: request.keyType,
         reason: 'new',
         challenge: request.challenge,
       },
@@ -67,6 +69,7 @@ async function findCoveringCertificate(
   trx: Transaction<Database>,
   names: readonly string[],
   validUntil: Date,
+  keyType: KeyType,
 ): Promise<string | undefined> {
   const candidates = new Set<string>();
   for (const name of names) {
@@ -74,6 +77,6 @@ async function findCoveringCertificate(
     const dot = name.indexOf('.');
     if (!name.startsWith('*.') && dot > 0) candidates.add(`*.${name.slice(dot + 1)}`);
   }
-  const rows = await listCoveringCandidates(trx, [...candidates], validUntil);
+  const rows = await listCoveringCandidates(trx, [...candidates], validUntil, keyType);
   return rows.find((row) => names.every((name) => covers(row.names, name)))?.id;
 }

@@ -1,4 +1,4 @@
-import { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
+import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { limitNames } from '@gatehouse/rate-limits';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
@@ -128,6 +128,13 @@ const appSpecProperties = {
     default: 'shared',
     description:
       '`shared`: the apps network (DOCKER_NETWORK); `isolated`: a network of its own that only Traefik joins, so other apps cannot reach it',
+  },
+  keyType: {
+    type: 'string',
+    enum: keyTypeSchema.options,
+    default: 'ecdsa-p256',
+    description:
+      "The certificate's key: ECDSA P-256 unless asked otherwise; changing it orders a certificate with the new key type",
   },
 };
 
@@ -702,6 +709,7 @@ export const openApiDocument = {
           'memoryMb',
           'pidsLimit',
           'network',
+          'keyType',
           'revision',
           'domains',
           'container',
@@ -719,6 +727,7 @@ export const openApiDocument = {
           memoryMb: { type: 'integer' },
           pidsLimit: { type: 'integer' },
           network: { type: 'string', enum: ['shared', 'isolated'] },
+          keyType: { type: 'string', enum: keyTypeSchema.options },
           revision: { type: 'integer', minimum: 1 },
           domains: {
             type: 'array',

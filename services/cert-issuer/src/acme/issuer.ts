@@ -1,7 +1,8 @@
+import type { KeyType } from '@gatehouse/events';
 import type { Challenge } from 'acme-client/types/rfc8555.js';
 
 export type ChallengeType = 'http-01' | 'dns-01';
-export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096';
+export type { KeyType };
 
 /**
  * Answers one kind of ACME challenge; `cleanup` MUST run after `present`, also on failure.
