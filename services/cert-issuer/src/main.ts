@@ -16,6 +16,7 @@ import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
 import { startIssuanceWorker } from './issuance/issuance-worker.ts';
 import { defaultRetryLadderMs } from './issuance/retry-ladder.ts';
+import { startOnDemandTls } from './on-demand/start-on-demand.ts';
 import { createPreflight } from './preflight-adapter.ts';
 
 await runService({
@@ -96,6 +97,8 @@ await runService({
       },
     });
     // One shared durable consumer: each request is handled by one replica.
+    // On-demand TLS (off unless ON_DEMAND_TLS_LISTEN is set; refuses to start without its ask URL).
+    const onDemand = await startOnDemandTls({ config, db, box, logger, wakeIssuer: () => worker.wake() });
     const consumer = await startConsumer({
       nc,
       js,
@@ -118,6 +121,7 @@ await runService({
       async stop() {
         clearInterval(housekeeping);
         await consumer.stop();
+        await onDemand?.stop();
         await worker.stop();
         await closeServer(responder);
       },

@@ -5,6 +5,7 @@ import * as appsApi from './0003-apps-api.ts';
 import * as fallback from './0004-fallback.ts';
 import * as notifier from './0005-notifier.ts';
 import * as renewal from './0006-renewal.ts';
+import * as onDemandTls from './0010-on-demand-tls.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-fallback': fallback,
   '0005-notifier': notifier,
   '0006-renewal': renewal,
+  '0010-on-demand-tls': onDemandTls,
 };

@@ -1,0 +1,55 @@
+import type { Server } from 'node:net';
+import { ConfigError } from '@gatehouse/config';
+import type { Db } from '@gatehouse/db';
+import type { SecretBox } from '@gatehouse/pki';
+import type { Logger } from '@gatehouse/telemetry';
+import { type OnDemandConfig, onDemandSettings } from './on-demand-config.ts';
+import { createOnDemandTerminator } from './on-demand-terminator.ts';
+
+/**
+ * Starts the on-demand TLS terminator when ON_DEMAND_TLS_LISTEN is set; undefined when the feature is off.
+ * A listener without its ask URL (or upstream) is a configuration error: the process exits 78 with the
+ * message, as for any other bad variable, instead of issuing for any name.
+ */
+export async function startOnDemandTls(options: {
+  config: OnDemandConfig;
+  db: Db;
+  box: SecretBox;
+  logger: Logger;
+  wakeIssuer: () => void;
+}): Promise<{ stop(): Promise<void> } | undefined> {
+  let settings: ReturnType<typeof onDemandSettings>;
+  try {
+    settings = onDemandSettings(options.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`cert-issuer: ${error.message}\n`);
+    process.exit(78);
+  }
+  if (!settings) return undefined;
+  const server = createOnDemandTerminator({ ...options, settings });
+  await listenOn(server, settings.listen.host, settings.listen.port);
+  options.logger.info(
+    { host: settings.listen.host, port: settings.listen.port, ask_url: settings.askUrl.origin },
+    'on-demand TLS terminator listening',
+  );
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`${host}:${port} is already in use; choose another port`)
+          : error,
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
