@@ -3,29 +3,33 @@ import { ConfigError } from '@gatehouse/config';
 import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
-import { type OnDemandConfig, onDemandSettings } from './on-demand-config.ts';
+import { type OnDemandConfig, type OnDemandSettings, onDemandSettings } from './on-demand-config.ts';
 import { createOnDemandTerminator } from './on-demand-terminator.ts';
 
 /**
- * Starts the on-demand TLS terminator when ON_DEMAND_TLS_LISTEN is set; undefined when the feature is off.
- * A listener without its ask URL (or upstream) is a configuration error: the process exits 78 with the
- * message, as for any other bad variable, instead of issuing for any name.
+ * The on-demand settings, read before anything else starts. A listener without its ask URL (or upstream) is a
+ * configuration error: the process exits 78 with the message, as for any other bad variable, instead of
+ * issuing for any name.
  */
-export async function startOnDemandTls(options: {
-  config: OnDemandConfig;
-  db: Db;
-  box: SecretBox;
-  logger: Logger;
-  wakeIssuer: () => void;
-}): Promise<{ stop(): Promise<void> } | undefined> {
-  let settings: ReturnType<typeof onDemandSettings>;
+export function onDemandSettingsOrExit(config: OnDemandConfig): OnDemandSettings | undefined {
   try {
-    settings = onDemandSettings(options.config);
+    return onDemandSettings(config);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`cert-issuer: ${error.message}\n`);
     process.exit(78);
   }
+}
+
+/** Starts the on-demand TLS terminator when it is configured; undefined when the feature is off. */
+export async function startOnDemandTls(options: {
+  settings: OnDemandSettings | undefined;
+  db: Db;
+  box: SecretBox;
+  logger: Logger;
+  wakeIssuer: () => void;
+}): Promise<{ stop(): Promise<void> } | undefined> {
+  const settings = options.settings;
   if (!settings) return undefined;
   const server = createOnDemandTerminator({ ...options, settings });
   await listenOn(server, settings.listen.host, settings.listen.port);
