@@ -11,6 +11,7 @@ import { ledgerRenewalCheck } from '../certificates/renewal-rate-limit.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
+import { onDemandHostRoutes } from '../on-demand/on-demand-host-routes.ts';
 import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
 import { openApiDocument } from './openapi.ts';
@@ -50,6 +51,7 @@ export function createApiApp({ token, logger, db, box }: ApiAppOptions): Express
   v1.use('/dns-providers', dnsProviderRoutes(db, box));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
+  v1.use('/on-demand-hosts', onDemandHostRoutes(db));
   v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
   app.use('/v1', v1);
 
