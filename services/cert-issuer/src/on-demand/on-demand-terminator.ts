@@ -1,4 +1,4 @@
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
 import type { Db } from '@gatehouse/db';
@@ -48,7 +48,11 @@ export interface OnDemandTerminatorOptions {
  * goes to the on-demand upstream; once proxy-config has written the name's router, later connections are
  * terminated by Traefik itself.
  */
-export function createOnDemandTerminator(options: OnDemandTerminatorOptions): Server {
+export function createOnDemandTerminator(options: OnDemandTerminatorOptions): {
+  server: Server;
+  /** Fails held handshakes at once, closes every connection and the listener. */
+  stop(): Promise<void>;
+} {
   const { db, box, settings, logger } = options;
   const gate = createNameGate(settings.limits);
   const served = new Map<string, { context: SecureContext; reuseUntil: number }>();
@@ -199,6 +203,19 @@ export function createOnDemandTerminator(options: OnDemandTerminatorOptions): Se
     });
   });
   server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'on-demand TLS client error'));
-  server.on('close', () => stopping.abort());
-  return server;
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    server,
+    stop() {
+      // A held handshake would otherwise keep the listener open until its deadline.
+      stopping.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      return closed;
+    },
+  };
 }

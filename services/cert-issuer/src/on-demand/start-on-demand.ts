@@ -31,18 +31,13 @@ export async function startOnDemandTls(options: {
 }): Promise<{ stop(): Promise<void> } | undefined> {
   const settings = options.settings;
   if (!settings) return undefined;
-  const server = createOnDemandTerminator({ ...options, settings });
-  await listenOn(server, settings.listen.host, settings.listen.port);
+  const terminator = createOnDemandTerminator({ ...options, settings });
+  await listenOn(terminator.server, settings.listen.host, settings.listen.port);
   options.logger.info(
     { host: settings.listen.host, port: settings.listen.port, ask_url: settings.askUrl.origin },
     'on-demand TLS terminator listening',
   );
-  return {
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }),
-  };
+  return { stop: () => terminator.stop() };
 }
 
 function listenOn(server: Server, host: string, port: number): Promise<void> {
