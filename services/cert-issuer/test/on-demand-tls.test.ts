@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { connect, type PeerCertificate } from 'node:tls';
+import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
 import {
   createTestDatabase,
   freePort,
@@ -9,6 +11,7 @@ import {
   type TestDatabase,
   type TestNatsServer,
   type TestPebble,
+  waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServiceProcess } from '../../../test/service-process.ts';
@@ -225,7 +228,59 @@ describe('on-demand TLS', { timeout: 300_000 }, () => {
     await expect(handshake(replicaPort, host, rootPem)).rejects.toThrow();
     expect(ask.asked.get(host)).toBe(1);
     expect(await certificatesFor(host)).toEqual([]);
-    expect(replica.output()).toContain('global-rate-limited');
+    await waitFor('global limit refusal logged', () =>
+      replica.output().includes('"reason":"global-rate-limited"'),
+    );
+  });
+
+  it('on-demand TLS - an app domain is never on demand: refused without asking', async () => {
+    const host = name('allowed-app');
+    const appId = randomUUID();
+    await database.db
+      .insertInto('apps')
+      .values({ id: appId, name: `app-${suffix}`, image: 'gatehouse-test/busybox:1', port: 8080 })
+      .execute();
+    await database.db
+      .insertInto('domains')
+      .values({ id: randomUUID(), app_id: appId, hostname: host, https: true })
+      .execute();
+    await expect(handshake(terminatorPort, host, rootPem)).rejects.toThrow();
+    expect(ask.asked.has(host)).toBe(false);
+    // The refusal is logged with its reason (the log line may land just after the failed handshake).
+    await waitFor('app-domain refusal logged', () => issuer.output().includes('"reason":"app-domain"'));
+  });
+
+  it('on-demand TLS - an allowed name with an ACME certificate of its own already adopts it: served, no order', async () => {
+    const host = name('allowed-adopt');
+    const id = randomUUID();
+    const pair = await createSelfSignedCertificate({ commonName: host, dnsNames: [host], days: 30 });
+    await database.db
+      .insertInto('certificates')
+      .values({
+        id,
+        names: [host],
+        names_key: host,
+        status: 'valid',
+        source: 'acme',
+        chain_pem: pair.certPem,
+        private_key_encrypted: createSecretBox(Buffer.from(masterKey, 'base64')).seal(
+          pair.keyPem,
+          `certificate:${id}`,
+        ),
+        not_before: new Date(),
+        not_after: new Date(Date.now() + 30 * 86_400_000),
+      })
+      .execute();
+    const result = await handshake(terminatorPort, host, pair.certPem);
+    expect(result.authorized).toBe(true);
+    expect(ask.asked.get(host)).toBe(1);
+    expect(await ordersFor(host)).toEqual([]);
+    const linked = await database.db
+      .selectFrom('on_demand_hosts')
+      .select('certificate_id')
+      .where('hostname', '=', host)
+      .executeTakeFirstOrThrow();
+    expect(linked.certificate_id).toBe(id);
   });
 
   it('on-demand TLS - a listener without ON_DEMAND_ASK_URL refuses to start with a configuration error', async () => {

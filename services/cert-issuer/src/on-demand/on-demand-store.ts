@@ -3,71 +3,26 @@ import { type Db, lockNames } from '@gatehouse/db';
 import { sql } from 'kysely';
 import { enqueueIssuance } from '../issuance/job-queue.ts';
 
-/** A certificate the terminator can serve: valid, with its chain and sealed key. */
-export interface ServableCertificate {
-  id: string;
-  chainPem: string;
-  keySealed: string;
-  notAfter: Date;
+/** Whether an app has `name` as a domain: then it is configured in advance, never on demand. */
+export async function isAppDomain(db: Db, name: string): Promise<boolean> {
+  const row = await db.selectFrom('domains').select('id').where('hostname', '=', name).executeTakeFirst();
+  return row !== undefined;
 }
 
-/**
- * The valid certificate (ACME or uploaded) that lists exactly `name`, longest-lived first; undefined when
- * none does. Wildcards are left to Traefik's own routers: a name a wildcard covers is configured already.
- */
-export async function findServableCertificate(
-  db: Db,
-  name: string,
-): Promise<ServableCertificate | undefined> {
+/** The on-demand host's certificate id, when the name was allowed before (by any replica). */
+export async function findOnDemandCertificateId(db: Db, name: string): Promise<string | undefined> {
   const row = await db
-    .selectFrom('certificates')
-    .select(['id', 'chain_pem', 'private_key_encrypted', 'not_after'])
-    .where(sql<boolean>`names @> ${sql.val([name])}::text[]`)
-    .where('source', 'in', ['acme', 'custom'])
-    .where('status', '=', 'valid')
-    .where('chain_pem', 'is not', null)
-    .where('private_key_encrypted', 'is not', null)
-    .where('not_after', '>', new Date())
-    .orderBy('not_after', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  if (!row?.chain_pem || !row.private_key_encrypted || !row.not_after) return undefined;
-  return {
-    id: row.id,
-    chainPem: row.chain_pem,
-    keySealed: row.private_key_encrypted,
-    notAfter: row.not_after,
-  };
-}
-
-/**
- * The certificate already on its way for `name` without asking again: one the terminator created before
- * (an on-demand host, on any replica) or an ACME certificate for exactly this name that an app requested.
- */
-export async function findCertificateUnderway(
-  db: Db,
-  name: string,
-): Promise<{ id: string; status: string } | undefined> {
-  const onDemand = await db
     .selectFrom('on_demand_hosts')
-    .innerJoin('certificates', 'certificates.id', 'on_demand_hosts.certificate_id')
-    .select(['certificates.id', 'certificates.status'])
-    .where('on_demand_hosts.hostname', '=', name)
+    .select('certificate_id')
+    .where('hostname', '=', name)
     .executeTakeFirst();
-  if (onDemand) return onDemand;
-  return db
-    .selectFrom('certificates')
-    .select(['id', 'status'])
-    .where('names_key', '=', name)
-    .where('source', '=', 'acme')
-    .where('status', 'in', ['pending', 'renewing'])
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  return row?.certificate_id;
 }
 
 export type ClaimResult =
   | { kind: 'created'; certificateId: string }
+  /** An ACME certificate for exactly this name existed (an app's, since removed): linked, not ordered again. */
+  | { kind: 'adopted'; certificateId: string }
   | { kind: 'existing'; certificateId: string }
   | { kind: 'rate-limited'; maxNewPerHour: number };
 
@@ -97,6 +52,23 @@ export async function claimOnDemandCertificate(
       .where('created_at', '>', new Date(Date.now() - 3_600_000))
       .executeTakeFirstOrThrow();
     if (Number(count) >= maxNewPerHour) return { kind: 'rate-limited', maxNewPerHour };
+    const reusable = await trx
+      .selectFrom('certificates')
+      .select('id')
+      .where('names_key', '=', name)
+      .where('source', '=', 'acme')
+      .where('status', 'in', ['valid', 'pending', 'renewing'])
+      .orderBy(sql`case status when 'valid' then 0 else 1 end`)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (reusable) {
+      await trx
+        .insertInto('on_demand_hosts')
+        .values({ hostname: name, certificate_id: reusable.id })
+        .execute();
+      return { kind: 'adopted', certificateId: reusable.id };
+    }
     const certificateId = randomUUID();
     await trx
       .insertInto('certificates')

@@ -10,8 +10,8 @@ import type { OnDemandSettings } from './on-demand-config.ts';
 import {
   certificateState,
   claimOnDemandCertificate,
-  findCertificateUnderway,
-  findServableCertificate,
+  findOnDemandCertificateId,
+  isAppDomain,
 } from './on-demand-store.ts';
 
 /** How often a held handshake looks at its certificate's status. */
@@ -41,8 +41,8 @@ export interface OnDemandTerminatorOptions {
 
 /**
  * The on-demand TLS terminator: Traefik passes every TLS connection no router of its own matches here (a
- * lowest-priority `HostSNI(*)` passthrough). The SNI callback serves a valid certificate when one exists;
- * for an unknown name it applies the public-name rules, the deny cache and the per-name limit, asks the
+ * lowest-priority `HostSNI(*)` passthrough). The SNI callback serves an on-demand host's valid certificate;
+ * an app's domain is refused (its own router serves it); for an unknown name it applies the public-name rules, the deny cache and the per-name limit, asks the
  * operator's URL, creates the certificate through the issuance queue (one order per name across handshakes
  * and replicas) and holds the handshake, bounded, until the certificate is valid. The decrypted connection
  * goes to the on-demand upstream; once proxy-config has written the name's router, later connections are
@@ -84,18 +84,24 @@ export function createOnDemandTerminator(options: OnDemandTerminatorOptions): {
     for (;;) {
       const state = await certificateState(db, certificateId);
       if (!state) throw new OnDemandRefusal('certificate-removed', `the certificate for ${name} was removed`);
-      if (state.status === 'valid' && state.chain_pem && state.private_key_encrypted && state.not_after) {
+      const servable =
+        (state.status === 'valid' || state.status === 'renewing') &&
+        state.chain_pem &&
+        state.private_key_encrypted &&
+        state.not_after &&
+        state.not_after.getTime() > Date.now();
+      if (servable) {
         return contextOf(name, {
           id: state.id,
-          chainPem: state.chain_pem,
-          keySealed: state.private_key_encrypted,
-          notAfter: state.not_after,
+          chainPem: state.chain_pem!,
+          keySealed: state.private_key_encrypted!,
+          notAfter: state.not_after!,
         });
       }
-      if (state.status === 'failed') {
+      if (state.status === 'failed' || state.status === 'expired' || state.status === 'fallback') {
         throw new OnDemandRefusal(
           'issuance-failed',
-          `issuance for ${name} failed (it is retried on the retry ladder): ${state.last_error_message ?? 'unknown error'}`,
+          `the certificate for ${name} is ${state.status} (issuance goes on along the retry ladder): ${state.last_error_message ?? 'no error recorded'}`,
         );
       }
       if (Date.now() + pollIntervalMs > deadline) {
@@ -110,10 +116,16 @@ export function createOnDemandTerminator(options: OnDemandTerminatorOptions): {
 
   async function resolve(name: string): Promise<SecureContext> {
     const deadline = Date.now() + settings.handshakeTimeoutMs;
-    const servable = await findServableCertificate(db, name);
-    if (servable) return contextOf(name, servable);
-    const underway = await findCertificateUnderway(db, name);
-    if (underway) return waitUntilValid(name, underway.id, deadline);
+    // An app's domain is configured in advance: Traefik routes it to the app once it runs, never here.
+    if (await isAppDomain(db, name)) {
+      throw new OnDemandRefusal(
+        'app-domain',
+        `${name} is an app's domain; it is served by the app's own router`,
+      );
+    }
+    // Allowed before (here or on another replica): serve it, or wait for the issuance under way.
+    const known = await findOnDemandCertificateId(db, name);
+    if (known) return waitUntilValid(name, known, deadline);
 
     const verdict = gate.beforeAsk(name);
     if (!verdict.ask)
@@ -144,6 +156,7 @@ export function createOnDemandTerminator(options: OnDemandTerminatorOptions): {
         options.wakeIssuer();
         return waitUntilValid(name, claim.certificateId, deadline);
       case 'existing':
+      case 'adopted':
         return waitUntilValid(name, claim.certificateId, deadline);
       default:
         throw new Error(`unexpected claim ${claim satisfies never as string}`);
