@@ -283,6 +283,42 @@ describe('on-demand TLS', { timeout: 300_000 }, () => {
     expect(linked.certificate_id).toBe(id);
   });
 
+  it('on-demand TLS - past the bounded wait the handshake fails cleanly, issuance goes on, and the next handshake is served without asking', async () => {
+    const port = await freePort();
+    const impatient = await startCertIssuer({
+      database,
+      nats,
+      pebbles: [pebble],
+      env: onDemandEnv(port, { ON_DEMAND_HANDSHAKE_TIMEOUT: '0ms' }),
+    });
+    try {
+      const host = name('allowed-impatient');
+      await expect(handshake(port, host, rootPem)).rejects.toThrow();
+      await waitFor('timeout refusal logged', () =>
+        impatient.output().includes('"reason":"handshake-timeout"'),
+      );
+      const [certificate] = await certificatesFor(host);
+      await waitFor(
+        'issued after the handshake gave up',
+        async () =>
+          (
+            await database.db
+              .selectFrom('certificates')
+              .select('status')
+              .where('id', '=', certificate!.id)
+              .executeTakeFirst()
+          )?.status === 'valid',
+        { timeoutMs: 60_000 },
+      );
+      const later = await handshake(port, host, rootPem);
+      expect(later.authorized).toBe(true);
+      expect(ask.asked.get(host)).toBe(1);
+      expect(await ordersFor(host)).toHaveLength(1);
+    } finally {
+      expect(await impatient.stop()).toBe(0);
+    }
+  });
+
   it('on-demand TLS - a listener without ON_DEMAND_ASK_URL refuses to start with a configuration error', async () => {
     const child = startServiceProcess('cert-issuer', {
       DATABASE_URL: database.url,
