@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { parseChallengeAliases } from './challenges/challenge-record.ts';
 import { parseLadder } from './issuance/retry-ladder.ts';
+import { onDemandConfigShape } from './on-demand/on-demand-config.ts';
 
 const duration = z.string().transform((value, ctx) => {
   try {
@@ -117,4 +118,5 @@ export const certIssuerConfigShape = {
   DNS_RESOLVERS: commaList(hostPort).optional(),
   /** This server's public addresses; when set, preflight checks names resolve to one of them. */
   PUBLIC_IPS: commaList(z.union([z.ipv4(), z.ipv6()])).optional(),
+  ...onDemandConfigShape,
 };

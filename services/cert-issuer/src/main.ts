@@ -16,6 +16,7 @@ import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
 import { startIssuanceWorker } from './issuance/issuance-worker.ts';
 import { defaultRetryLadderMs } from './issuance/retry-ladder.ts';
+import { onDemandSettingsOrExit, startOnDemandTls } from './on-demand/start-on-demand.ts';
 import { createPreflight } from './preflight-adapter.ts';
 
 await runService({
@@ -23,6 +24,7 @@ await runService({
   configShape: certIssuerConfigShape,
   defaultHealthPort: 9103,
   async start({ config, runtime, db, nc, js, jsm, logger }) {
+    const onDemandSettings = onDemandSettingsOrExit(config);
     const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
     configureAcmeHttp({
       caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
@@ -101,6 +103,14 @@ await runService({
       },
     });
     // One shared durable consumer: each request is handled by one replica.
+    // On-demand TLS (off unless ON_DEMAND_TLS_LISTEN is set; refuses to start without its ask URL).
+    const onDemand = await startOnDemandTls({
+      settings: onDemandSettings,
+      db,
+      box,
+      logger,
+      wakeIssuer: () => worker.wake(),
+    });
     const consumer = await startConsumer({
       nc,
       js,
@@ -123,6 +133,7 @@ await runService({
       async stop() {
         clearInterval(housekeeping);
         await consumer.stop();
+        await onDemand?.stop();
         await worker.stop();
         await closeServer(responder);
       },

@@ -21,6 +21,7 @@ import { ensureWritableDirectory } from './directory-check.ts';
 import { createCoalescer, type PendingWork } from './sync/coalescer.ts';
 import { createDirectoryWriter } from './sync/directory-writer.ts';
 import { findAppIdsByCertificates } from './sync/load-app.ts';
+import { isOnDemandCertificate } from './sync/load-on-demand.ts';
 import { createProxyDirectory } from './sync/proxy-directory.ts';
 
 /** Names of changed files logged per burst; a full rebuild can change tens of thousands. */
@@ -41,6 +42,8 @@ await runService({
       certsDir: config.TRAEFIK_CERTS_DIR,
       certsDirForTraefik: config.TRAEFIK_CERTS_DIR_IN_TRAEFIK,
       http01ResponderUrl: config.HTTP01_UPSTREAM_URL,
+      onDemandTerminator: config.ON_DEMAND_TLS_UPSTREAM,
+      onDemandUpstreamUrl: config.ON_DEMAND_UPSTREAM_URL,
       box,
     });
     const directory = createProxyDirectory({ db, box, writer });
@@ -88,8 +91,12 @@ await runService({
     const fullSyncTimer = setInterval(() => coalescer.scheduleFull(), config.PROXY_FULL_SYNC_INTERVAL);
 
     const forApp = async (event: { data: { appId: string } }) => coalescer.scheduleApps([event.data.appId]);
-    const forCertificate = async (event: { data: { certificateId: string } }) =>
+    const forCertificate = async (event: { data: { certificateId: string } }) => {
       coalescer.scheduleApps(await findAppIdsByCertificates(db, [event.data.certificateId]));
+      // An on-demand host's certificate (first issuance or renewal): its router lives in the on-demand file.
+      if (config.ON_DEMAND_UPSTREAM_URL && (await isOnDemandCertificate(db, event.data.certificateId)))
+        coalescer.scheduleFull();
+    };
 
     // Every edge node must apply every change: one durable consumer per node and domain.
     const common = { nc, js, jsm, db, logger };

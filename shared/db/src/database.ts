@@ -263,6 +263,13 @@ export interface LeasesTable {
   expires_at: Timestamp;
 }
 
+/** A hostname that got its certificate at its first TLS handshake (on-demand TLS, migration 0010). */
+export interface OnDemandHostsTable {
+  hostname: string;
+  certificate_id: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   apps: AppsTable;
   domains: DomainsTable;
@@ -283,6 +290,7 @@ export interface Database {
   leases: LeasesTable;
   issuance_jobs: IssuanceJobsTable;
   rate_limit_events: RateLimitEventsTable;
+  on_demand_hosts: OnDemandHostsTable;
 }
 
 export type CertificateRow = Selectable<CertificatesTable>;

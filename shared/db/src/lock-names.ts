@@ -9,4 +9,6 @@ export const lockNames = {
   acmeAccount: (directoryUrl: string, email: string) => `gatehouse.acme-account:${directoryUrl}|${email}`,
   /** One replica at a time claims issuance work for a name set. */
   issuance: (namesKey: string) => `gatehouse.issuance:${namesKey}`,
+  /** On-demand TLS: one replica at a time creates an on-demand certificate (and counts the global limit). */
+  onDemand: 'gatehouse.on-demand',
 } as const;

@@ -26,6 +26,8 @@ export const backupTables = [
   'acme_accounts',
   'dns_providers',
   'certificates',
+  // Names the ask URL allowed for on-demand TLS (migration 0010): proxy-config's routers for them.
+  'on_demand_hosts',
   'rate_limit_events',
   'apps',
   'domains',

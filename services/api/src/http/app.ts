@@ -14,6 +14,7 @@ import type { DnsProviderPolicy } from '../dns-providers/dns-provider-input.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
+import { onDemandHostRoutes } from '../on-demand/on-demand-host-routes.ts';
 import { rateLimitRoutes } from '../rate-limits/rate-limit-routes.ts';
 import { settingsRoutes } from '../settings/settings-routes.ts';
 import { bearerAuth } from './bearer-auth.ts';
@@ -71,6 +72,7 @@ export function createApiApp({
   v1.use('/dns-providers', dnsProviderRoutes(db, box, dnsProviderPolicy));
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
+  v1.use('/on-demand-hosts', onDemandHostRoutes(db));
   v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
   v1.use('/rate-limits', rateLimitRoutes(db, rateLimitOverrides));
   app.use('/v1', v1);

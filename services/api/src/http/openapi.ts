@@ -458,6 +458,29 @@ export const openApiDocument = {
         },
       },
     },
+    '/v1/on-demand-hosts': {
+      get: {
+        summary:
+          'List the names that got a certificate at their first TLS handshake (on-demand TLS), newest first',
+        parameters: [
+          { name: 'hostname', in: 'query', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+        ],
+        responses: {
+          '200': {
+            description: 'On-demand hosts',
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              required: ['hosts'],
+              properties: { hosts: { type: 'array', items: ref('OnDemandHost') } },
+            }),
+          },
+          '400': problem('A bad filter'),
+          '401': unauthorized,
+        },
+      },
+    },
     '/v1/backup': {
       get: {
         summary:
@@ -589,6 +612,18 @@ export const openApiDocument = {
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
+      OnDemandHost: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['hostname', 'certificateId', 'status', 'notAfter', 'createdAt'],
+        properties: {
+          hostname: { type: 'string' },
+          certificateId: { type: 'string', format: 'uuid' },
+          status: { type: 'string', enum: [...certificateStatuses] },
+          notAfter: nullable(dateTime),
+          createdAt: dateTime,
+        },
+      },
       Notification: {
         type: 'object',
         additionalProperties: false,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SecretBox } from '@gatehouse/pki';
+import { certificateKeyContext, type SecretBox } from '@gatehouse/pki';
 import {
   APP_FILE_PATTERN,
   appFileName,
@@ -13,10 +13,12 @@ import {
   flushFileSystem,
   fsyncDirectory,
   fsyncStagedFile,
+  ON_DEMAND_FILE_NAME,
   PEM_FILE_PATTERN,
   pemFileNames,
   renderAppConfig,
   renderCoreConfig,
+  renderOnDemandConfig,
   type StagedFile,
   serializeTraefikConfig,
   stageFileSync,
@@ -26,6 +28,7 @@ import {
 } from '../traefik/index.ts';
 import type { PemPair } from './default-certificate.ts';
 import { type AppModel, choiceKeyContext } from './load-app.ts';
+import type { OnDemandHostModel } from './load-on-demand.ts';
 
 export interface DirectoryWriterOptions {
   dynamicDir: string;
@@ -33,6 +36,10 @@ export interface DirectoryWriterOptions {
   /** The certificates directory as Traefik sees it (differs when mounted elsewhere in its container). */
   certsDirForTraefik?: string;
   http01ResponderUrl: string;
+  /** cert-issuer's on-demand TLS terminator as Traefik reaches it (host:port); unset: no catch-all router. */
+  onDemandTerminator?: string;
+  /** Where Traefik sends issued on-demand hosts; unset: no on-demand file (they stay on the terminator). */
+  onDemandUpstreamUrl?: string;
   schemaPath?: string;
   /** Decrypts certificate keys; only keys whose file is not already known are opened. */
   box: SecretBox;
@@ -205,10 +212,31 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
           CORE_FILE_NAME,
           renderCoreConfig({
             http01ResponderUrl: options.http01ResponderUrl,
+            onDemandTerminator: options.onDemandTerminator,
             defaultCertificate: pems.files,
           }),
         );
         return pems.names;
+      },
+      /**
+       * Writes the on-demand file (a router and certificate per issued on-demand host) and its PEMs; returns the
+       * PEM names. Nothing when no on-demand upstream is configured.
+       */
+      async writeOnDemand(hosts: readonly OnDemandHostModel[]): Promise<string[]> {
+        const upstreamUrl = options.onDemandUpstreamUrl;
+        if (!upstreamUrl) return [];
+        const pemNames: string[] = [];
+        const rendered = [];
+        for (const host of hosts) {
+          const pems = await writePems(host.chainPem, {
+            sealed: host.keySealed,
+            context: certificateKeyContext(host.certificateId),
+          });
+          pemNames.push(...pems.names);
+          rendered.push({ hostname: host.hostname, certificate: pems.files });
+        }
+        await writeYaml(ON_DEMAND_FILE_NAME, renderOnDemandConfig({ upstreamUrl, hosts: rendered }));
+        return pemNames;
       },
       /** Writes one app's PEMs and file; undefined (nothing written) when it has no upstream or domain yet. */
       async writeApp(app: AppModel): Promise<AppFiles | undefined> {

@@ -4,6 +4,7 @@ import { appFileName, CORE_FILE_NAME } from '../traefik/index.ts';
 import { ensureDefaultCertificate } from './default-certificate.ts';
 import { type AppFiles, type DirectoryWriter, mapConcurrently, type WriteBurst } from './directory-writer.ts';
 import { type AppModel, loadAppModels } from './load-app.ts';
+import { loadOnDemandHosts } from './load-on-demand.ts';
 
 /** An app whose file could not be rendered or written; its previous file is left as it was. */
 export interface AppSyncFailure {
@@ -57,7 +58,11 @@ export function createProxyDirectory(deps: { db: Db; box: SecretBox; writer: Dir
   }
 
   async function fullPass(burst: WriteBurst, failures: AppSyncFailure[]): Promise<SyncResult> {
-    const corePems = await burst.writeCore(await ensureDefaultCertificate(deps.db, deps.box));
+    const corePems = [
+      ...(await burst.writeCore(await ensureDefaultCertificate(deps.db, deps.box))),
+      // On-demand hosts are few and change rarely (first issuance, renewal): they ride on the full pass.
+      ...(await burst.writeOnDemand(await loadOnDemandHosts(deps.db))),
+    ];
     const apps = await loadAppModels(deps.db);
     const results = await mapConcurrently(apps, (app) => writeApp(burst, app, failures));
 

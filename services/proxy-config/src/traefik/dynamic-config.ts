@@ -29,11 +29,29 @@ export interface TraefikCertificateFiles {
   keyFile: string;
 }
 
+/** A TCP router; proxy-config emits one: the on-demand TLS catch-all (TLS passthrough to cert-issuer). */
+export interface TraefikTcpRouter {
+  entryPoints: string[];
+  rule: string;
+  service: string;
+  /** Orders TCP routers among themselves only; non-negative in the v3 schema. */
+  priority?: number;
+  tls?: { passthrough: boolean };
+}
+
+export interface TraefikTcpLoadBalancerService {
+  loadBalancer: { servers: Array<{ address: string }> };
+}
+
 export interface TraefikDynamicConfig {
   http?: {
     routers?: Record<string, TraefikRouter>;
     services?: Record<string, TraefikLoadBalancerService>;
     middlewares?: Record<string, TraefikMiddleware>;
+  };
+  tcp?: {
+    routers?: Record<string, TraefikTcpRouter>;
+    services?: Record<string, TraefikTcpLoadBalancerService>;
   };
   tls?: {
     certificates?: TraefikCertificateFiles[];

@@ -17,6 +17,8 @@ export type {
   TraefikLoadBalancerService,
   TraefikMiddleware,
   TraefikRouter,
+  TraefikTcpLoadBalancerService,
+  TraefikTcpRouter,
 } from './dynamic-config.ts';
 export type { AppMiddlewareKind, AppRouterKind } from './names.ts';
 export {
@@ -28,6 +30,11 @@ export {
   appRouterName,
   appServiceName,
   CORE_FILE_NAME,
+  ON_DEMAND_FILE_NAME,
+  ON_DEMAND_TLS_ROUTER_NAME,
+  ON_DEMAND_TLS_SERVICE_NAME,
+  ON_DEMAND_UPSTREAM_SERVICE_NAME,
+  onDemandRouterName,
   PEM_FILE_PATTERN,
   pemFileNames,
   REDIRECT_TO_HTTPS_MIDDLEWARE_NAME,
@@ -36,7 +43,9 @@ export {
 export type { AppDomain, AppProxyInput, WwwMode } from './render-app.ts';
 export { renderAppConfig, tlsHostnames, WEB_ENTRYPOINT, WEBSECURE_ENTRYPOINT } from './render-app.ts';
 export type { CoreProxyInput } from './render-core.ts';
-export { ACME_HTTP01_PRIORITY, renderCoreConfig } from './render-core.ts';
+export { ACME_HTTP01_PRIORITY, ON_DEMAND_TLS_PRIORITY, renderCoreConfig } from './render-core.ts';
+export type { OnDemandHostInput } from './render-on-demand.ts';
+export { renderOnDemandConfig } from './render-on-demand.ts';
 export { serializeTraefikConfig, TemplateDelimiterError } from './serialize.ts';
 export type { TraefikValidation } from './validate.ts';
 export { createTraefikValidator, validateTraefikConfig } from './validate.ts';

@@ -84,3 +84,16 @@ export const PEM_FILE_PATTERN = new RegExp(`^[0-9a-f]{${PEM_HASH_LENGTH}}\\.(crt
 function contentHash(content: string): string {
   return createHash('sha256').update(content).digest('hex').slice(0, PEM_HASH_LENGTH);
 }
+
+/** The on-demand TLS catch-all (a TCP router in the core file) and the terminator service it passes to. */
+export const ON_DEMAND_TLS_ROUTER_NAME = 'gatehouse-on-demand-tls';
+export const ON_DEMAND_TLS_SERVICE_NAME = 'gatehouse-on-demand-terminator';
+
+/** The file with a normal HTTPS router and certificate per issued on-demand host, and their shared upstream. */
+export const ON_DEMAND_FILE_NAME = 'gatehouse-on-demand.yml';
+export const ON_DEMAND_UPSTREAM_SERVICE_NAME = 'gatehouse-on-demand-upstream';
+
+/** An on-demand host's router: hashed, since a host name's dots do not belong in Traefik names. */
+export function onDemandRouterName(hostname: string): string {
+  return `gatehouse-on-demand-${contentHash(hostname).slice(0, 16)}`;
+}

@@ -211,7 +211,7 @@ const LABEL = '[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?';
 const HOSTNAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
 
 /** Rejects anything that could break out of a rule's backticks or a regex; the API only stores such names. */
-function assertHostname(hostname: string): void {
+export function assertHostname(hostname: string): void {
   if (hostname.length > 253 || !HOSTNAME.test(hostname)) {
     throw new TypeError(`'${hostname}' is not a lower-case ASCII host name`);
   }

@@ -7,6 +7,7 @@ import * as notifier from './0005-notifier.ts';
 import * as renewal from './0006-renewal.ts';
 import * as dashboard from './0007-dashboard.ts';
 import * as appSecurity from './0008-app-security.ts';
+import * as onDemandTls from './0010-on-demand-tls.ts';
 import * as appKeyType from './0012-app-key-type.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   '0006-renewal': renewal,
   '0007-dashboard': dashboard,
   '0008-app-security': appSecurity,
+  '0010-on-demand-tls': onDemandTls,
   '0012-app-key-type': appKeyType,
 };
