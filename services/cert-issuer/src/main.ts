@@ -16,6 +16,7 @@ import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
 import { startIssuanceWorker } from './issuance/issuance-worker.ts';
 import { defaultRetryLadderMs } from './issuance/retry-ladder.ts';
+import { registerRateLimitMetrics } from './metrics.ts';
 import { createPreflight } from './preflight-adapter.ts';
 
 await runService({
@@ -52,6 +53,7 @@ await runService({
       logger,
     });
     const budgets = createBudgets(db, config.ACME_RATE_LIMITS);
+    registerRateLimitMetrics(config.ACME_DIRECTORY_URL, (directoryUrl) => budgets.remaining(directoryUrl));
     const preflight = createPreflight({
       db,
       mode: config.PREFLIGHT,

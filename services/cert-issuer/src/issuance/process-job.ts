@@ -17,6 +17,7 @@ import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry'
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
 import type { Dns01Solver } from '../challenges/dns01-solver.ts';
+import { issuanceMetrics } from '../metrics.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
 import { finishJob } from './job-queue.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
@@ -206,6 +207,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
         .where('id', '=', certificate.id)
         .execute();
     });
+    issuanceMetrics.rounds.inc({ outcome: 'rate-limited', error_kind: 'rate-limited' });
     return;
   }
   const failure = lastError ?? new IssueError('internal', 'no issuance step could run');
@@ -557,6 +559,7 @@ async function storeIssued(
       }),
     );
   });
+  issuanceMetrics.rounds.inc({ outcome: 'issued', error_kind: '' });
 }
 
 async function recordAttempt(
@@ -648,4 +651,5 @@ async function fail(
       }),
     );
   });
+  issuanceMetrics.rounds.inc({ outcome: retryAt ? 'retrying' : 'failed', error_kind: kind });
 }
