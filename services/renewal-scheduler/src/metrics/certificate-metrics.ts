@@ -8,30 +8,40 @@ import { sql } from 'kysely';
  * memory between scrapes. Labels are bounded per certificate: `name` (its first name), `id`, `issuer` (the CA's
  * host for ACME certificates, else the source) and `source`; error texts and name lists never become labels.
  *
- * At most `limit` certificates get series (those expiring soonest first); the rest are counted in
- * `gatehouse_certificate_metrics_omitted`, so a very large installation keeps a bounded scrape.
+ * At most `limit` certificates get series (those not ready first, then the soonest to expire); the rest are
+ * counted in `gatehouse_certificate_metrics_omitted`, and `gatehouse_certificates{status,source,issuer}` counts
+ * every certificate, so a large installation keeps a bounded scrape (six samples per certificate: 100k
+ * certificates are ~100 MiB and seconds per scrape, see `npm run bench:metrics`).
  */
 export function certificateMetricsSource(db: Db, options: { limit: number }): () => Promise<string> {
   return async () => {
-    const { rows } = await sql<CertificateMetricsRow>`
-      select id, names[1] as name, issuer, source, status,
-             extract(epoch from not_before)::float8 as not_before,
-             extract(epoch from not_after)::float8 as not_after,
-             extract(epoch from renew_at)::float8 as renew_at,
-             extract(epoch from ari_window_start)::float8 as ari_start,
-             extract(epoch from ari_window_end)::float8 as ari_end
-        from certificates
-       order by not_after asc nulls last, id
-       limit ${options.limit}`.execute(db);
-    const omitted =
-      rows.length < options.limit
-        ? 0
-        : Number(
-            (await sql<{ count: string }>`select count(*)::int8 as count from certificates`.execute(db))
-              .rows[0]?.count ?? 0,
-          ) - rows.length;
-    return renderCertificateMetrics(rows, omitted);
+    // Not ready first (the ones an alert is about), then soonest expiry.
+    const [{ rows }, totals] = await Promise.all([
+      sql<CertificateMetricsRow>`
+        select id, names[1] as name, issuer, source, status,
+               extract(epoch from not_before)::float8 as not_before,
+               extract(epoch from not_after)::float8 as not_after,
+               extract(epoch from renew_at)::float8 as renew_at,
+               extract(epoch from ari_window_start)::float8 as ari_start,
+               extract(epoch from ari_window_end)::float8 as ari_end
+          from certificates
+         order by status in ('valid', 'renewing'), not_after asc nulls first, id
+         limit ${options.limit}`.execute(db),
+      sql<CertificateTotalsRow>`
+        select status, source, issuer, count(*)::int8 as count
+          from certificates group by status, source, issuer`.execute(db),
+    ]);
+    const total = totals.rows.reduce((sum, row) => sum + Number(row.count), 0);
+    return renderCertificateMetrics(rows, total - rows.length, totals.rows);
   };
+}
+
+/** Certificates per status, source and CA: always complete, whatever the per-certificate limit. */
+export interface CertificateTotalsRow {
+  status: string;
+  source: string;
+  issuer: string | null;
+  count: string | number;
 }
 
 export interface CertificateMetricsRow {
@@ -89,7 +99,11 @@ const families = {
 const conditions = ['True', 'False', 'Unknown'] as const;
 
 /** Prometheus text for the rows; a row without a date has no sample in that date's family. */
-export function renderCertificateMetrics(rows: readonly CertificateMetricsRow[], omitted: number): string {
+export function renderCertificateMetrics(
+  rows: readonly CertificateMetricsRow[],
+  omitted: number,
+  totals: readonly CertificateTotalsRow[] = [],
+): string {
   const out: Record<keyof typeof families, string[]> = {
     expiration: [],
     notBefore: [],
@@ -125,6 +139,16 @@ export function renderCertificateMetrics(rows: readonly CertificateMetricsRow[],
     text.push(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`);
     if (out[key].length > 0) text.push(`${out[key].join('\n')}\n`);
   }
+  const counts = new Map<string, number>();
+  for (const row of totals) {
+    const labels = `status="${escapeLabelValue(row.status)}",source="${escapeLabelValue(row.source)}",issuer="${escapeLabelValue(issuerLabel(row))}"`;
+    counts.set(labels, (counts.get(labels) ?? 0) + Number(row.count));
+  }
+  text.push(
+    '# HELP gatehouse_certificates Certificates by status, source and issuer (all of them, whatever the limit)\n',
+    '# TYPE gatehouse_certificates gauge\n',
+    ...[...counts].map(([labels, count]) => `gatehouse_certificates{${labels}} ${count}\n`),
+  );
   text.push(
     '# HELP gatehouse_certificate_metrics_omitted Certificates without series because of CERTIFICATE_METRICS_LIMIT\n',
     '# TYPE gatehouse_certificate_metrics_omitted gauge\n',
@@ -134,7 +158,7 @@ export function renderCertificateMetrics(rows: readonly CertificateMetricsRow[],
 }
 
 /** The CA's host for an ACME certificate (bounded by the configured directories), else where it came from. */
-function issuerLabel(row: CertificateMetricsRow): string {
+function issuerLabel(row: { issuer: string | null; source: string }): string {
   if (!row.issuer) return row.source;
   try {
     return new URL(row.issuer).host;
