@@ -147,7 +147,7 @@ describe('images', { timeout: 1_500_000 }, () => {
         `gatehouse/${service}:local`,
       );
     }
-  });
+  }, 1_500_000);
 
   afterAll(async () => {
     for (const service of services) {
@@ -168,7 +168,7 @@ describe('images', { timeout: 1_500_000 }, () => {
     }
     await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
     if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('images - the six service images run as the node user, report healthy, issue a certificate end to end, write proxy files into a volume with the right owner and modes, and drain on SIGTERM with exit 0', async () => {
     // Healthy, per the image's HEALTHCHECK (GET /healthz on HEALTH_LISTEN).
