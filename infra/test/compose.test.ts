@@ -17,6 +17,7 @@ const gatehouseServices = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler'
 /** The slice of a Compose service these tests read; the schema has checked the shape before any cast. */
 interface Service {
   image?: string;
+  pull_policy?: string;
   build?: { context?: string; args?: Record<string, string> };
   container_name?: string;
   ports?: unknown[];
@@ -243,5 +244,37 @@ describe('compose', () => {
     );
     expect(workspaces.length).toBeGreaterThanOrEqual(gatehouseServices.length);
     for (const dir of workspaces) expect(text, dir).toContain(`COPY ${dir}/package.json ${dir}/\n`);
+  });
+  it('compose - compose.local.yaml is a valid Compose file that runs every Gatehouse service from its local image, never pulled', () => {
+    const local = readYaml('compose.local.yaml') as ComposeFile;
+    expect(schemaErrors(local)).toEqual([]);
+    expect(Object.keys(local.services).sort()).toEqual([...gatehouseServices].sort());
+    for (const name of gatehouseServices) {
+      // The tag scripts/images gives it.
+      expect(local.services[name]).toEqual({ image: `gatehouse/${name}:local`, pull_policy: 'never' });
+    }
+    // Merged over compose.yaml as `docker compose -f compose.yaml -f compose.local.yaml` does (a service's keys
+    // are merged, the override's scalars win): still valid, and every other service untouched.
+    const base = loadCompose();
+    const merged: ComposeFile = {
+      ...base,
+      services: Object.fromEntries(
+        Object.entries(base.services).map(([name, service]) => [
+          name,
+          { ...service, ...local.services[name] },
+        ]),
+      ),
+    };
+    expect(schemaErrors(merged)).toEqual([]);
+    expect(merged.services.postgres).toEqual(base.services.postgres);
+  });
+
+  it('compose - scripts/images tags the images compose.local.yaml names', () => {
+    const script = readFileSync(path.join(repoRoot, 'scripts/images'), 'utf8');
+    expect(script).toMatch(
+      /^SERVICES=\(api deployer cert-issuer renewal-scheduler proxy-config notifier\)$/m,
+    );
+    expect(script).toContain('-t "gatehouse/$name:$TAG"');
+    expect(script).toMatch(/^TAG=\$\{GATEHOUSE_IMAGE_TAG:-local\}$/m);
   });
 });
