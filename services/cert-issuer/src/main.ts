@@ -94,6 +94,7 @@ await runService({
         recordFailedAuthorizations: budgets.recordFailedAuthorizations,
         quickRetryDelayMs: config.ISSUANCE_QUICK_RETRY[0]!,
         retryLadderMs: config.ISSUANCE_RETRY_LADDER ?? defaultRetryLadderMs,
+        profile: config.ACME_PROFILE,
         source: 'cert-issuer',
       },
     });

@@ -76,6 +76,8 @@ export interface IssuanceDeps {
   ): Promise<BudgetDecision>;
   quickRetryDelayMs: number;
   retryLadderMs: readonly number[];
+  /** The certificate profile to order where the CA offers it (ACME_PROFILE). */
+  profile?: string | undefined;
   /** Source name for events. */
   source: string;
   /** Stops work when the lease is lost or the service drains. */
@@ -283,6 +285,7 @@ async function attempt(
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
+      profile: deps.profile,
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) => {
@@ -299,7 +302,10 @@ async function attempt(
       },
     });
     await storeIssued(job, certificate, step, deps, { issued, accountId: account, orderId, startedAt });
-    log.info({ directory_url: step.directoryUrl, challenge: step.challenge }, 'certificate issued');
+    log.info(
+      { directory_url: step.directoryUrl, challenge: step.challenge, profile: issued.profile ?? null },
+      'certificate issued',
+    );
     return { kind: 'issued' };
   } catch (caught) {
     const error =
