@@ -1,9 +1,12 @@
 # One image for every Gatehouse service; the build argument SERVICE picks which one runs:
 #   docker build --build-arg SERVICE=cert-issuer -t gatehouse-cert-issuer .
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no JS build step.
+# BASE is any image with Node 24 and npm on PATH, a `node` user (uid 1000) and a shell: the official one by
+# default; `scripts/images` builds one from Debian packages where no registry is reachable.
+ARG BASE=node:24-bookworm-slim
 
 # ---- manifests: the lockfile and every workspace's package.json, nothing else ------------------------------------
-FROM node:24-bookworm-slim AS manifests
+FROM ${BASE} AS manifests
 WORKDIR /app
 # Manifests first, so source edits do not invalidate the `npm ci` layer. Every workspace needs its package.json
 # here (npm ci refuses a lockfile whose workspaces are missing); infra/test/compose.test.ts checks the list.
@@ -26,10 +29,12 @@ COPY services/proxy-config/package.json services/proxy-config/
 COPY services/renewal-scheduler/package.json services/renewal-scheduler/
 
 # ---- deps: every dependency, dev included, for the type check --------------------------------------------------
-FROM node:24-bookworm-slim AS deps
+FROM ${BASE} AS deps
 WORKDIR /app
 COPY --from=manifests /app/ ./
-RUN npm ci --no-audit --no-fund
+# `npm ci` refuses the lock file where the registry serves only this platform's optional packages (see the
+# README, "Why npm ci may fall back"); then the same locked versions are installed with `npm install --no-save`.
+RUN npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
 
 # ---- check: the type check must pass for an image to be built ----------------------------------------------------
 FROM deps AS check
@@ -37,15 +42,18 @@ ENV TURBO_TELEMETRY_DISABLED=1
 COPY tsconfig.json turbo.json ./
 COPY shared/ shared/
 COPY services/ services/
+# Service tests import the root test helpers (test/service-process.ts); the type check covers them too.
+COPY test/ test/
 RUN npm run typecheck && touch /tmp/typecheck.ok
 
 # ---- runtime: production dependencies and sources only ---------------------------------------------------------
-FROM node:24-bookworm-slim AS runtime
+FROM ${BASE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=manifests /app/ ./
 # --omit=dev also leaves out the root devDependency `node` (a Node binary from npm): the image's own Node 24 runs.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN { npm ci --omit=dev --no-audit --no-fund || npm install --no-save --omit=dev --no-audit --no-fund; } \
+  && npm cache clean --force
 # BuildKit builds only the stages the target needs; this copy makes the runtime image depend on the check stage.
 COPY --from=check /tmp/typecheck.ok /tmp/typecheck.ok
 COPY shared/ shared/

@@ -25,6 +25,7 @@ const gatehouseServices = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler'
 /** The slice of a Compose service these tests read; the schema has checked the shape before any cast. */
 interface Service {
   image?: string;
+  pull_policy?: string;
   build?: { context?: string; args?: Record<string, string> };
   container_name?: string;
   ports?: unknown[];
@@ -311,21 +312,26 @@ describe('compose', () => {
     );
   });
 
-  it('compose - every Dockerfile stage starts from node:24-bookworm-slim', () => {
+  it('compose - every Dockerfile stage starts from the BASE build argument, node:24-bookworm-slim by default', () => {
+    const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    // Declared before the first FROM, so every FROM may use it; scripts/images passes its local base.
+    expect(text.split(/^FROM\s/m)[0]).toMatch(/^ARG BASE=node:24-bookworm-slim$/m);
     const stages = dockerfileStages();
+    const base = '$' + '{BASE}';
     expect(stages.length).toBeGreaterThanOrEqual(3);
     const earlierStages = new Set<string>();
     for (const stage of stages) {
-      // A stage may build on an earlier one, which itself comes from node:24-bookworm-slim.
-      if (!earlierStages.has(stage.image)) expect(stage.image).toBe('node:24-bookworm-slim');
+      // A stage may build on an earlier one, which itself comes from the base.
+      if (!earlierStages.has(stage.image)) expect(stage.image).toBe(base);
       if (stage.name !== undefined) earlierStages.add(stage.name);
     }
-    expect(stages.at(-1)?.image).toBe('node:24-bookworm-slim');
+    expect(stages.at(-1)?.image).toBe(base);
   });
 
   it('compose - the final image stage installs production deps only and runs as USER node', () => {
     const final = dockerfileStages().at(-1)!.body;
-    expect(final).toMatch(/^RUN npm ci --omit=dev\b/m);
+    // npm ci, or (a lock file refused for other platforms' optional packages) the same versions, dev left out too.
+    expect(final).toMatch(/^RUN \{ npm ci --omit=dev\b[^\n]*\|\| npm install --no-save --omit=dev\b/m);
     const users = [...final.matchAll(/^USER\s+(\S+)/gm)].map((match) => match[1]);
     expect(users.at(-1)).toBe('node');
     expect(final).toMatch(/^HEALTHCHECK\s/m);
@@ -341,5 +347,37 @@ describe('compose', () => {
     );
     expect(workspaces.length).toBeGreaterThanOrEqual(gatehouseServices.length);
     for (const dir of workspaces) expect(text, dir).toContain(`COPY ${dir}/package.json ${dir}/\n`);
+  });
+  it('compose - compose.local.yaml is a valid Compose file that runs every Gatehouse service from its local image, never pulled', () => {
+    const local = readYaml('compose.local.yaml') as ComposeFile;
+    expect(schemaErrors(local)).toEqual([]);
+    expect(Object.keys(local.services).sort()).toEqual([...gatehouseServices].sort());
+    for (const name of gatehouseServices) {
+      // The tag scripts/images gives it.
+      expect(local.services[name]).toEqual({ image: `gatehouse/${name}:local`, pull_policy: 'never' });
+    }
+    // Merged over compose.yaml as `docker compose -f compose.yaml -f compose.local.yaml` does (a service's keys
+    // are merged, the override's scalars win): still valid, and every other service untouched.
+    const base = loadCompose();
+    const merged: ComposeFile = {
+      ...base,
+      services: Object.fromEntries(
+        Object.entries(base.services).map(([name, service]) => [
+          name,
+          { ...service, ...local.services[name] },
+        ]),
+      ),
+    };
+    expect(schemaErrors(merged)).toEqual([]);
+    expect(merged.services.postgres).toEqual(base.services.postgres);
+  });
+
+  it('compose - scripts/images tags the images compose.local.yaml names', () => {
+    const script = readFileSync(path.join(repoRoot, 'scripts/images'), 'utf8');
+    expect(script).toMatch(
+      /^SERVICES=\(api deployer cert-issuer renewal-scheduler proxy-config notifier\)$/m,
+    );
+    expect(script).toContain('-t "gatehouse/$name:$TAG"');
+    expect(script).toMatch(/^TAG=\$\{GATEHOUSE_IMAGE_TAG:-local\}$/m);
   });
 });

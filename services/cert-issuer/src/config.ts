@@ -61,6 +61,15 @@ export const certIssuerConfigShape = {
     .optional(),
   /** Issuer common name of the chain to prefer when a CA offers alternates. */
   ACME_PREFERRED_CHAIN: z.string().min(1).optional(),
+  /**
+   * Certificate profile to order (draft-ietf-acme-profiles; Let's Encrypt: `classic`, `tlsserver`, `shortlived`).
+   * Sent only to CAs whose directory lists it in `meta.profiles`; a CA that answers `invalidProfile` gets the
+   * order again without it. Unset: every CA's default profile.
+   */
+  ACME_PROFILE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a profile name such as tlsserver or shortlived')
+    .optional(),
   /** Rate-limit overrides per directory, JSON (see shared/rate-limits/src/rules.ts). */
   ACME_RATE_LIMITS: z.string().optional(),
   /** Orders this replica works on at once. */

@@ -16,6 +16,7 @@ import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
 import { startIssuanceWorker } from './issuance/issuance-worker.ts';
 import { defaultRetryLadderMs } from './issuance/retry-ladder.ts';
+import { registerRateLimitMetrics } from './metrics.ts';
 import { onDemandSettingsOrExit, startOnDemandTls } from './on-demand/start-on-demand.ts';
 import { createPreflight } from './preflight-adapter.ts';
 
@@ -59,6 +60,7 @@ await runService({
       logger,
     });
     const budgets = createBudgets(db, config.ACME_RATE_LIMITS);
+    registerRateLimitMetrics(config.ACME_DIRECTORY_URL, (directoryUrl) => budgets.remaining(directoryUrl));
     const preflight = createPreflight({
       db,
       mode: config.PREFLIGHT,
@@ -99,6 +101,7 @@ await runService({
         recordFailedAuthorizations: budgets.recordFailedAuthorizations,
         quickRetryDelayMs: config.ISSUANCE_QUICK_RETRY[0]!,
         retryLadderMs: config.ISSUANCE_RETRY_LADDER ?? defaultRetryLadderMs,
+        profile: config.ACME_PROFILE,
         source: 'cert-issuer',
       },
     });

@@ -17,4 +17,9 @@ export const renewalSchedulerConfigShape = {
   FALLBACK_AFTER_REMINDERS: z.coerce.number().int().min(1).max(1000).default(30),
   /** `certs.expiring` goes out when an unrenewed certificate has less than this left. */
   EXPIRING_WITHIN: duration.prefault('7d'),
+  /**
+   * Most certificates with their own series on `/metrics` (not ready first, then soonest expiry; ~6 samples and
+   * ~1 KiB each); the rest are counted in `gatehouse_certificate_metrics_omitted` and in `gatehouse_certificates`.
+   */
+  CERTIFICATE_METRICS_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
 };

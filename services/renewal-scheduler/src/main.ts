@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { certsIssued } from '@gatehouse/events';
 import { consumerName, on, startConsumer } from '@gatehouse/messaging';
 import { createSecretBox } from '@gatehouse/pki';
-import { runService, startPeriodic } from '@gatehouse/runtime';
+import { addMetricsSource, runService, startPeriodic } from '@gatehouse/runtime';
 import { renewalSchedulerConfigShape } from './config.ts';
+import { certificateMetricsSource } from './metrics/certificate-metrics.ts';
 import { createAriClient } from './renewal/ari-client.ts';
 import { scheduleIssued } from './renewal/schedule-issued.ts';
 import { schedulerTick } from './renewal/scheduler-tick.ts';
@@ -14,6 +15,11 @@ await runService({
   defaultHealthPort: 9104,
   async start({ config, db, nc, js, jsm, logger }) {
     const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
+    // The scheduler owns when certificates renew, so it exports the per-certificate gauges.
+    addMetricsSource(
+      'certificates',
+      certificateMetricsSource(db, { limit: config.CERTIFICATE_METRICS_LIMIT }),
+    );
     const ari = createAriClient({
       caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
     });

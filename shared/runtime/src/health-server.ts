@@ -4,6 +4,7 @@ import type { Logger } from '@gatehouse/telemetry';
 import express, { type Express } from 'express';
 import { register } from 'prom-client';
 import { traceRequests } from './http-tracing.ts';
+import { renderMetricsSources } from './metrics-exposition.ts';
 
 /** A dependency `/readyz` checks; resolves when healthy, throws (with a reason) when not. */
 export type ReadinessCheck = () => Promise<void>;
@@ -50,7 +51,8 @@ export function createHealthApp({
       .json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
   });
   app.get('/metrics', async (_request, response) => {
-    response.type(register.contentType).send(await register.metrics());
+    const [registered, sources] = await Promise.all([register.metrics(), renderMetricsSources()]);
+    response.type(register.contentType).send(`${registered}\n${sources}`);
   });
   return app;
 }

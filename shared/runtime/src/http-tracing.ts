@@ -32,7 +32,8 @@ export function traceRequests(): RequestHandler {
         new Promise<void>((resolve) => {
           response.once('finish', () => {
             const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
-            span.updateName(`${request.method} ${route}`);
+            // The mount path too (`/v1/apps` + `/`): a route alone names many endpoints the same.
+            span.updateName(`${request.method} ${request.baseUrl}${route === '/' ? '' : route}`);
             span.setAttribute('http.response.status_code', response.statusCode);
             requestDuration.observe(
               { method: request.method, route, status: String(response.statusCode) },

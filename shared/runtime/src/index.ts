@@ -6,6 +6,12 @@ export {
   startHealthServer,
 } from './health-server.ts';
 export { traceRequests } from './http-tracing.ts';
+export {
+  addMetricsSource,
+  escapeLabelValue,
+  type MetricsSource,
+  removeMetricsSource,
+} from './metrics-exposition.ts';
 export { type Periodic, startPeriodic } from './periodic.ts';
 export { retryUntilReady } from './retry.ts';
 export {

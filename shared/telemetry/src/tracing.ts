@@ -91,3 +91,53 @@ export function recordFinishedSpan(
   }
   span.end(end);
 }
+
+/** The active context, to keep as the cause of work done later (a timer, a batch). */
+export function captureContext(): Context {
+  return context.active();
+}
+
+/** A context with no span: work started under it is the root of a new trace. */
+export function newTraceContext(): Context {
+  return trace.deleteSpan(context.active());
+}
+
+/**
+ * Work done once for several causes (a coalesced write for events of different traces): one span per cause,
+ * each a child of its cause, so every trace that asked for the work shows it. `fn` runs in the first span's
+ * context (its own child spans go there); the others link to it. All end, with the same status, when `fn`
+ * settles. Without causes it is `withSpan` under the active context.
+ */
+export async function withSpanPerCause<T>(
+  name: string,
+  causes: readonly Context[],
+  options: Omit<SpanOptions, 'parent' | 'links'>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (causes.length === 0) return withSpan(name, options, fn);
+  const tracer = trace.getTracer(tracerName);
+  const base = {
+    kind: options.kind ?? SpanKind.INTERNAL,
+    ...(options.attributes ? { attributes: options.attributes } : {}),
+  };
+  const [first, ...rest] = causes;
+  const main = tracer.startSpan(name, base, first);
+  const others = rest.map((cause) =>
+    tracer.startSpan(name, { ...base, links: [{ context: main.spanContext() }] }, cause),
+  );
+  const spans = [main, ...others];
+  try {
+    return await context.with(trace.setSpan(first!, main), fn);
+  } catch (error) {
+    for (const span of spans) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
+    throw error;
+  } finally {
+    for (const span of spans) span.end();
+  }
+}

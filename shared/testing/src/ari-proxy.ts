@@ -14,8 +14,15 @@ import type { TestPebble } from './pebble.ts';
  */
 export interface AriProxy {
   directoryUrl: string;
-  newOrders: Array<{ identifiers: Array<{ value: string }>; replaces?: string }>;
+  newOrders: Array<{ identifiers: Array<{ value: string }>; replaces?: string; profile?: string }>;
   rejectReplaces: { type: string; detail: string } | undefined;
+  /**
+   * Profiles advertised as the directory's `meta.profiles` (draft-ietf-acme-profiles), name → description;
+   * undefined: none (as Pebble 2.4.0). Pebble ignores the `profile` an order carries: the proxy only records it.
+   */
+  profiles: Record<string, string> | undefined;
+  /** When set, a newOrder carrying a `profile` is refused with this problem (e.g. `invalidProfile`). */
+  rejectProfile: { type: string; detail: string } | undefined;
   /** The suggested window for a certificate id (RFC 9773 §4.2); the default is one to two days ahead. */
   window: (certId: string) => { start: Date; end: Date };
   retryAfterSeconds: number;
@@ -34,6 +41,8 @@ export async function startAriProxy(pebble: TestPebble): Promise<AriProxy> {
     directoryUrl: '',
     newOrders: [],
     rejectReplaces: undefined,
+    profiles: undefined,
+    rejectProfile: undefined,
     window: () => ({ start: new Date(Date.now() + 86_400_000), end: new Date(Date.now() + 2 * 86_400_000) }),
     retryAfterSeconds: 3600,
     renewalInfoRequests: [],
@@ -53,6 +62,12 @@ export async function startAriProxy(pebble: TestPebble): Promise<AriProxy> {
       if (req.method === 'POST' && req.url === newOrderPath) {
         const jws = JSON.parse(body.toString('utf8')) as { payload: string };
         newOrder = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8'));
+        if (newOrder?.profile && proxy.rejectProfile) {
+          proxy.newOrders.push(newOrder);
+          res.writeHead(400, { 'content-type': 'application/problem+json' });
+          res.end(JSON.stringify({ ...proxy.rejectProfile, status: 400 }));
+          return;
+        }
         if (newOrder?.replaces && proxy.rejectReplaces) {
           proxy.newOrders.push(newOrder);
           res.writeHead(409, { 'content-type': 'application/problem+json' });
@@ -90,6 +105,9 @@ export async function startAriProxy(pebble: TestPebble): Promise<AriProxy> {
             const directory = JSON.parse(out.toString('utf8')) as Record<string, unknown>;
             newOrderPath = new URL(String(directory.newOrder)).pathname;
             directory.renewalInfo = `${origin}/renewal-info/`;
+            if (proxy.profiles) {
+              directory.meta = { ...(directory.meta as object | undefined), profiles: proxy.profiles };
+            }
             out = Buffer.from(JSON.stringify(directory));
             delete headers['content-length'];
           }

@@ -8,6 +8,7 @@ export {
   type DnsRequestEvent,
 } from './challtestsrv.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
+export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-receiver.ts';
 export { type PebbleOptions, type PebbleResponse, startPebble, type TestPebble } from './pebble.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { createTestDatabase, type TestDatabase, testbedPostgresUrl } from './test-database.ts';

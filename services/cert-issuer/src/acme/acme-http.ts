@@ -1,7 +1,10 @@
 import { Agent } from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
+import { SpanKind, withSpan } from '@gatehouse/telemetry';
 import acme from 'acme-client';
 import axios, { type AxiosAdapter } from 'axios';
+import { acmeMetrics } from '../metrics.ts';
+import { caLabel, createAcmeEndpoints } from './acme-endpoints.ts';
 import { observeNetworkError, observeResponse } from './acme-problem.ts';
 
 let configured = false;
@@ -37,14 +40,44 @@ export function configureAcmeHttp({
   }
   // acme-client's retry interceptor loses the network error once its retries are used up (it throws
   // a TypeError instead), so the transport itself reports network failures for classification.
+  // The transport is also where every ACME request is measured (gatehouse_acme_requests_total, ..._seconds)
+  // and gets its span (CA, endpoint, status), a child of the issuance round that made it.
   const transport: AxiosAdapter = axios.getAdapter(acme.axios.defaults.adapter);
+  const endpoints = createAcmeEndpoints();
   acme.axios.defaults.adapter = async (config) => {
-    try {
-      return await transport(config);
-    } catch (error) {
-      observeNetworkError(error);
-      throw error;
-    }
+    const url = config.url ?? '';
+    const ca = caLabel(url);
+    const method = (config.method ?? 'get').toUpperCase();
+    return withSpan(
+      `acme ${endpoints.classify(url)}`,
+      { kind: SpanKind.CLIENT, attributes: { 'acme.ca': ca, 'http.request.method': method } },
+      async (span) => {
+        const started = performance.now();
+        const finish = (status: string, headers: Record<string, unknown>, data: unknown) => {
+          const endpoint = endpoints.learn(url, headers, data);
+          acmeMetrics.requests.inc({ ca, endpoint, status });
+          acmeMetrics.duration.observe({ ca, endpoint }, (performance.now() - started) / 1000);
+          span.updateName(`acme ${endpoint}`);
+          span.setAttribute('acme.endpoint', endpoint);
+          if (status !== 'error') span.setAttribute('http.response.status_code', Number(status));
+        };
+        try {
+          const response = await transport(config);
+
+          finish(String(response.status), response.headers as Record<string, unknown>, response.data);
+          return response;
+        } catch (error) {
+          // acme-client's validateStatus turns every answer into a rejection at this level (its interceptor
+          // then retries or hands it back), so an answer, whatever its status, is in `error.response`.
+          const response = (
+            error as { response?: { status: number; headers: Record<string, unknown>; data: unknown } }
+          ).response;
+          finish(response ? String(response.status) : 'error', response?.headers ?? {}, response?.data);
+          observeNetworkError(error);
+          throw error;
+        }
+      },
+    );
   };
   acme.axios.interceptors.response.use(
     (response) => {

@@ -16,6 +16,11 @@ export function isReplacesRejection(error: IssueError): boolean {
   return error.problemType !== undefined && /\breplaces\b/i.test(error.message);
 }
 
+/** Whether a newOrder failed because of its `profile` (draft-ietf-acme-profiles `invalidProfile`). */
+export function isProfileRejection(error: IssueError): boolean {
+  return error.problemType?.endsWith(':invalidProfile') === true;
+}
+
 export interface AcmeIssuerOptions {
   account: AcmeAccount;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
@@ -49,9 +54,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     if (factsCache) return factsCache;
     const directory = await runCapturingProblems(async () => {
       try {
-        const response = await acme.axios.get<{ meta?: { caaIdentities?: string[] }; renewalInfo?: string }>(
-          directoryUrl,
-        );
+        const response = await acme.axios.get<{
+          meta?: { caaIdentities?: string[]; profiles?: Record<string, unknown> };
+          renewalInfo?: string;
+        }>(directoryUrl);
         return response.data;
       } catch (error) {
         throw classifyAcmeError(error);
@@ -61,6 +67,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       directoryUrl,
       caaIdentities: directory.meta?.caaIdentities ?? [],
       renewalInfo: typeof directory.renewalInfo === 'string',
+      profiles:
+        directory.meta?.profiles && typeof directory.meta.profiles === 'object'
+          ? Object.keys(directory.meta.profiles)
+          : [],
     };
     return factsCache;
   }
@@ -94,26 +104,34 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
   }
 
   /**
-   * newOrder, carrying `replaces` when asked to and the CA offers ARI. A rejection about `replaces` (the
-   * old certificate was already replaced, or the CA does not accept the identifier) is retried once
-   * without it: a renewal MUST NOT fail over an optional hint.
+   * newOrder, carrying `replaces` when asked to and the CA offers ARI, and `profile` when asked for one the CA
+   * lists. Optional fields never fail an order: a rejection about `replaces` (already replaced, or an identifier
+   * the CA does not accept) drops `replaces`, an `invalidProfile` drops `profile`, and the order is placed again.
    */
-  async function createOrder(request: IssueRequest): Promise<{ order: Order; replaced: string | undefined }> {
+  async function createOrder(
+    request: IssueRequest,
+  ): Promise<{ order: Order; replaced: string | undefined; profile: string | undefined }> {
     const identifiers = request.names.map((name) => ({ type: 'dns', value: name }));
-    const replaces = request.replaces && (await facts()).renewalInfo ? request.replaces : undefined;
-    if (replaces) {
+    const caFacts = await facts();
+    let replaces = request.replaces && caFacts.renewalInfo ? request.replaces : undefined;
+    let profile = request.profile && caFacts.profiles.includes(request.profile) ? request.profile : undefined;
+    for (;;) {
       await request.beforeRequest?.();
       try {
-        // acme-client 5.4's types predate ARI; it sends the payload as given.
-        const payload = { identifiers, replaces } as Parameters<typeof client.createOrder>[0];
-        return { order: await client.createOrder(payload), replaced: replaces };
+        const payload = {
+          identifiers,
+          ...(replaces ? { replaces } : {}),
+          ...(profile ? { profile } : {}),
+        } as Parameters<typeof client.createOrder>[0];
+        return { order: await client.createOrder(payload), replaced: replaces, profile };
       } catch (error) {
-        if (!isReplacesRejection(classifyAcmeError(error))) throw error;
+        const problem = classifyAcmeError(error);
+        if (profile && isProfileRejection(problem)) profile = undefined;
+        else if (replaces && isReplacesRejection(problem)) replaces = undefined;
+        else throw error;
         clearLastProblem(); // Handled: the retry's own failure, if any, is classified by itself.
       }
     }
-    await request.beforeRequest?.();
-    return { order: await client.createOrder({ identifiers }), replaced: undefined };
   }
 
   async function issue(request: IssueRequest): Promise<IssuedCertificate> {
@@ -131,8 +149,9 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
           }
         }
         let replaced: string | undefined;
+        let profile: string | undefined;
         if (!order) {
-          ({ order, replaced } = await createOrder(request));
+          ({ order, replaced, profile } = await createOrder(request));
           await request.checkpoint({ orderUrl: order.url });
         }
 
@@ -157,7 +176,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         await request.beforeRequest?.();
         const chainPem = await client.getCertificate(order, options.preferredChain);
-        return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl, replaced };
+        return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl, replaced, profile };
       } catch (error) {
         throw classifyAcmeError(error);
       }

@@ -37,6 +37,12 @@ export interface IssueRequest {
    * over `replaces`, the order is placed once more without it.
    */
   replaces?: string | undefined;
+  /**
+   * The certificate profile to ask for (draft-ietf-acme-profiles: Let's Encrypt's `classic`, `tlsserver`,
+   * `shortlived`). Sent as the order's `profile` only when the CA's directory lists it in `meta.profiles`; an
+   * order the CA refuses with `invalidProfile` is placed once more without it (the CA's default profile).
+   */
+  profile?: string | undefined;
   /** Called before each ACME request, for the caller's per-account request throttle. */
   beforeRequest?: () => Promise<void>;
 }
@@ -49,6 +55,8 @@ export interface IssuedCertificate {
   accountUrl: string;
   /** The ARI identifier the order carried as `replaces` (undefined: none was sent, or the CA refused it). */
   replaced?: string | undefined;
+  /** The profile the order carried (undefined: the CA's default). */
+  profile?: string | undefined;
 }
 
 export interface CaFacts {
@@ -57,6 +65,8 @@ export interface CaFacts {
   caaIdentities: string[];
   /** Whether the CA offers ARI (RFC 9773). */
   renewalInfo: boolean;
+  /** Profile names the CA offers (directory `meta.profiles`, draft-ietf-acme-profiles); empty when none. */
+  profiles: string[];
 }
 
 /**

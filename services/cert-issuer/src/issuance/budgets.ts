@@ -2,8 +2,10 @@ import type { Db } from '@gatehouse/db';
 import {
   check,
   failedAuthorizationRequests,
+  type LimitName,
   type LimitOutcome,
   type LimitRule,
+  limitNames,
   limitsFor,
   longestWindowMs,
   orderLimitRequests,
@@ -16,6 +18,7 @@ import {
   reserve,
   reserveSlots,
 } from '@gatehouse/rate-limits';
+import { sql } from 'kysely';
 import type { BudgetDecision } from './process-job.ts';
 
 /**
@@ -115,6 +118,44 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
         if (retryAt)
           await new Promise((resolve) => setTimeout(resolve, Math.max(retryAt.getTime() - Date.now(), 5)));
       }
+    },
+    /**
+     * What is left of each limit at one CA: the limit minus the busiest scope's use in its window (the account
+     * for per-account limits; the most used registered domain, name set or name). Bounded: one value per limit.
+     */
+    async remaining(directoryUrl: string, now = new Date()): Promise<Record<LimitName, number>> {
+      const rules = limitsFor(directoryUrl, overrides);
+      const accounts = (
+        await db
+          .selectFrom('acme_accounts')
+          .select('account_url')
+          .where('directory_url', '=', directoryUrl)
+          .where('account_url', 'is not', null)
+          .execute()
+      ).map((row) => row.account_url as string);
+      const result = {} as Record<LimitName, number>;
+      for (const limit of limitNames) {
+        const rule = rules[limit];
+        const since = new Date(now.getTime() - rule.windowMs);
+        const scopeOfThisCa =
+          limit === 'certificates-per-registered-domain' || limit === 'duplicate-certificates'
+            ? sql<boolean>`starts_with(scope, ${`${directoryUrl}|`})`
+            : limit === 'failed-authorizations-per-name'
+              ? sql<boolean>`split_part(scope, '|', 2) = any(${accounts}::text[])`
+              : sql<boolean>`scope = any(${accounts}::text[])`;
+        const busiest = await db
+          .selectFrom('rate_limit_events')
+          .select((eb) => eb.fn.countAll<string>().as('used'))
+          .where('limit_name', '=', limit)
+          .where('occurred_at', '>', since)
+          .where(scopeOfThisCa)
+          .groupBy('scope')
+          .orderBy('used', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        result[limit] = Math.max(0, rule.max - Number(busiest?.used ?? 0));
+      }
+      return result;
     },
     /** Deletes ledger rows older than the longest window of any configured CA. */
     async prune(directoryUrls: readonly string[]): Promise<number> {

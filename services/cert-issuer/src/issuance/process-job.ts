@@ -17,6 +17,7 @@ import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry'
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
 import type { Dns01Solver } from '../challenges/dns01-solver.ts';
+import { issuanceMetrics } from '../metrics.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
 import { finishJob } from './job-queue.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
@@ -75,6 +76,8 @@ export interface IssuanceDeps {
   ): Promise<BudgetDecision>;
   quickRetryDelayMs: number;
   retryLadderMs: readonly number[];
+  /** The certificate profile to order where the CA offers it (ACME_PROFILE). */
+  profile?: string | undefined;
   /** Source name for events. */
   source: string;
   /** Stops work when the lease is lost or the service drains. */
@@ -206,6 +209,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
         .where('id', '=', certificate.id)
         .execute();
     });
+    issuanceMetrics.rounds.inc({ outcome: 'rate-limited', error_kind: 'rate-limited' });
     return;
   }
   const failure = lastError ?? new IssueError('internal', 'no issuance step could run');
@@ -281,6 +285,7 @@ async function attempt(
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
+      profile: deps.profile,
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) => {
@@ -297,7 +302,10 @@ async function attempt(
       },
     });
     await storeIssued(job, certificate, step, deps, { issued, accountId: account, orderId, startedAt });
-    log.info({ directory_url: step.directoryUrl, challenge: step.challenge }, 'certificate issued');
+    log.info(
+      { directory_url: step.directoryUrl, challenge: step.challenge, profile: issued.profile ?? null },
+      'certificate issued',
+    );
     return { kind: 'issued' };
   } catch (caught) {
     const error =
@@ -557,6 +565,7 @@ async function storeIssued(
       }),
     );
   });
+  issuanceMetrics.rounds.inc({ outcome: 'issued', error_kind: '' });
 }
 
 async function recordAttempt(
@@ -649,4 +658,5 @@ async function fail(
       }),
     );
   });
+  issuanceMetrics.rounds.inc({ outcome: retryAt ? 'retrying' : 'failed', error_kind: kind });
 }

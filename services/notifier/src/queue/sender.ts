@@ -5,6 +5,7 @@ import { enqueue } from '@gatehouse/messaging';
 import type { Logger } from '@gatehouse/telemetry';
 import { sql } from 'kysely';
 import { digestMail, type Mail } from '../mail/compose.ts';
+import { notificationMetrics } from '../metrics.ts';
 import { adminRecipients } from './recipients.ts';
 
 /** Sends one mail; throws when the server refuses it or cannot be reached. */
@@ -124,6 +125,7 @@ async function sendOne(options: SenderOptions, row: Claimed, recipients: string[
       }),
     );
   });
+  notificationMetrics.sends.inc({ kind: row.kind, outcome: 'sent' });
   options.logger.info(
     { notification_id: row.id, kind: row.kind, cert_id: row.certificate_id },
     'notification sent',
@@ -175,6 +177,7 @@ async function sendDigest(options: SenderOptions, rows: Claimed[], recipients: s
       }),
     );
   });
+  notificationMetrics.sends.inc({ kind: 'digest', outcome: 'sent' });
   options.logger.info({ notification_id: digestId, count: rows.length }, 'digest sent');
 }
 
@@ -195,6 +198,7 @@ async function recordFailure(options: SenderOptions, rows: Claimed[], error: unk
       })
       .where('id', '=', row.id)
       .execute();
+    notificationMetrics.sends.inc({ kind: row.kind, outcome: giveUp ? 'given-up' : 'retrying' });
   }
   options.logger.warn({ count: rows.length, err: message }, 'mail could not be sent; will retry');
 }

@@ -1,8 +1,13 @@
+import { type Context, captureContext, withSpanPerCause } from '@gatehouse/telemetry';
+
 /** What a burst has to do: a full pass, or only the apps named since the last burst. */
 export interface PendingWork {
   full: boolean;
   appIds: Set<string>;
 }
+
+/** Causes kept per burst: the write gets a span in each cause's trace (see withSpanPerCause). */
+const maxCauses = 32;
 
 /**
  * Runs `sync` at most once per `intervalMs`, however many changes arrive (Traefik re-parses every
@@ -15,7 +20,13 @@ export function createCoalescer(sync: (work: PendingWork) => Promise<void>, inte
   let running: Promise<void> | undefined;
   let lastRun = Number.NEGATIVE_INFINITY;
   let pending: PendingWork = { full: false, appIds: new Set() };
+  let causes: Context[] = [];
   let stopped = false;
+
+  // The trace of the change that asked for a write (a consumer's span) continues into the write itself.
+  function remember(): void {
+    if (causes.length < maxCauses) causes.push(captureContext());
+  }
 
   function arm(): void {
     if (stopped || running || timer) return;
@@ -28,8 +39,15 @@ export function createCoalescer(sync: (work: PendingWork) => Promise<void>, inte
     timer = undefined;
     lastRun = Date.now();
     const work = pending;
+    const burstCauses = causes;
     pending = { full: false, appIds: new Set() };
-    running = sync(work).finally(() => {
+    causes = [];
+    running = withSpanPerCause(
+      'write traefik files',
+      burstCauses,
+      { attributes: { 'gatehouse.full_pass': work.full, 'gatehouse.apps': work.appIds.size } },
+      () => sync(work),
+    ).finally(() => {
       running = undefined;
       arm();
     });
@@ -39,11 +57,17 @@ export function createCoalescer(sync: (work: PendingWork) => Promise<void>, inte
     /** Asks for a full pass (start, periodic sweep, a change whose reach is unknown). */
     scheduleFull(): void {
       pending.full = true;
+      remember();
       arm();
     },
     /** Asks for these apps' files to be brought up to date. */
     scheduleApps(appIds: Iterable<string>): void {
-      for (const id of appIds) pending.appIds.add(id);
+      let added = false;
+      for (const id of appIds) {
+        pending.appIds.add(id);
+        added = true;
+      }
+      if (added) remember();
       arm();
     },
     async stop(): Promise<void> {

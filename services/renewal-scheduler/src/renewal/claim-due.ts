@@ -1,6 +1,7 @@
 import type { Database, Db } from '@gatehouse/db';
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
+import { newTraceContext, withSpan } from '@gatehouse/telemetry';
 import { sql, type Transaction } from 'kysely';
 
 export interface ClaimedRenewal {
@@ -34,12 +35,22 @@ export async function claimDueRenewals(db: Db, limit: number, now = new Date()):
 async function emitRenewalDue(trx: Transaction<Database>, row: ClaimedRenewal): Promise<void> {
   const reason =
     row.reason === 'ari' || row.reason === 'retry' || row.reason === 'manual' ? row.reason : 'lifetime';
-  await enqueue(
-    trx,
-    createEvent(certsRenewalDue, {
-      source: 'renewal-scheduler',
-      subject: row.id,
-      data: { certificateId: row.id, names: row.names, reason },
-    }),
+  // One trace per renewal, rooted here: the event carries it to cert-issuer's round, its ACME calls and the
+  // proxy's write, instead of every renewal of a tick sharing one trace (or none).
+  await withSpan(
+    'renewal due',
+    {
+      parent: newTraceContext(),
+      attributes: { 'gatehouse.certificate_id': row.id, 'gatehouse.renew_reason': reason },
+    },
+    () =>
+      enqueue(
+        trx,
+        createEvent(certsRenewalDue, {
+          source: 'renewal-scheduler',
+          subject: row.id,
+          data: { certificateId: row.id, names: row.names, reason },
+        }),
+      ),
   );
 }
