@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type NatsService, natsServerAuthorization, natsServices } from '@gatehouse/messaging';
 import {
   createTestDatabase,
+  createTestRoles,
   freePort,
   type PebbleOptions,
   startNatsServer,
@@ -13,6 +14,7 @@ import {
   type TestDatabase,
   type TestNatsServer,
   type TestPebble,
+  type TestRoles,
 } from '@gatehouse/testing';
 import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import { type ServiceProcess, startReadyService } from './service-process.ts';
@@ -49,6 +51,11 @@ export interface StackOptions {
   env?: Partial<Record<StackService, Record<string, string>>>;
   /** Run NATS with per-service users and subject permissions, each service with its own credentials. */
   natsAuth?: boolean;
+  /**
+   * Connect each service as its own Postgres role (shared/db database-grants, as compose does) with
+   * DB_MIGRATE=false; the schema is migrated by the superuser beforehand, like compose's `migrate` service.
+   */
+  dbRoles?: boolean;
 }
 
 /**
@@ -63,6 +70,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   let database: TestDatabase | undefined;
   let nats: TestNatsServer | undefined;
   let pebble: TestPebble | undefined;
+  let roles: TestRoles | undefined;
   const root = mkdtempSync(join(tmpdir(), `gh-${label}-`));
   const stack = {
     apiUrl: '',
@@ -85,6 +93,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       await Promise.all(processes.map(({ process }) => process.stop()));
       removeContainers(label);
       await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+      await roles?.drop();
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -96,6 +105,9 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   /** A service's NATS credentials when the stack runs with users, else nothing. */
   const natsUser = (service: NatsService): Record<string, string> =>
     options.natsAuth ? { NATS_USER: service, NATS_PASSWORD: natsPasswords[service] } : {};
+  /** A service's own role and no migrating when the stack runs with roles, else nothing (the superuser URL). */
+  const dbRole = (service: NatsService): Record<string, string> =>
+    roles ? { DATABASE_URL: roles.urls[service], DB_MIGRATE: 'false' } : {};
   async function startServices(): Promise<void> {
     const testDatabase = database!;
     const natsServer = nats!;
@@ -115,7 +127,12 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         nats: natsServer,
         pebbles: [testPebble],
         http01Port,
-        env: { ...base, ...natsUser('cert-issuer'), ...options.env?.['cert-issuer'] },
+        env: {
+          ...base,
+          ...natsUser('cert-issuer'),
+          ...dbRole('cert-issuer'),
+          ...options.env?.['cert-issuer'],
+        },
       }),
     });
     processes.push(
@@ -126,6 +143,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           GATEHOUSE_API_TOKEN: apiToken,
           GATEHOUSE_MASTER_KEY: masterKey,
           ...natsUser('api'),
+          ...dbRole('api'),
           ...options.env?.api,
         }).then((process) => ({ name: 'api', process })),
         startReadyService('deployer', {
@@ -137,6 +155,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
           ...natsUser('deployer'),
+          ...dbRole('deployer'),
           ...options.env?.deployer,
         }).then((process) => ({ name: 'deployer', process })),
         startReadyService('proxy-config', {
@@ -147,6 +166,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
           EDGE_NODE: label,
           ...natsUser('proxy-config'),
+          ...dbRole('proxy-config'),
           ...options.env?.['proxy-config'],
         }).then((process) => ({ name: 'proxy-config', process })),
         ...(options.env?.['renewal-scheduler']
@@ -156,6 +176,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
                 GATEHOUSE_MASTER_KEY: masterKey,
                 ACME_CA_BUNDLE: testPebble.listenerCaPath,
                 ...natsUser('renewal-scheduler'),
+                ...dbRole('renewal-scheduler'),
                 ...options.env['renewal-scheduler'],
               }).then((process) => ({ name: 'renewal-scheduler', process })),
             ]
@@ -165,6 +186,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
               startReadyService('notifier', {
                 ...base,
                 ...natsUser('notifier'),
+                ...dbRole('notifier'),
                 ...options.env.notifier,
               }).then((process) => ({
                 name: 'notifier',
@@ -182,6 +204,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       startNatsServer(options.natsAuth ? { authorization: natsServerAuthorization(natsPasswords) } : {}),
       startPebble({ ...options.pebble, httpPort: http01Port }),
     ]);
+    if (options.dbRoles) roles = await createTestRoles(database);
     await startServices();
     return stack;
   } catch (error) {
