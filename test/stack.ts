@@ -105,9 +105,16 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   /** A service's NATS credentials when the stack runs with users, else nothing. */
   const natsUser = (service: NatsService): Record<string, string> =>
     options.natsAuth ? { NATS_USER: service, NATS_PASSWORD: natsPasswords[service] } : {};
-  /** A service's own role and no migrating when the stack runs with roles, else nothing (the superuser URL). */
-  const dbRole = (service: NatsService): Record<string, string> =>
-    roles ? { DATABASE_URL: roles.urls[service], DB_MIGRATE: 'false' } : {};
+  /**
+   * A service's own role (its password apart, in DATABASE_PASSWORD, as compose gives it from a secret file) and no
+   * migrating when the stack runs with roles, else nothing (the superuser URL).
+   */
+  const dbRole = (service: NatsService): Record<string, string> => {
+    if (!roles) return {};
+    const url = new URL(roles.urls[service]);
+    url.password = '';
+    return { DATABASE_URL: url.toString(), DATABASE_PASSWORD: roles.passwords[service], DB_MIGRATE: 'false' };
+  };
   async function startServices(): Promise<void> {
     const testDatabase = database!;
     const natsServer = nats!;

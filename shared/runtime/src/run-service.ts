@@ -139,14 +139,15 @@ export async function runService<Shape extends z.ZodRawShape>(
   try {
     const checks: Record<string, ReadinessCheck> = {};
     const instance = config.INSTANCE_NAME ?? (process.env.HOSTNAME || `${process.pid}`);
+    const databaseUrl = withPassword(config.DATABASE_URL, config.DATABASE_PASSWORD);
 
     if (config.DB_MIGRATE) {
-      await retryUntilReady('postgres', () => ensureDatabaseExists(config.DATABASE_URL), logger, {
+      await retryUntilReady('postgres', () => ensureDatabaseExists(databaseUrl), logger, {
         signal: shutdown.signal,
       });
     }
     const db = createDb({
-      connectionString: config.DATABASE_URL,
+      connectionString: databaseUrl,
       onIdleError: (error) => logger.warn({ err: error.message }, 'postgres connection lost'),
       // A span per query costs ~25 µs of CPU; only worth it when spans are exported.
       ...(config.OTEL_EXPORTER_OTLP_ENDPOINT
@@ -210,7 +211,7 @@ export async function runService<Shape extends z.ZodRawShape>(
       db,
       js,
       logger,
-      listenConnectionString: config.DATABASE_URL,
+      listenConnectionString: databaseUrl,
       // With per-service NATS users a service may publish only its own events: it relays only its own rows.
       source: config.NATS_USER ? definition.name : undefined,
     });
@@ -238,6 +239,14 @@ export async function runService<Shape extends z.ZodRawShape>(
     logger.fatal({ err: error }, 'service failed to start');
     await stopAll('start failed', 1);
   }
+}
+
+/** DATABASE_URL with DATABASE_PASSWORD in place of its own password, when one is given. */
+function withPassword(databaseUrl: string, password: string | undefined): string {
+  if (password === undefined) return databaseUrl;
+  const url = new URL(databaseUrl);
+  url.password = encodeURIComponent(password);
+  return url.toString();
 }
 
 function parseOrCollect<T>(parse: () => T, issues: ConfigIssue[]): T | undefined {

@@ -10,6 +10,8 @@ export interface TestRoles {
   names: Record<DatabaseService, string>;
   /** DATABASE_URL of each service: the test database as its own role. */
   urls: Record<DatabaseService, string>;
+  /** Each role's password (also inside its URL). */
+  passwords: Record<DatabaseService, string>;
   /** Drops the roles; call after the database is dropped (a role with grants in a live database cannot go). */
   drop(): Promise<void>;
 }
@@ -29,16 +31,19 @@ export async function createTestRoles(database: TestDatabase): Promise<TestRoles
   await applyDatabaseRoles(database.db, { database: decodeURIComponent(url.pathname.slice(1)), roles });
   const names = {} as Record<DatabaseService, string>;
   const urls = {} as Record<DatabaseService, string>;
+  const passwords = {} as Record<DatabaseService, string>;
   for (const { service, role, password } of roles) {
     const own = new URL(database.url);
     own.username = role;
     own.password = password;
     names[service] = role;
     urls[service] = own.toString();
+    passwords[service] = password;
   }
   return {
     names,
     urls,
+    passwords,
     async drop() {
       const admin = new Kysely<unknown>({
         dialect: new PostgresDialect({
