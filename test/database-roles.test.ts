@@ -1,7 +1,10 @@
 // Least privilege in Postgres: one role per service, granted from shared/db/src/database-grants.ts. Proves the
 // rendered SQL grants exactly the table, refuses what a service must not do, and that the real services do
 // their work (an app pushed end to end through Pebble) connected as their own roles with DB_MIGRATE=false.
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   applyDatabaseRoles,
@@ -12,18 +15,22 @@ import {
   databaseServices,
   migrations,
   renderRolesSql,
+  roleName,
 } from '@gatehouse/db';
 import {
   createTestDatabase,
   createTestRoles,
   freePort,
+  startNatsServer,
   type TestDatabase,
   type TestRoles,
+  testbedPostgresUrl,
   waitFor,
 } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { repoRoot, startServiceProcess } from './service-process.ts';
 import { startStack, type TestStack } from './stack.ts';
 
 const privileges = { s: 'SELECT', i: 'INSERT', u: 'UPDATE', d: 'DELETE' } as const;
@@ -169,6 +176,89 @@ describe('database roles', { timeout: 60_000 }, () => {
     expect(() =>
       renderRolesSql({ database: 'gatehouse', roles: [{ service: 'api', role: "x'; drop table apps; --" }] }),
     ).toThrow(/must match/);
+  });
+});
+
+describe('database roles migrate step', { timeout: 120_000 }, () => {
+  it('database roles - a service with DB_MIGRATE=false waits without migrating; npm run migrate with DB_ROLE_PASSWORDS_DIR migrates as the owner, creates the roles with the secret files, twice without harm, and the service starts', async () => {
+    const database = await createTestDatabase('roles_migrate');
+    const nats = await startNatsServer();
+    const dir = mkdtempSync(join(tmpdir(), 'gh-roles-'));
+    const prefix = `gh_${randomBytes(4).toString('hex')}_`;
+    const passwords = Object.fromEntries(
+      databaseServices.map((service) => [service, randomBytes(18).toString('hex')]),
+    ) as Record<DatabaseService, string>;
+    for (const service of databaseServices)
+      writeFileSync(join(dir, `postgres-${service}`), `${passwords[service]}\n`);
+    let notifierDb: Db | undefined;
+    const notifier = { process: undefined as ReturnType<typeof startServiceProcess> | undefined };
+    try {
+      await database.recreate(); // empty and unmigrated, as a new compose volume
+      const healthPort = await freePort();
+      notifier.process = startServiceProcess('notifier', {
+        DATABASE_URL: database.url,
+        DB_MIGRATE: 'false',
+        NATS_URL: nats.url,
+        HEALTH_LISTEN: `127.0.0.1:${healthPort}`,
+      });
+      await waitFor('the notifier waiting for the schema', () =>
+        notifier.process!.output().includes('the schema lacks migrations'),
+      );
+      const tables = await sql<{
+        n: number;
+      }>`select count(*)::int as n from pg_tables where schemaname = 'public'`.execute(database.db);
+      expect(tables.rows[0]?.n, 'the service created no table').toBe(0);
+
+      const env = {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: database.url,
+        DB_ROLE_PASSWORDS_DIR: dir,
+        DB_ROLE_PREFIX: prefix,
+      };
+      const first = execFileSync(process.execPath, [join(repoRoot, 'shared/db/src/migrate-cli.ts')], {
+        env,
+        encoding: 'utf8',
+      });
+      expect(first).toContain(`applied: ${Object.keys(migrations).join(', ')}`);
+      expect(first).toContain(`roles granted: ${prefix}api`);
+      const second = execFileSync(process.execPath, [join(repoRoot, 'shared/db/src/migrate-cli.ts')], {
+        env,
+        encoding: 'utf8',
+      });
+      expect(second).toContain('schema is up to date');
+
+      await waitFor(
+        'the notifier ready once migrated',
+        async () =>
+          (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200,
+        { timeoutMs: 30_000 },
+      );
+
+      // The role logs in with its secret file's password and has the notifier's rights only.
+      const url = new URL(database.url);
+      url.username = roleName(prefix, 'notifier');
+      url.password = passwords.notifier;
+      notifierDb = createDb({ connectionString: url.toString(), maxConnections: 1 });
+      await sql`select id, names from certificates`.execute(notifierDb);
+      expect(await errorCode(sql`select private_key_encrypted from certificates`.execute(notifierDb))).toBe(
+        '42501',
+      );
+      url.password = 'wrong';
+      const wrong = createDb({ connectionString: url.toString(), maxConnections: 1 });
+      expect(await errorCode(sql`select 1`.execute(wrong))).toBe('28P01');
+      await wrong.destroy();
+    } finally {
+      await notifierDb?.destroy();
+      await notifier.process?.stop();
+      await nats.stop();
+      await database.drop();
+      const admin = createDb({ connectionString: testbedPostgresUrl(), maxConnections: 1 });
+      for (const service of databaseServices) {
+        await sql`drop role if exists ${sql.id(roleName(prefix, service))}`.execute(admin);
+      }
+      await admin.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
