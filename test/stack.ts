@@ -15,6 +15,7 @@ import {
   type TestNatsServer,
   type TestPebble,
   type TestRoles,
+  waitFor,
 } from '@gatehouse/testing';
 import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import { type ServiceProcess, startReadyService } from './service-process.ts';
@@ -87,6 +88,8 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       await Promise.all(processes.map(({ process }) => process.stop()));
       processes.length = 0;
       await between?.();
+      // With roles the services do not migrate: the one-shot step does, as in compose.
+      await roles?.migrateAndGrant();
       await startServices();
     },
     async stop() {
@@ -202,6 +205,13 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
             ]
           : []),
       ])),
+    );
+    // /readyz turns 200 before the api's own listener is bound (the health server starts first): under load a
+    // test's first request could be refused. Wait until the API answers at all.
+    await waitFor(
+      'the api listening',
+      async () => (await fetch(`${stack.apiUrl}/healthz`).catch(() => undefined)) !== undefined,
+      { timeoutMs: 30_000, intervalMs: 50 },
     );
   }
   try {

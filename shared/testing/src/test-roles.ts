@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { applyDatabaseRoles, type DatabaseService, databaseServices, roleName } from '@gatehouse/db';
+import {
+  applyDatabaseRoles,
+  type DatabaseService,
+  databaseServices,
+  migrateToLatest,
+  roleName,
+} from '@gatehouse/db';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { TestDatabase } from './test-database.ts';
@@ -12,6 +18,11 @@ export interface TestRoles {
   urls: Record<DatabaseService, string>;
   /** Each role's password (also inside its URL). */
   passwords: Record<DatabaseService, string>;
+  /**
+   * What compose's `migrate` service does at every start, for a database created again empty (a restore test):
+   * migrates it as the superuser and grants the same roles again.
+   */
+  migrateAndGrant(): Promise<void>;
   /** Drops the roles; call after the database is dropped (a role with grants in a live database cannot go). */
   drop(): Promise<void>;
 }
@@ -28,7 +39,9 @@ export async function createTestRoles(database: TestDatabase): Promise<TestRoles
     password: randomBytes(18).toString('base64url'),
   }));
   const url = new URL(database.url);
-  await applyDatabaseRoles(database.db, { database: decodeURIComponent(url.pathname.slice(1)), roles });
+  const grant = () =>
+    applyDatabaseRoles(database.db, { database: decodeURIComponent(url.pathname.slice(1)), roles });
+  await grant();
   const names = {} as Record<DatabaseService, string>;
   const urls = {} as Record<DatabaseService, string>;
   const passwords = {} as Record<DatabaseService, string>;
@@ -44,6 +57,10 @@ export async function createTestRoles(database: TestDatabase): Promise<TestRoles
     names,
     urls,
     passwords,
+    async migrateAndGrant() {
+      await migrateToLatest(database.db);
+      await grant();
+    },
     async drop() {
       const admin = new Kysely<unknown>({
         dialect: new PostgresDialect({
