@@ -281,7 +281,7 @@ describe('database roles end to end', { timeout: 300_000 }, () => {
     await stack?.stop();
   });
 
-  it('database roles - every service runs as its own role and an app gets its Pebble certificate and routes, without one permission error', async () => {
+  it('database roles - every service runs as its own role: an app gets its Pebble certificate and routes, the api's reads and writes answer, the app is removed, without one permission error', async () => {
     try {
       const appPort = await freePort();
       const response = await fetch(`${stack.apiUrl}/v1/apps`, {
@@ -330,6 +330,56 @@ describe('database roles end to end', { timeout: 300_000 }, () => {
       });
       expect(certificates.status).toBe(200);
       expect(JSON.stringify(await certificates.json())).toContain(`${appName}.test`);
+      // The api's other reads and writes, as its role: every one answers as it would for the superuser.
+      const call = async (method: string, path: string, body?: unknown) => {
+        const answer = await fetch(`${stack.apiUrl}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${stack.apiToken}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: answer.status, text: await answer.text() };
+      };
+      const list = JSON.parse((await call('GET', `/v1/certificates?name=${appName}.test`)).text) as {
+        certificates: Array<{ id: string }>;
+      };
+      const id = list.certificates[0]!.id;
+      for (const path of [
+        `/v1/certificates/${id}`,
+        `/v1/certificates/${id}/chain`,
+        `/v1/apps/${appName}`,
+        '/v1/apps',
+        '/v1/notifications',
+        '/v1/rate-limits',
+        '/v1/settings',
+        '/v1/dns-providers',
+      ]) {
+        const answer = await call('GET', path);
+        expect(answer.status, `${path}: ${answer.text}`).toBe(200);
+      }
+      const emails = await call('PUT', '/v1/settings/admin-emails', { emails: ['ops@example.test'] });
+      expect(emails.status, emails.text).toBe(200);
+      const provider = await call('POST', '/v1/dns-providers', {
+        zone: `${appName}.test`,
+        kind: 'cloudflare',
+        config: { apiToken: 'a'.repeat(40) },
+      });
+      expect(provider.status, provider.text).toBe(201);
+      const providerId = (JSON.parse(provider.text) as { id: string }).id;
+      expect((await call('DELETE', `/v1/dns-providers/${providerId}`)).status).toBe(204);
+      const renew = await call('POST', `/v1/certificates/${id}/renew`);
+      expect([202, 429], renew.text).toContain(renew.status);
+      const patched = await call('PATCH', `/v1/apps/${appName}`, { env: { MODE: 'roles' } });
+      expect(patched.status, patched.text).toBe(200);
+      const deleted = await call('DELETE', `/v1/apps/${appName}`);
+      expect(deleted.status, deleted.text).toBe(202);
+      await waitFor('the app gone', async () => (await call('GET', `/v1/apps/${appName}`)).status === 404, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+
       // Every service started as its role, and none hit a privilege it lacks on any path it ran.
       expect(stack.processes.map((p) => p.name).sort()).toEqual([...databaseServices].sort());
       for (const { name, process } of stack.processes) {
