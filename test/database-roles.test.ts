@@ -281,7 +281,7 @@ describe('database roles end to end', { timeout: 300_000 }, () => {
     await stack?.stop();
   });
 
-  it('database roles - every service runs as its own role: an app gets its Pebble certificate and routes, the api's reads and writes answer, the app is removed, without one permission error', async () => {
+  it('database roles - every service runs as its own role: an app gets its Pebble certificate and routes, the api’s reads and writes answer, the app is removed, without one permission error', async () => {
     try {
       const appPort = await freePort();
       const response = await fetch(`${stack.apiUrl}/v1/apps`, {
