@@ -13,8 +13,6 @@ import { startStack, type TestStack } from './stack.ts';
 const run = promisify(execFile);
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
 const suffix = Math.random().toString(36).slice(2, 8);
-const host = `keep-${suffix}.test`;
-const appName = `keep-${suffix}`;
 const repoRoot = join(import.meta.dirname, '..');
 
 interface CertificateEntry {
@@ -22,13 +20,19 @@ interface CertificateEntry {
   keyFile: string;
 }
 
-describe('backup and restore', { timeout: 240_000 }, () => {
+// Also with every service as its own Postgres role (compose's least privilege): a restore is the api's widest access.
+describe.each([
+  { how: 'superuser', dbRoles: false },
+  { how: 'own roles', dbRoles: true },
+])('backup and restore ($how)', { timeout: 240_000 }, ({ dbRoles }) => {
+  const appName = `keep-${suffix}${dbRoles ? 'r' : ''}`;
+  const host = `${appName}.test`;
   let stack: TestStack;
   let appPort: number;
   const work = mkdtempSync(join(tmpdir(), 'gh-backup-'));
 
   beforeAll(async () => {
-    stack = await startStack({ label: `test-backup-${suffix}` });
+    stack = await startStack({ label: `test-backup-${suffix}${dbRoles ? '-r' : ''}`, dbRoles });
     appPort = await freePort();
   });
   afterAll(async () => {

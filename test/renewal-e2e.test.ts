@@ -41,6 +41,8 @@ describe('renewal e2e', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     stack = await startStack({
       label: `test-renewal-${suffix}`,
+      // Each service as its own Postgres role, as in compose: renewal as least privilege.
+      dbRoles: true,
       pebble: { certificateValiditySeconds: 120, nonceRejectPercent: 0 },
       env: { 'renewal-scheduler': { RENEWAL_TICK_SECONDS: '1' } },
     });
@@ -115,5 +117,8 @@ describe('renewal e2e', { timeout: 300_000 }, () => {
       .where('names_key', '=', host)
       .executeTakeFirstOrThrow();
     expect(row.status).toBe('valid');
+    for (const { name, process } of stack.processes) {
+      expect(process.output(), name).not.toMatch(/permission denied|42501/);
+    }
   });
 });

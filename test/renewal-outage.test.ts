@@ -1,11 +1,13 @@
 import {
   createTestDatabase,
+  createTestRoles,
   freePort,
   startNatsServer,
   startPebble,
   type TestDatabase,
   type TestNatsServer,
   type TestPebble,
+  type TestRoles,
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,13 +21,16 @@ const name = `outage-${suffix}.test`;
 const REMINDER_S = 4;
 
 // Issue 5's second acceptance, with every piece real: cert-issuer, renewal-scheduler and notifier processes,
-// Pebble (30-second certificates) killed at renewal time, and an SMTP server receiving the mails.
+// Pebble (30-second certificates) killed at renewal time, and an SMTP server receiving the mails. Each process
+// connects as its own Postgres role (compose's least privilege, DB_MIGRATE=false): the failure, reminder, fallback
+// and recovery paths are the widest the scheduler and notifier take, and none may hit a privilege it lacks.
 describe('renewal outage e2e', { timeout: 300_000 }, () => {
   let database: TestDatabase;
   let nats: TestNatsServer;
   let pebble: TestPebble;
   let smtp: SmtpReceiver;
   let issuer: CertIssuerProcess;
+  let roles: TestRoles;
   let services: ServiceProcess[] = [];
   beforeAll(async () => {
     const http01Port = await freePort();
@@ -35,23 +40,26 @@ describe('renewal outage e2e', { timeout: 300_000 }, () => {
       startPebble({ httpPort: http01Port, certificateValiditySeconds: 30, nonceRejectPercent: 0 }),
       startSmtpReceiver(),
     ]);
-    const base = { DATABASE_URL: database.url, NATS_URL: nats.url };
+    roles = await createTestRoles(database);
+    const base = { NATS_URL: nats.url, DB_MIGRATE: 'false' };
     issuer = await startCertIssuer({
       database,
       nats,
       pebbles: [pebble],
       http01Port,
-      env: { ISSUANCE_RETRY_LADDER: '2s' },
+      env: { ISSUANCE_RETRY_LADDER: '2s', DATABASE_URL: roles.urls['cert-issuer'], DB_MIGRATE: 'false' },
     });
     services = await Promise.all([
       startReadyService('renewal-scheduler', {
         ...base,
+        DATABASE_URL: roles.urls['renewal-scheduler'],
         RENEWAL_TICK_SECONDS: '1',
         GATEHOUSE_MASTER_KEY: masterKey,
         ACME_CA_BUNDLE: pebble.listenerCaPath,
       }),
       startReadyService('notifier', {
         ...base,
+        DATABASE_URL: roles.urls.notifier,
         SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
         ADMIN_EMAILS: 'ops@example.test',
         NOTIFY_REMINDER_INTERVAL: `${REMINDER_S}s`,
@@ -63,6 +71,7 @@ describe('renewal outage e2e', { timeout: 300_000 }, () => {
     await Promise.all([issuer, ...services].map((service) => service?.stop()));
     await smtp?.stop().catch(() => {});
     await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+    await roles?.drop();
   });
 
   const mails = () => smtp.mails.filter((mail) => mail.subject.includes(name) || mail.body.includes(name));
@@ -153,5 +162,7 @@ describe('renewal outage e2e', { timeout: 300_000 }, () => {
       .execute();
     expect(kinds.filter((row) => row.kind === 'issue-failed')).toHaveLength(1);
     expect(kinds.at(-1)?.kind).toBe('recovered');
+    for (const process of [issuer, ...services])
+      expect(process.output()).not.toMatch(/permission denied|42501/);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type NatsService, natsServerAuthorization, natsServices } from '@gatehouse/messaging';
 import {
   createTestDatabase,
+  createTestRoles,
   freePort,
   type PebbleOptions,
   startNatsServer,
@@ -13,6 +14,8 @@ import {
   type TestDatabase,
   type TestNatsServer,
   type TestPebble,
+  type TestRoles,
+  waitFor,
 } from '@gatehouse/testing';
 import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import { type ServiceProcess, startReadyService } from './service-process.ts';
@@ -49,6 +52,11 @@ export interface StackOptions {
   env?: Partial<Record<StackService, Record<string, string>>>;
   /** Run NATS with per-service users and subject permissions, each service with its own credentials. */
   natsAuth?: boolean;
+  /**
+   * Connect each service as its own Postgres role (shared/db database-grants, as compose does) with
+   * DB_MIGRATE=false; the schema is migrated by the superuser beforehand, like compose's `migrate` service.
+   */
+  dbRoles?: boolean;
 }
 
 /**
@@ -63,6 +71,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   let database: TestDatabase | undefined;
   let nats: TestNatsServer | undefined;
   let pebble: TestPebble | undefined;
+  let roles: TestRoles | undefined;
   const root = mkdtempSync(join(tmpdir(), `gh-${label}-`));
   const stack = {
     apiUrl: '',
@@ -79,12 +88,15 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       await Promise.all(processes.map(({ process }) => process.stop()));
       processes.length = 0;
       await between?.();
+      // With roles the services do not migrate: the one-shot step does, as in compose.
+      await roles?.migrateAndGrant();
       await startServices();
     },
     async stop() {
       await Promise.all(processes.map(({ process }) => process.stop()));
       removeContainers(label);
       await Promise.all([database?.drop(), nats?.stop(), pebble?.stop()]);
+      await roles?.drop();
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -96,6 +108,16 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   /** A service's NATS credentials when the stack runs with users, else nothing. */
   const natsUser = (service: NatsService): Record<string, string> =>
     options.natsAuth ? { NATS_USER: service, NATS_PASSWORD: natsPasswords[service] } : {};
+  /**
+   * A service's own role (its password apart, in DATABASE_PASSWORD, as compose gives it from a secret file) and no
+   * migrating when the stack runs with roles, else nothing (the superuser URL).
+   */
+  const dbRole = (service: NatsService): Record<string, string> => {
+    if (!roles) return {};
+    const url = new URL(roles.urls[service]);
+    url.password = '';
+    return { DATABASE_URL: url.toString(), DATABASE_PASSWORD: roles.passwords[service], DB_MIGRATE: 'false' };
+  };
   async function startServices(): Promise<void> {
     const testDatabase = database!;
     const natsServer = nats!;
@@ -115,7 +137,12 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         nats: natsServer,
         pebbles: [testPebble],
         http01Port,
-        env: { ...base, ...natsUser('cert-issuer'), ...options.env?.['cert-issuer'] },
+        env: {
+          ...base,
+          ...natsUser('cert-issuer'),
+          ...dbRole('cert-issuer'),
+          ...options.env?.['cert-issuer'],
+        },
       }),
     });
     processes.push(
@@ -126,6 +153,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           GATEHOUSE_API_TOKEN: apiToken,
           GATEHOUSE_MASTER_KEY: masterKey,
           ...natsUser('api'),
+          ...dbRole('api'),
           ...options.env?.api,
         }).then((process) => ({ name: 'api', process })),
         startReadyService('deployer', {
@@ -137,6 +165,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           IMAGE_PULL: 'never',
           DEPLOY_READY_TIMEOUT: '15s',
           ...natsUser('deployer'),
+          ...dbRole('deployer'),
           ...options.env?.deployer,
         }).then((process) => ({ name: 'deployer', process })),
         startReadyService('proxy-config', {
@@ -147,6 +176,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           HTTP01_UPSTREAM_URL: `http://127.0.0.1:${http01Port}`,
           EDGE_NODE: label,
           ...natsUser('proxy-config'),
+          ...dbRole('proxy-config'),
           ...options.env?.['proxy-config'],
         }).then((process) => ({ name: 'proxy-config', process })),
         ...(options.env?.['renewal-scheduler']
@@ -156,6 +186,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
                 GATEHOUSE_MASTER_KEY: masterKey,
                 ACME_CA_BUNDLE: testPebble.listenerCaPath,
                 ...natsUser('renewal-scheduler'),
+                ...dbRole('renewal-scheduler'),
                 ...options.env['renewal-scheduler'],
               }).then((process) => ({ name: 'renewal-scheduler', process })),
             ]
@@ -165,6 +196,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
               startReadyService('notifier', {
                 ...base,
                 ...natsUser('notifier'),
+                ...dbRole('notifier'),
                 ...options.env.notifier,
               }).then((process) => ({
                 name: 'notifier',
@@ -174,6 +206,13 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
           : []),
       ])),
     );
+    // /readyz turns 200 before the api's own listener is bound (the health server starts first): under load a
+    // test's first request could be refused. Wait until the API answers at all.
+    await waitFor(
+      'the api listening',
+      async () => (await fetch(`${stack.apiUrl}/healthz`).catch(() => undefined)) !== undefined,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
   }
   try {
     http01Port = await freePort();
@@ -182,6 +221,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
       startNatsServer(options.natsAuth ? { authorization: natsServerAuthorization(natsPasswords) } : {}),
       startPebble({ ...options.pebble, httpPort: http01Port }),
     ]);
+    if (options.dbRoles) roles = await createTestRoles(database);
     await startServices();
     return stack;
   } catch (error) {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type DatabaseService, databaseServices, roleName } from '@gatehouse/db';
 import { natsInboxPrefix, natsServices } from '@gatehouse/messaging';
 import { freePort, readVendoredFileDigest, waitForPort } from '@gatehouse/testing';
 import { connect } from '@nats-io/transport-node';
@@ -32,6 +33,7 @@ interface Service {
   environment?: Record<string, string>;
   secrets?: string[];
   volumes?: string[];
+  command?: string | string[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
   depends_on?: Record<string, { condition?: string }>;
 }
@@ -183,6 +185,36 @@ describe('compose', () => {
       }
     }
     expect(serviceOrThrow(compose, 'notifier').environment?.SMTP_URL).toBe('smtp://mailpit:1025');
+  });
+
+  it('compose - every Gatehouse service connects to Postgres as its own role with its own password secret and waits for the one-shot migrate service, which alone migrates and gets every role password', () => {
+    const compose = loadCompose();
+    const migrate = serviceOrThrow(compose, 'migrate');
+    expect(migrate.command).toEqual(['node', 'shared/db/src/migrate-cli.ts']);
+    expect(migrate.environment).toMatchObject({
+      DATABASE_URL: expect.stringMatching(/^postgres:\/\/gatehouse:[^@]+@postgres:5432\/gatehouse$/),
+      DB_ROLE_PASSWORDS_DIR: '/run/secrets',
+      DB_ROLE_PREFIX: 'gatehouse_',
+    });
+    expect(migrate.depends_on?.postgres?.condition).toBe('service_healthy');
+    expect([...(migrate.secrets ?? [])].sort()).toEqual(
+      databaseServices.map((name) => `postgres-${name}`).sort(),
+    );
+    expect([...databaseServices].sort()).toEqual([...gatehouseServices].sort());
+    for (const name of gatehouseServices) {
+      const service = serviceOrThrow(compose, name);
+      expect(service.environment, name).toMatchObject({
+        DATABASE_URL: `postgres://${roleName('gatehouse_', name as DatabaseService)}@postgres:5432/gatehouse`,
+        DATABASE_PASSWORD_FILE: `/run/secrets/postgres-${name}`,
+        DB_MIGRATE: 'false',
+      });
+      expect(
+        (service.secrets ?? []).filter((secret) => secret.startsWith('postgres-')),
+        name,
+      ).toEqual([`postgres-${name}`]);
+      expect(compose.secrets?.[`postgres-${name}`]?.file).toBe(`./infra/secrets/postgres-${name}`);
+      expect(service.depends_on?.migrate?.condition, name).toBe('service_completed_successfully');
+    }
   });
 
   it('compose - nats.conf is the one rendered from the permission table, monitoring stays inside the container, images are pinned', () => {

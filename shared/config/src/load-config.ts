@@ -74,6 +74,7 @@ export const secretVariables: ReadonlySet<string> = new Set([
   'NATS_TOKEN',
   'NATS_NKEY_SEED',
   'POSTGRES_PASSWORD',
+  'DATABASE_PASSWORD',
 ]);
 const secretNamePattern = /(KEY|TOKEN|SECRET|PASSWORD|CREDS|EAB|SEED)/;
 

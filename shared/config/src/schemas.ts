@@ -74,6 +74,11 @@ export const key256 = z.string().transform((value, ctx) => {
 export const serviceEnvShape = {
   /** Postgres, the source of truth. */
   DATABASE_URL: postgresUrl.default('postgres://postgres:postgres@127.0.0.1:5432/gatehouse'),
+  /**
+   * The password of DATABASE_URL's user, replacing the one in the URL; give it as DATABASE_PASSWORD_FILE (a
+   * secret file) so the URL in the environment holds none (compose: each service's own role).
+   */
+  DATABASE_PASSWORD: z.string().min(1).optional(),
   /** NATS servers with JetStream, comma-separated. */
   NATS_URL: commaList(
     z.string().regex(/^(nats|tls|ws|wss):\/\/.+|^[^:/]+:\d+$/, 'expected nats://host:port'),

@@ -28,6 +28,24 @@ export async function migrateToLatest(db: Db): Promise<MigrationReport> {
 }
 
 /**
+ * For a service that does not migrate (`DB_MIGRATE=false`): resolves once every migration this build knows is
+ * applied, throws naming the missing ones otherwise (the caller retries: the one-shot migrate step may still run).
+ */
+export async function assertSchemaCurrent(db: Db): Promise<void> {
+  // A new database has no migration table yet: every migration is missing, not an error of its own.
+  const { rows: exists } = await sql<{ table: string | null }>`
+    select to_regclass('kysely_migration')::text as table`.execute(db);
+  const { rows } = exists[0]?.table
+    ? await sql<{ name: string }>`select name from kysely_migration`.execute(db)
+    : { rows: [] };
+  const applied = new Set(rows.map((row) => row.name));
+  const missing = Object.keys(migrations).filter((name) => !applied.has(name));
+  if (missing.length > 0) {
+    throw new Error(`the schema lacks migrations ${missing.join(', ')}; run npm run migrate as the owner`);
+  }
+}
+
+/**
  * Creates the database named in `connectionString` when it does not exist yet, so `npm start` works
  * against a fresh local Postgres. Connects to the `postgres` maintenance database to do so.
  */

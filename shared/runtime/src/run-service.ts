@@ -6,7 +6,7 @@ import {
   loadConfig,
   serviceEnvShape,
 } from '@gatehouse/config';
-import { createDb, type Db, ensureDatabaseExists, migrateToLatest } from '@gatehouse/db';
+import { assertSchemaCurrent, createDb, type Db, ensureDatabaseExists, migrateToLatest } from '@gatehouse/db';
 import { allStreams } from '@gatehouse/events';
 import {
   connectNats,
@@ -50,6 +50,15 @@ export function runtimeConfigSchema(defaultHealthPort: number) {
     ...serviceEnvShape,
     /** host:port of /healthz, /readyz and /metrics. */
     HEALTH_LISTEN: hostPort.prefault(`127.0.0.1:${defaultHealthPort}`),
+    /**
+     * Whether the service migrates the schema at start (under an advisory lock, as every replica may). `false`
+     * when it connects with a role of its own that may not change the schema (compose: the one-shot `migrate`
+     * service does it as the owner); it then waits until the schema has every migration it was built with.
+     */
+    DB_MIGRATE: z
+      .enum(['true', 'false'], { message: 'expected true or false' })
+      .default('true')
+      .transform((value) => value === 'true'),
     /** Name of this replica in logs and NATS client names (defaults to the host name). */
     INSTANCE_NAME: z
       .string()
@@ -130,12 +139,15 @@ export async function runService<Shape extends z.ZodRawShape>(
   try {
     const checks: Record<string, ReadinessCheck> = {};
     const instance = config.INSTANCE_NAME ?? (process.env.HOSTNAME || `${process.pid}`);
+    const databaseUrl = withPassword(config.DATABASE_URL, config.DATABASE_PASSWORD);
 
-    await retryUntilReady('postgres', () => ensureDatabaseExists(config.DATABASE_URL), logger, {
-      signal: shutdown.signal,
-    });
+    if (config.DB_MIGRATE) {
+      await retryUntilReady('postgres', () => ensureDatabaseExists(databaseUrl), logger, {
+        signal: shutdown.signal,
+      });
+    }
     const db = createDb({
-      connectionString: config.DATABASE_URL,
+      connectionString: databaseUrl,
       onIdleError: (error) => logger.warn({ err: error.message }, 'postgres connection lost'),
       // A span per query costs ~25 µs of CPU; only worth it when spans are exported.
       ...(config.OTEL_EXPORTER_OTLP_ENDPOINT
@@ -151,10 +163,16 @@ export async function runService<Shape extends z.ZodRawShape>(
         : {}),
     });
     stops.push({ name: 'postgres', stop: () => db.destroy() });
-    const migrated = await retryUntilReady('postgres', () => migrateToLatest(db), logger, {
-      signal: shutdown.signal,
-    });
-    if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
+    if (config.DB_MIGRATE) {
+      const migrated = await retryUntilReady('postgres', () => migrateToLatest(db), logger, {
+        signal: shutdown.signal,
+      });
+      if (migrated.applied.length > 0) logger.info({ migrations: migrated.applied }, 'database migrated');
+    } else {
+      await retryUntilReady('postgres schema', () => assertSchemaCurrent(db), logger, {
+        signal: shutdown.signal,
+      });
+    }
     checks.postgres = async () => {
       await sql`select 1`.execute(db);
     };
@@ -193,7 +211,7 @@ export async function runService<Shape extends z.ZodRawShape>(
       db,
       js,
       logger,
-      listenConnectionString: config.DATABASE_URL,
+      listenConnectionString: databaseUrl,
       // With per-service NATS users a service may publish only its own events: it relays only its own rows.
       source: config.NATS_USER ? definition.name : undefined,
     });
@@ -221,6 +239,14 @@ export async function runService<Shape extends z.ZodRawShape>(
     logger.fatal({ err: error }, 'service failed to start');
     await stopAll('start failed', 1);
   }
+}
+
+/** DATABASE_URL with DATABASE_PASSWORD in place of its own password, when one is given. */
+function withPassword(databaseUrl: string, password: string | undefined): string {
+  if (password === undefined) return databaseUrl;
+  const url = new URL(databaseUrl);
+  url.password = encodeURIComponent(password);
+  return url.toString();
 }
 
 function parseOrCollect<T>(parse: () => T, issues: ConfigIssue[]): T | undefined {

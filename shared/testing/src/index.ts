@@ -12,6 +12,7 @@ export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp-
 export { type PebbleOptions, type PebbleResponse, startPebble, type TestPebble } from './pebble.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { createTestDatabase, type TestDatabase, testbedPostgresUrl } from './test-database.ts';
+export { createTestRoles, type TestRoles } from './test-roles.ts';
 export { tlsHandshake } from './tls-handshake.ts';
 export { readVendoredFileDigest, type VendoredFileDigest } from './vendored-file.ts';
 export { waitFor } from './wait-for.ts';
