@@ -58,6 +58,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     issuance_jobs: 's',
     order_attempts: 's',
     notifications: 's',
+    // Lists on-demand hosts; a restore inserts them.
+    on_demand_hosts: 'si',
   },
   // Runs containers: reads the app (and its sealed env), writes deployments. No certificates, keys or credentials.
   deployer: {
@@ -68,8 +70,10 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
   'cert-issuer': {
     ...everyService,
     acme_accounts: 'siu',
-    certificates: 'su',
+    // `i`: the on-demand terminator creates the certificate row of a name first seen at a handshake.
+    certificates: 'siu',
     domains: 's',
+    on_demand_hosts: 'si',
     dns_providers: 's',
     http01_tokens: 'siud',
     issuance_jobs: 'siu',
@@ -95,6 +99,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     deployments: 's',
     certificates: 's',
     settings: 'si',
+    // Routers for the names on-demand TLS issued.
+    on_demand_hosts: 's',
   },
   // Mails about certificates: reads their facts, never their private keys (it has no master key either).
   notifier: {
