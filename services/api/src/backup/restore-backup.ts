@@ -105,7 +105,7 @@ async function refuseNonEmpty(trx: Transaction<Database>): Promise<void> {
 /** Opens one sealed line; a line that does not open means another master key or a damaged archive. */
 function openLine(box: SecretBox, line: string, context: string, lineNumber: number): unknown {
   try {
-    return parseJson(box.openText(line.trim(), context));
+    return JSON.parse(box.openText(line.trim(), context));
   } catch (error) {
     if (error instanceof SecretBoxError || error instanceof SyntaxError) {
       throw invalid(
@@ -140,10 +140,6 @@ async function insertRow(
   const conflict = table === 'settings' ? sql`on conflict (key) do update set value = excluded.value` : sql``;
   await sql`insert into ${sql.table(table)} (${sql.join(columns.map((column) => sql.ref(column)))})
     values (${sql.join(values)}) ${conflict}`.execute(trx);
-}
-
-function parseJson(text: string): unknown {
-  return JSON.parse(text);
 }
 
 function parseJsonOrUndefined(text: string): unknown {

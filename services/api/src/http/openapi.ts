@@ -1,5 +1,6 @@
 import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { limitNames } from '@gatehouse/rate-limits';
+import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
@@ -489,7 +490,7 @@ export const openApiDocument = {
           '200': {
             description:
               'The archive: a JSON header line, one sealed line per row, a sealed trailer line with the row count',
-            content: { 'application/vnd.gatehouse.backup': { schema: { type: 'string', format: 'binary' } } },
+            content: { [backupMediaType]: { schema: { type: 'string', format: 'binary' } } },
           },
           '401': unauthorized,
         },
@@ -501,7 +502,7 @@ export const openApiDocument = {
           'Import an archive from GET /v1/backup into an empty installation with the same master key and schema, in one transaction; every app is deployed again',
         requestBody: {
           required: true,
-          content: { 'application/vnd.gatehouse.backup': { schema: { type: 'string', format: 'binary' } } },
+          content: { [backupMediaType]: { schema: { type: 'string', format: 'binary' } } },
         },
         responses: {
           '200': {

@@ -3,8 +3,9 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import type { FieldError } from '../http/field-errors.ts';
 import { type PageRequest, parsePage, toPage } from '../http/pagination.ts';
+import { parseQueryParameters } from '../http/query-parameters.ts';
 
 /** The kinds the notifier records (see services/notifier). */
 export const notificationKinds = [
@@ -43,20 +44,13 @@ function parseQuery(query: Record<string, unknown>): Filter {
     !(after.length === 2 && cursorKeyPattern.test(after[0]!) && z.uuid().safeParse(after[1]).success)
   )
     errors.push({ field: 'cursor', message: 'is not a cursor of this list; pass nextCursor unchanged' });
-  for (const [key, value] of Object.entries(query)) {
-    if (key === 'limit' || key === 'cursor') continue;
-    if (!(key in querySchema)) {
-      errors.push({
-        field: fieldPath([key]),
-        message: 'is not a known filter (certificateId, kind, limit, cursor)',
-      });
-      continue;
-    }
-    const parsed = querySchema[key as keyof typeof querySchema].safeParse(value);
-    if (!parsed.success)
-      errors.push({ field: key, message: parsed.error.issues[0]?.message ?? 'is invalid' });
-    else Object.assign(filter, { [key]: parsed.data });
-  }
+  Object.assign(
+    filter,
+    parseQueryParameters(query, querySchema, errors, {
+      unknownMessage: 'is not a known filter (certificateId, kind, limit, cursor)',
+      handledElsewhere: ['limit', 'cursor'],
+    }),
+  );
   if (errors.length > 0)
     throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
   return filter;

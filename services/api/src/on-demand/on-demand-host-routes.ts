@@ -3,7 +3,8 @@ import { normalizeName } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath } from '../http/field-errors.ts';
+import type { FieldError } from '../http/field-errors.ts';
+import { parseQueryParameters } from '../http/query-parameters.ts';
 
 const querySchema = {
   hostname: z.string().transform((value, ctx) => {
@@ -28,17 +29,12 @@ interface Filter {
 
 function parseQuery(query: Record<string, unknown>): Filter {
   const errors: FieldError[] = [];
-  const filter: Filter = { limit: 100 };
-  for (const [key, value] of Object.entries(query)) {
-    if (!(key in querySchema)) {
-      errors.push({ field: fieldPath([key]), message: 'is not a known filter (hostname, limit)' });
-      continue;
-    }
-    const parsed = querySchema[key as keyof typeof querySchema].safeParse(value);
-    if (!parsed.success)
-      errors.push({ field: key, message: parsed.error.issues[0]?.message ?? 'is invalid' });
-    else Object.assign(filter, { [key]: parsed.data });
-  }
+  const filter: Filter = {
+    limit: 100,
+    ...parseQueryParameters(query, querySchema, errors, {
+      unknownMessage: 'is not a known filter (hostname, limit)',
+    }),
+  };
   if (errors.length > 0)
     throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
   return filter;
