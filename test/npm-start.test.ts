@@ -169,7 +169,7 @@ describe('npm start', () => {
   it('start - a service that exits on its own stops the others, and start exits with its code', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gh-start-'));
     const offset = await freePortOffset();
-    // The user's own (malformed) key wins over the generated one: the services that read it (api,
+    // The user's own (malformed) key wins over the generated one: the services that read it (api, deployer,
     // cert-issuer, renewal-scheduler, proxy-config) refuse it and exit 78; whichever exits first stops the others.
     const start = runStart(cwd, {
       ...base,
@@ -180,7 +180,7 @@ describe('npm start', () => {
     expect(await start.exited).toBe(78);
     expect(start.output()).toContain('GATEHOUSE_MASTER_KEY: expected 32 random bytes');
     expect(start.output()).toMatch(
-      /(api|cert-issuer|renewal-scheduler|proxy-config) exited unexpectedly \(code 78\); stopping the other services/,
+      /(api|deployer|cert-issuer|renewal-scheduler|proxy-config) exited unexpectedly \(code 78\); stopping the other services/,
     );
     const stillListening = await Promise.all(defaultPorts.map((port) => isListening(port + offset)));
     expect(stillListening.every((listening) => !listening)).toBe(true);
