@@ -70,6 +70,8 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
   ajv.addFormat('date-time', {
     validate: (value: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value),
   });
+  ajv.addFormat('uri', { validate: (value: string) => URL.canParse(value) });
+  ajv.addFormat('email', /^[^\s@]+@[^\s@]+\.[^\s@]+$/);
   ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
   ajv.addSchema(openApiDocument as unknown as object, 'openapi');
 
@@ -110,6 +112,26 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
     }
   }
 
+  /**
+   * A body the server accepted must match the request schema the document shows (made from the same zod
+   * schemas), so a client that checks its body against the document is never refused for its shape.
+   */
+  function validateAcceptedRequest(template: string, method: string, body: unknown) {
+    const paths = openApiDocument.paths as Record<string, Record<string, Json>>;
+    const requestBody = paths[template]?.[method.toLowerCase()]?.requestBody;
+    if (!requestBody?.content?.['application/json']) return;
+    const pointer = ['paths', template, method.toLowerCase(), 'requestBody', 'content', 'application/json']
+      .map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1'))
+      .join('/');
+    const validator = ajv.getSchema(`openapi#/${pointer}/schema`);
+    if (!validator) throw new Error(`no schema at ${pointer}`);
+    if (!validator(body)) {
+      throw new Error(
+        `${method} ${template} accepted a body its documented request schema refuses: ${ajv.errorsText(validator.errors)}\n${JSON.stringify(body)}`,
+      );
+    }
+  }
+
   return {
     db: database.db,
     box,
@@ -134,6 +156,7 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
       const body = text === '' ? undefined : JSON.parse(text);
       if (body === undefined) validateEmpty(template, method, response.status);
       else validate(template, method, response.status, contentType, body);
+      if (options.body !== undefined && response.ok) validateAcceptedRequest(template, method, options.body);
       return { status: response.status, contentType, headers: response.headers, body };
     },
     async counts() {

@@ -4,9 +4,10 @@ import { normalizeName, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath, zodFieldErrors } from '../http/field-errors.ts';
+import { type FieldError, fieldPath } from '../http/field-errors.ts';
 import { listLimits, parsePage, toPage } from '../http/pagination.ts';
 import { sendProblem } from '../http/problem.ts';
+import { parseRequestBody } from '../http/request-body.ts';
 import {
   type CertificateFilter,
   type CertificateSort,
@@ -30,10 +31,22 @@ import {
 import { deleteUploadedCertificate, uploadCertificate } from './upload-certificate.ts';
 
 /** An upload: PEM text. Limits well above real chains and keys, far below the 1 MB body limit. */
-const uploadSchema = z.strictObject({
-  certificate: z.string().min(1, 'paste the certificate PEM').max(65_536, 'is larger than 64 KiB'),
-  chain: z.string().max(65_536, 'is larger than 64 KiB').optional(),
-  privateKey: z.string().min(1, 'paste the private key PEM').max(16_384, 'is larger than 16 KiB'),
+export const uploadSchema = z.strictObject({
+  certificate: z
+    .string()
+    .min(1, 'paste the certificate PEM')
+    .max(65_536, 'is larger than 64 KiB')
+    .meta({ description: 'PEM: the leaf, optionally followed by its chain' }),
+  chain: z
+    .string()
+    .max(65_536, 'is larger than 64 KiB')
+    .optional()
+    .meta({ description: 'PEM: intermediates, each followed by its issuer' }),
+  privateKey: z
+    .string()
+    .min(1, 'paste the private key PEM')
+    .max(16_384, 'is larger than 16 KiB')
+    .meta({ description: 'PEM: the leaf key, unencrypted (stored sealed)' }),
 });
 
 /** Every status a certificate can have (DESIGN.md). */
@@ -49,13 +62,8 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
   const router = Router();
 
   router.post('/', async (request, response) => {
-    const body = uploadSchema.safeParse(request.body);
-    if (!body.success) {
-      throw new ApiError('validation', 'the upload has invalid fields; see errors', {
-        errors: zodFieldErrors(body.error),
-      });
-    }
-    const { id, warnings } = await uploadCertificate(db, options.box, body.data);
+    const upload = parseRequestBody(uploadSchema, request.body, 'the upload has invalid fields; see errors');
+    const { id, warnings } = await uploadCertificate(db, options.box, upload);
     const certificate = await findCertificateById(db, id);
     response
       .status(201)

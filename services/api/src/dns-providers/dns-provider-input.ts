@@ -19,17 +19,21 @@ const base64Secret = z
 
 const configs = {
   rfc2136: z.strictObject({
-    server,
+    server: server.meta({ description: 'The primary server, host:port (IPv6 in brackets)' }),
     keyName: z
       .string()
       .min(1)
       .max(253)
       .regex(/^[A-Za-z0-9._-]+\.?$/, 'expected a TSIG key name such as acme-key'),
     keyAlgorithm: z.enum(['hmac-sha256', 'hmac-sha512']),
-    keySecret: base64Secret,
+    keySecret: base64Secret.meta({ description: 'Secret: stored sealed, never shown again' }),
   }),
   cloudflare: z.strictObject({
-    apiToken: z.string().min(20, 'expected a Cloudflare API token (Zone.DNS edit)').max(256),
+    apiToken: z
+      .string()
+      .min(20, 'expected a Cloudflare API token (Zone.DNS edit)')
+      .max(256)
+      .meta({ description: 'Secret: a token with Zone.DNS edit; stored sealed, never shown again' }),
     /** Skips the zone lookup when given. */
     zoneId: z
       .string()
@@ -49,13 +53,19 @@ const configs = {
         return !parsed || (parsed.username === '' && parsed.password === '');
       }, 'must not carry credentials; put a secret in `token` (sent as a bearer token)'),
     /** Sent as `Authorization: Bearer <token>` when set. */
-    token: z.string().min(1).max(1024).optional(),
+    token: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .meta({ description: 'Secret: sent as a bearer token; stored sealed, never shown again' }),
   }),
   exec: z.strictObject({
     command: z
       .string()
       .max(1024)
-      .regex(/^\/\S+$/, 'expected an absolute path to an executable'),
+      .regex(/^\/\S+$/, 'expected an absolute path to an executable')
+      .meta({ description: 'An executable inside the directory DNS_EXEC_DIR names' }),
   }),
 } as const;
 
@@ -93,15 +103,27 @@ export interface DnsProviderPolicy {
   webhookAllow?: OutboundAllowlist | undefined;
 }
 
+/** The body's envelope; `config` is checked by the kind's own schema once the kind is known. */
+const envelopeSchema = z.strictObject({
+  zone: z.string().meta({ description: 'The DNS zone it answers for, e.g. example.com' }),
+  kind: z.enum(dnsProviderKinds),
+  config: z.record(z.string(), z.unknown()),
+});
+
+const requestOfKind = <Kind extends DnsProviderKind>(kind: Kind) =>
+  envelopeSchema.extend({ kind: z.literal(kind), config: configs[kind] });
+
+/** What the OpenAPI document shows: the envelope with each kind's config, from the same schemas. */
+export const dnsProviderRequestSchema = z.discriminatedUnion('kind', [
+  requestOfKind('rfc2136'),
+  requestOfKind('cloudflare'),
+  requestOfKind('webhook'),
+  requestOfKind('exec'),
+]);
+
 export function parseDnsProviderInput(body: unknown, policy: DnsProviderPolicy = {}): ParsedInput {
   const errors: Array<{ field: string; message: string }> = [];
-  const shape = z
-    .strictObject({
-      zone: z.string(),
-      kind: z.enum(dnsProviderKinds),
-      config: z.record(z.string(), z.unknown()),
-    })
-    .safeParse(body);
+  const shape = envelopeSchema.safeParse(body);
   if (!shape.success) {
     for (const issue of shape.error.issues) {
       const field =

@@ -2,10 +2,13 @@ import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gateho
 import { limitNames } from '@gatehouse/rate-limits';
 import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
-import { certificateStatuses } from '../certificates/certificate-routes.ts';
+import { certificateStatuses, uploadSchema } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
+import { dnsProviderRequestSchema } from '../dns-providers/dns-provider-input.ts';
 import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
 import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
+import { adminEmailsSchema, fallbackCertificateSchema } from '../settings/settings-input.ts';
+import { requestBodyJsonSchema } from './request-body.ts';
 
 /**
  * The OpenAPI 3.1 description of `/v1` (apps and certificates), served at `GET /v1/openapi.json`. Response
@@ -293,16 +296,7 @@ export const openApiDocument = {
           'Upload a custom certificate (served instead of ACME for the names it covers, never renewed)',
         requestBody: {
           required: true,
-          content: json({
-            type: 'object',
-            additionalProperties: false,
-            required: ['certificate', 'privateKey'],
-            properties: {
-              certificate: { type: 'string', description: 'PEM: the leaf, optionally followed by its chain' },
-              chain: { type: 'string', description: 'PEM: intermediates, each followed by its issuer' },
-              privateKey: { type: 'string', description: 'PEM: the leaf key, unencrypted (stored sealed)' },
-            },
-          }),
+          content: json(requestBodyJsonSchema(uploadSchema)),
         },
         responses: {
           '201': {
@@ -394,20 +388,7 @@ export const openApiDocument = {
         summary: 'Add the DNS provider of a zone (its secret is stored sealed and never shown in full)',
         requestBody: {
           required: true,
-          content: json({
-            type: 'object',
-            additionalProperties: false,
-            required: ['zone', 'kind', 'config'],
-            properties: {
-              zone: { type: 'string', description: 'e.g. example.com' },
-              kind: { type: 'string', enum: ['rfc2136', 'cloudflare', 'webhook', 'exec'] },
-              config: {
-                type: 'object',
-                description:
-                  'rfc2136: {server: "host:port", keyName, keyAlgorithm: hmac-sha256|hmac-sha512, keySecret (base64)}; cloudflare: {apiToken, zoneId?}; webhook: {url, token?}; exec: {command (absolute path)}',
-              },
-            },
-          }),
+          content: json(requestBodyJsonSchema(dnsProviderRequestSchema)),
         },
         responses: {
           '201': { description: 'Stored', content: json(ref('DnsProvider')) },
@@ -566,14 +547,7 @@ export const openApiDocument = {
         summary: 'Replace the admin mail list used by the notifier',
         requestBody: {
           required: true,
-          content: json({
-            type: 'object',
-            additionalProperties: false,
-            required: ['emails'],
-            properties: {
-              emails: { type: 'array', maxItems: 50, items: { type: 'string', format: 'email' } },
-            },
-          }),
+          content: json(requestBodyJsonSchema(adminEmailsSchema)),
         },
         responses: {
           '200': { description: 'The settings', content: json(ref('Settings')) },
@@ -587,12 +561,7 @@ export const openApiDocument = {
         summary: 'Make an uploaded, valid wildcard certificate the fallback certificate',
         requestBody: {
           required: true,
-          content: json({
-            type: 'object',
-            additionalProperties: false,
-            required: ['certificateId'],
-            properties: { certificateId: { type: 'string', format: 'uuid' } },
-          }),
+          content: json(requestBodyJsonSchema(fallbackCertificateSchema)),
         },
         responses: {
           '200': { description: 'The settings', content: json(ref('Settings')) },

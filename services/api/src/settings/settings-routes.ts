@@ -2,12 +2,10 @@ import type { Db } from '@gatehouse/db';
 import { certsFallbackChanged, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { Router } from 'express';
-import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import type { FieldError } from '../http/field-errors.ts';
+import { parseRequestBody } from '../http/request-body.ts';
 import { deleteSetting, readSettings, settingKeys, writeSetting } from './settings.repository.ts';
-
-const maxAdminEmails = 50;
+import { adminEmailsSchema, fallbackCertificateSchema } from './settings-input.ts';
 
 /** `/v1/settings`: the fallback wildcard certificate and the admin mail list. */
 export function settingsRoutes(db: Db): Router {
@@ -18,23 +16,22 @@ export function settingsRoutes(db: Db): Router {
   });
 
   router.put('/admin-emails', async (request, response) => {
-    const emails = parseAdminEmails(request.body);
-    await writeSetting(db, settingKeys.adminEmails, emails);
+    const { emails } = parseRequestBody(
+      adminEmailsSchema,
+      request.body,
+      'give {"emails": ["ops@example.com", …]}; the invalid entries are listed in errors',
+    );
+    // One entry per mailbox: the domain part is case-insensitive and nobody writes the local part in capitals twice.
+    await writeSetting(db, settingKeys.adminEmails, [...new Set(emails.map((email) => email.toLowerCase()))]);
     response.json(await settingsView(db));
   });
 
   router.put('/fallback-certificate', async (request, response) => {
-    const body = request.body as { certificateId?: unknown } | undefined;
-    const id = body?.certificateId;
-    if (typeof id !== 'string' || !z.uuid().safeParse(id).success) {
-      throw new ApiError(
-        'validation',
-        'give {"certificateId": "<uuid>"} of an uploaded wildcard certificate',
-        {
-          errors: [{ field: 'certificateId', message: 'must be a certificate id (uuid)' }],
-        },
-      );
-    }
+    const { certificateId: id } = parseRequestBody(
+      fallbackCertificateSchema,
+      request.body,
+      'give {"certificateId": "<uuid>"} of an uploaded wildcard certificate',
+    );
     await db.transaction().execute(async (trx) => {
       // Lock so a concurrent DELETE of the certificate cannot slip between the check and the write.
       const certificate = await trx
@@ -92,29 +89,6 @@ function fallbackProblem(certificate: {
   if (!certificate.names.some((name) => name.startsWith('*.')))
     return 'the fallback must be a wildcard certificate (a name such as *.example.com)';
   return undefined;
-}
-
-function parseAdminEmails(body: unknown): string[] {
-  const emails = (body as { emails?: unknown } | undefined)?.emails;
-  if (!Array.isArray(emails)) {
-    throw new ApiError('validation', 'give {"emails": ["ops@example.com", ...]}', {
-      errors: [{ field: 'emails', message: 'must be an array of email addresses' }],
-    });
-  }
-  const errors: FieldError[] = [];
-  if (emails.length > maxAdminEmails)
-    errors.push({ field: 'emails', message: `at most ${maxAdminEmails} addresses` });
-  const unique = new Set<string>();
-  emails.forEach((email, index) => {
-    if (typeof email !== 'string' || !z.email().safeParse(email.trim()).success) {
-      errors.push({ field: `emails[${index}]`, message: 'is not an email address such as ops@example.com' });
-    } else {
-      unique.add(email.trim().toLowerCase());
-    }
-  });
-  if (errors.length > 0)
-    throw new ApiError('validation', 'some addresses are invalid; see errors', { errors });
-  return [...unique];
 }
 
 async function settingsView(
