@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CertificateSource } from '@gatehouse/db';
 import { rateLimitScopes, record } from '@gatehouse/rate-limits';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
@@ -7,12 +8,12 @@ describe('api certificate manual renewal', () => {
   let api: ApiHarness;
   const acme = randomUUID();
   const custom = randomUUID();
-  function row(id: string, names: string[], source: string) {
+  function row(id: string, names: string[], source: CertificateSource) {
     return {
       id,
       names,
       names_key: names.join(','),
-      status: 'valid',
+      status: 'valid' as const,
       source,
       issuer: 'CN=Test CA',
       not_before: new Date(),

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { CertificateSource, CertificateStatus } from '@gatehouse/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
 const day = 24 * 60 * 60 * 1000;
 
 /** A certificate row as an earlier issuance (or upload) would have left it. */
-function certificateRow(names: string[], overrides: { source?: string; status?: string; notAfter: Date }) {
+function certificateRow(
+  names: string[],
+  overrides: { source?: CertificateSource; status?: CertificateStatus; notAfter: Date },
+) {
   return {
     id: randomUUID(),
     names,

@@ -55,7 +55,7 @@ describe('api certificates', () => {
           certificate_id: failed,
           directory_url: 'https://pebble.test/dir',
           challenge_type: 'http-01',
-          outcome: 'failed',
+          outcome: 'failure',
           error_kind: 'dns',
           error_message: 'NXDOMAIN looking up A for broken.test',
           started_at: new Date('2026-01-02T03:04:00Z'),
@@ -67,7 +67,9 @@ describe('api certificates', () => {
           certificate_id: failed,
           directory_url: 'https://second-ca.test/dir',
           challenge_type: 'dns-01',
-          outcome: 'running',
+          outcome: 'failure',
+          error_kind: 'connection',
+          error_message: 'connect ECONNREFUSED',
           started_at: new Date('2026-01-02T03:05:00Z'),
         },
       ])
@@ -140,13 +142,18 @@ describe('api certificates', () => {
       {
         directoryUrl: 'https://pebble.test/dir',
         challengeType: 'http-01',
-        outcome: 'failed',
+        outcome: 'failure',
         error: { kind: 'dns', message: 'NXDOMAIN looking up A for broken.test' },
         startedAt: '2026-01-02T03:04:00.000Z',
         finishedAt: '2026-01-02T03:04:05.000Z',
         durationMs: 5000,
       },
-      { directoryUrl: 'https://second-ca.test/dir', outcome: 'running', error: null, finishedAt: null },
+      {
+        directoryUrl: 'https://second-ca.test/dir',
+        outcome: 'failure',
+        error: { kind: 'connection', message: 'connect ECONNREFUSED' },
+        finishedAt: null,
+      },
     ]);
     const none = await api.call('GET', '/v1/certificates/{id}', { params: { id: valid } });
     expect(none.body.attempts).toEqual([]);

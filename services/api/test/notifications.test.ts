@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { NotificationKind, NotificationStatus } from '@gatehouse/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
@@ -14,9 +15,9 @@ describe('api notifications', () => {
       .execute();
     const row = (
       id: string,
-      kind: string,
+      kind: NotificationKind,
       certificateId: string | null,
-      status: string,
+      status: NotificationStatus,
       sentAt: Date | null,
     ) => ({
       id,

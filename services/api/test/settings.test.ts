@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CertificateSource } from '@gatehouse/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
@@ -8,12 +9,17 @@ describe('api settings', () => {
   const customWildcard = randomUUID();
   const customSingle = randomUUID();
   const acmeWildcard = randomUUID();
-  function row(id: string, names: string[], source: string, notAfter = new Date(Date.now() + 30 * day)) {
+  function row(
+    id: string,
+    names: string[],
+    source: CertificateSource,
+    notAfter = new Date(Date.now() + 30 * day),
+  ) {
     return {
       id,
       names,
       names_key: names.join(','),
-      status: 'valid',
+      status: 'valid' as const,
       source,
       not_before: new Date(),
       not_after: notAfter,

@@ -1,4 +1,5 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import type { NewCertificate } from '@gatehouse/db';
 import { createSecretBox, createSelfSignedCertificate, keyMatchesCertificate } from '@gatehouse/pki';
 import {
   createTestDatabase,
@@ -153,7 +154,7 @@ describe('renewal', { timeout: 240_000 }, () => {
 
   it('renewal - a certificate that expired without renewal gets a self-signed fallback for its names, or the operator wildcard', async () => {
     const box = createSecretBox(Buffer.from(masterKey, 'base64'));
-    const expiredRow = async (id: string, name: string) => {
+    const expiredRow = async (id: string, name: string): Promise<NewCertificate> => {
       const old = await createSelfSignedCertificate({ commonName: name, dnsNames: [name], days: 1 });
       return {
         id,

@@ -1,5 +1,26 @@
-import type { KeyType } from '@gatehouse/events';
+import type {
+  ChallengePreference,
+  ChallengeType,
+  IssuanceReason,
+  IssueErrorKind,
+  KeyType,
+  WwwMode,
+} from '@gatehouse/events';
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type {
+  AppNetwork,
+  AttemptOutcome,
+  CertificateKeyType,
+  CertificateSource,
+  CertificateStatus,
+  DeploymentStatus,
+  DnsProviderKind,
+  IssuanceJobStatus,
+  NotificationKind,
+  NotificationStatus,
+  OrderStatus,
+  RenewReason,
+} from './column-values.ts';
 
 /** A timestamp column: read as Date, written as Date or ISO string; `now()` default when generated. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -20,13 +41,13 @@ export interface AppsTable {
   /** Container process limit (migration 0008). */
   pids_limit: Generated<number>;
   /** `shared` or `isolated` (a network of the app's own; migration 0008). */
-  network: Generated<string>;
+  network: Generated<AppNetwork>;
   /** Key type the app's certificate is ordered with (migration 0012). */
   key_type: Generated<KeyType>;
   command: ColumnType<string[] | null, string | null, string | null>;
   revision: Generated<number>;
   /** App-level www mode (migration 0003); each domain row carries it too. */
-  www: Generated<string>;
+  www: Generated<WwwMode>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
@@ -43,8 +64,8 @@ export interface DomainsTable {
   app_id: string;
   hostname: string;
   https: boolean;
-  www: Generated<string>;
-  challenge: Generated<string>;
+  www: Generated<WwwMode>;
+  challenge: Generated<ChallengePreference>;
   created_at: CreatedAt;
 }
 
@@ -53,7 +74,7 @@ export interface DeploymentsTable {
   app_id: string;
   revision: number;
   container_id: string | null;
-  status: string;
+  status: DeploymentStatus;
   upstream_host: string | null;
   upstream_port: number | null;
   error_reason: string | null;
@@ -76,9 +97,9 @@ export interface CertificatesTable {
   id: string;
   names: string[];
   names_key: string;
-  status: string;
-  source: string;
-  key_type: Generated<string>;
+  status: CertificateStatus;
+  source: CertificateSource;
+  key_type: Generated<CertificateKeyType>;
   issuer: string | null;
   acme_account_id: string | null;
   serial: string | null;
@@ -87,13 +108,13 @@ export interface CertificatesTable {
   not_before: Timestamp | null;
   not_after: Timestamp | null;
   renew_at: Timestamp | null;
-  renew_reason: string | null;
+  renew_reason: RenewReason | null;
   ari_window_start: Timestamp | null;
   ari_window_end: Timestamp | null;
   ari_next_poll_at: Timestamp | null;
   failure_count: Generated<number>;
   next_retry_at: Timestamp | null;
-  last_error_kind: string | null;
+  last_error_kind: IssueErrorKind | null;
   last_error_message: string | null;
   last_error_at: Timestamp | null;
   preflight: ColumnType<PreflightResult[] | null, string | null, string | null>;
@@ -120,16 +141,16 @@ export interface IssuanceJobsTable {
   id: string;
   certificate_id: string;
   names_key: string;
-  reason: string;
-  challenge: string;
-  key_type: string;
-  status: string;
+  reason: IssuanceReason;
+  challenge: ChallengePreference;
+  key_type: KeyType;
+  status: IssuanceJobStatus;
   attempt: Generated<number>;
   next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
   lease_holder: string | null;
   lease_expires_at: Timestamp | null;
   deferred_reason: string | null;
-  last_error_kind: string | null;
+  last_error_kind: IssueErrorKind | null;
   last_error_message: string | null;
   trace_headers: ColumnType<Record<string, string>, string | undefined, string>;
   created_at: CreatedAt;
@@ -149,8 +170,8 @@ export interface OrdersTable {
   directory_url: string;
   acme_account_id: string | null;
   order_url: string | null;
-  status: string;
-  challenge_type: string | null;
+  status: OrderStatus;
+  challenge_type: ChallengeType | null;
   key_encrypted: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
@@ -162,9 +183,9 @@ export interface OrderAttemptsTable {
   order_id: string | null;
   directory_url: string;
   acme_account_id: string | null;
-  challenge_type: string | null;
-  outcome: string;
-  error_kind: string | null;
+  challenge_type: ChallengeType | null;
+  outcome: AttemptOutcome;
+  error_kind: IssueErrorKind | null;
   error_message: string | null;
   started_at: Timestamp;
   finished_at: Timestamp | null;
@@ -185,7 +206,7 @@ export interface Http01TokensTable {
 export interface DnsProvidersTable {
   id: string;
   zone: string;
-  kind: string;
+  kind: DnsProviderKind;
   config: Json<Record<string, unknown>>;
   secret_encrypted: string | null;
   created_at: CreatedAt;
@@ -194,13 +215,13 @@ export interface DnsProvidersTable {
 
 export interface NotificationsTable {
   id: string;
-  kind: string;
+  kind: NotificationKind;
   certificate_id: string | null;
   dedupe_key: string | null;
   subject: string;
   body: string;
   recipients: string[];
-  status: string;
+  status: NotificationStatus;
   attempts: Generated<number>;
   last_error: string | null;
   sent_at: Timestamp | null;
@@ -215,7 +236,7 @@ export interface NotificationsTable {
 export interface CertificateAlertsTable {
   certificate_id: string;
   started_at: Timestamp;
-  error_kind: string;
+  error_kind: IssueErrorKind;
   error_message: string;
   retry_at: Timestamp | null;
   last_mailed_at: Timestamp;

@@ -1,3 +1,4 @@
+export * from './column-values.ts';
 export { type CreateDbOptions, createDb, type Db } from './create-db.ts';
 export type * from './database.ts';
 export {

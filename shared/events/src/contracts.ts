@@ -11,8 +11,14 @@ export const keyTypeSchema = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rs
 /** A certificate key type: ECDSA P-256 by default, RSA on request (DESIGN.md, Keys). */
 export type KeyType = z.infer<typeof keyTypeSchema>;
 export const challengeTypeSchema = z.enum(['http-01', 'dns-01']);
+export type ChallengeType = z.infer<typeof challengeTypeSchema>;
 export const challengePreferenceSchema = z.enum(['http-01', 'dns-01', 'auto']);
+export type ChallengePreference = z.infer<typeof challengePreferenceSchema>;
 export const wwwModeSchema = z.enum(['none', 'redirect-to-apex', 'redirect-to-www', 'both']);
+export type WwwMode = z.infer<typeof wwwModeSchema>;
+/** Why a certificate is requested: a new domain, a due renewal, or an operator's renew button. */
+export const issuanceReasonSchema = z.enum(['new', 'renewal', 'manual']);
+export type IssuanceReason = z.infer<typeof issuanceReasonSchema>;
 
 /**
  * Why an issuance attempt failed, decided by cert-issuer's classifier. Retry policy and admin mail
@@ -29,6 +35,7 @@ export const issueErrorKindSchema = z.enum([
   'preflight',
   'internal',
 ]);
+export type IssueErrorKind = z.infer<typeof issueErrorKindSchema>;
 
 const appDomainSchema = z.object({
   /** Hostname in punycode. */
@@ -114,8 +121,7 @@ export const certsRequested = defineEvent(
     certificateId: id,
     names: z.array(dnsName).min(1),
     keyType: keyTypeSchema,
-    /** Why: a new domain, a due renewal, or an operator's renew button. */
-    reason: z.enum(['new', 'renewal', 'manual']),
+    reason: issuanceReasonSchema,
     challenge: challengePreferenceSchema,
   }),
 );

@@ -1,7 +1,4 @@
-import type { z } from 'zod';
-import type { issueErrorKindSchema } from './contracts.ts';
-
-type IssueErrorKind = z.infer<typeof issueErrorKindSchema>;
+import type { IssueErrorKind } from './contracts.ts';
 
 /**
  * An issuance error kind in plain words, and what an admin should look at. One source for the notifier's mails,

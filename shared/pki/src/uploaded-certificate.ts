@@ -126,7 +126,7 @@ export function validateCertificateUpload(upload: CertificateUpload, now = new D
     ok: true,
     certificate: {
       facts,
-      chainPem: all.map((certificate) => certificate.toString().trim()).join('\n') + '\n',
+      chainPem: `${all.map((certificate) => certificate.toString().trim()).join('\n')}\n`,
       keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
       keyType,
       warnings,

@@ -1,3 +1,4 @@
+import { type AppNetwork, appNetworks } from '@gatehouse/db';
 import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
@@ -30,8 +31,6 @@ export interface AppSpecInput {
   keyType: KeyType;
 }
 
-export const appNetworks = ['shared', 'isolated'] as const;
-export type AppNetwork = (typeof appNetworks)[number];
 /** Defaults for a small web app; the operator raises them per app. */
 export const appLimitDefaults = { memoryMb: 512, pidsLimit: 256 } as const;
 export type CreateAppInput = AppSpecInput & { name: string };

@@ -55,7 +55,7 @@ export function toAppView(
     port: app.port,
     env,
     command: app.command,
-    www: app.www as WwwMode,
+    www: app.www,
     memoryMb: app.memory_mb,
     pidsLimit: app.pids_limit,
     network: app.network,
@@ -65,7 +65,7 @@ export function toAppView(
       url: `${domain.https ? 'https' : 'http'}://${domain.hostname}`,
       hostname: domain.hostname,
       https: domain.https,
-      challenge: domain.challenge as ChallengePreference,
+      challenge: domain.challenge,
     })),
     container: deployment
       ? {

@@ -24,7 +24,6 @@ import {
 import type { CreateAppInput, PatchAppInput } from './app-input.ts';
 import { type AppView, maskedEnvValue, toAppView } from './app-representation.ts';
 import {
-  type ChallengePreference,
   certificateNames,
   claimedHostnames,
   commonChallenge,
@@ -75,7 +74,7 @@ export async function updateApp(
     await lockAppName(trx, name);
     const current = await findAppByName(trx, name);
     if (!current) throw notFound(name);
-    const currentWww = current.www as WwwMode;
+    const currentWww = current.www;
     const currentDomains = toDomainSpecs(await listDomainRows(trx, [current.id]));
     const www = patch.www ?? currentWww;
     const domains = patch.domains ?? currentDomains;
@@ -179,7 +178,7 @@ export async function getAppOrThrow(
 export async function getAppWwwOrThrow(db: Db, name: string): Promise<WwwMode> {
   const app = await findAppByName(db, name);
   if (!app) throw notFound(name);
-  return app.www as WwwMode;
+  return app.www;
 }
 
 /** One page of apps by name, after `afterName` (exclusive); env values masked. */
@@ -278,7 +277,7 @@ function appSpec(app: AppRow, domains: readonly DomainSpec[]) {
     name: app.name,
     image: app.image,
     port: app.port,
-    domains: domains.map((domain) => ({ ...domain, www: app.www as WwwMode })),
+    domains: domains.map((domain) => ({ ...domain, www: app.www })),
     command: app.command,
     revision: app.revision,
   };
@@ -317,7 +316,7 @@ function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {
   return rows.map((row) => ({
     hostname: row.hostname,
     https: row.https,
-    challenge: row.challenge as ChallengePreference,
+    challenge: row.challenge,
   }));
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AppRow, Database, DomainRow } from '@gatehouse/db';
+import type { AppNetwork, AppRow, Database, DomainRow } from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
@@ -95,7 +95,7 @@ export async function findHostnameConflicts(
   const rows = await query.execute();
   const conflicts: Array<{ hostname: string; app: string }> = [];
   for (const row of rows) {
-    const counterpart = wwwCounterpart(row.hostname, row.www as WwwMode);
+    const counterpart = wwwCounterpart(row.hostname, row.www);
     if (wanted.has(row.hostname)) conflicts.push({ hostname: row.hostname, app: row.name });
     else if (counterpart !== undefined && wanted.has(counterpart))
       conflicts.push({ hostname: counterpart, app: row.name });
@@ -116,7 +116,7 @@ export async function insertApp(
     www: WwwMode;
     memoryMb: number;
     pidsLimit: number;
-    network: string;
+    network: AppNetwork;
     keyType: KeyType;
   },
 ): Promise<AppRow> {
@@ -154,7 +154,7 @@ export async function updateAppRow(
     www?: WwwMode;
     memoryMb?: number;
     pidsLimit?: number;
-    network?: string;
+    network?: AppNetwork;
     keyType?: KeyType;
   },
 ): Promise<AppRow> {

@@ -1,4 +1,4 @@
-import type { Db } from '@gatehouse/db';
+import { certificateStatuses, type Db } from '@gatehouse/db';
 import { explainErrorKind } from '@gatehouse/events';
 import { normalizeName, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
@@ -49,8 +49,6 @@ export const uploadSchema = z.strictObject({
     .meta({ description: 'PEM: the leaf key, unencrypted (stored sealed)' }),
 });
 
-/** Every status a certificate can have (DESIGN.md). */
-export const certificateStatuses = ['pending', 'valid', 'renewing', 'failed', 'expired', 'fallback'] as const;
 const statusSchema = z.enum(certificateStatuses);
 
 /**

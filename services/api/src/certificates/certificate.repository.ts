@@ -1,4 +1,10 @@
-import type { CertificateRow, Database, OrderAttemptsTable, PreflightResult } from '@gatehouse/db';
+import type {
+  CertificateRow,
+  CertificateStatus,
+  Database,
+  OrderAttemptsTable,
+  PreflightResult,
+} from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
 import type { Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
 import { sql } from 'kysely';
@@ -103,7 +109,7 @@ export const certificateSorts = ['created', 'expiry'] as const;
 export type CertificateSort = (typeof certificateSorts)[number];
 
 export interface CertificateFilter {
-  status?: string;
+  status?: CertificateStatus;
   /** Certificates covering this normalized name: listing it, or a wildcard one label above it. */
   coveringName?: { name: string; wildcard?: string };
   /** Certificates linked to the app with this name. */

@@ -97,7 +97,7 @@ async function challengeOfCertificate(trx: Transaction<Database>, certificateId:
   return commonChallenge(
     domains.map((domain) => ({
       https: domain.https,
-      challenge: domain.challenge as 'http-01' | 'dns-01' | 'auto',
+      challenge: domain.challenge,
     })),
   );
 }

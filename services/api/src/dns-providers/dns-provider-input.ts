@@ -1,4 +1,5 @@
 import { execCommandReason, forbiddenHostReason, hostPort, type OutboundAllowlist } from '@gatehouse/config';
+import { type DnsProviderKind, dnsProviderKinds } from '@gatehouse/db';
 import { normalizeName } from '@gatehouse/pki';
 import { z } from 'zod';
 
@@ -76,9 +77,6 @@ export const secretFieldOf: Record<DnsProviderKind, string | undefined> = {
   webhook: 'token',
   exec: undefined,
 };
-
-export const dnsProviderKinds = ['rfc2136', 'cloudflare', 'webhook', 'exec'] as const;
-export type DnsProviderKind = (typeof dnsProviderKinds)[number];
 
 export interface DnsProviderInput {
   zone: string;

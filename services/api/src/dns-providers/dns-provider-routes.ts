@@ -1,24 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '@gatehouse/db';
+import type { Db, DnsProviderKind } from '@gatehouse/db';
 import { dnsProviderSecretContext, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { type FieldError, fieldPath } from '../http/field-errors.ts';
 import { listLimits, parsePage, toPage } from '../http/pagination.ts';
-import {
-  type DnsProviderKind,
-  type DnsProviderPolicy,
-  parseDnsProviderInput,
-  secretFieldOf,
-} from './dns-provider-input.ts';
+import { type DnsProviderPolicy, parseDnsProviderInput, secretFieldOf } from './dns-provider-input.ts';
 
 /** The secret-box context of a provider's secret: a sealed value moved to another row does not open. */
 
 interface DnsProviderRow {
   id: string;
   zone: string;
-  kind: string;
+  kind: DnsProviderKind;
   config: unknown;
   secret_encrypted: string | null;
   created_at: Date;
@@ -110,7 +105,7 @@ async function findOrThrow(db: Db, id: string): Promise<DnsProviderRow> {
  */
 function view(row: DnsProviderRow, box: SecretBox) {
   const config = { ...(row.config as Record<string, unknown>) };
-  const secretField = secretFieldOf[row.kind as DnsProviderKind];
+  const secretField = secretFieldOf[row.kind];
   let secretReadable: boolean | undefined;
   if (secretField && row.secret_encrypted) {
     try {

@@ -1,11 +1,17 @@
+import {
+  attemptOutcomes,
+  certificateSources,
+  certificateStatuses,
+  notificationKinds,
+  notificationStatuses,
+} from '@gatehouse/db';
 import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { limitNames } from '@gatehouse/rate-limits';
 import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
-import { certificateStatuses, uploadSchema } from '../certificates/certificate-routes.ts';
+import { uploadSchema } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
 import { dnsProviderRequestSchema } from '../dns-providers/dns-provider-input.ts';
-import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
 import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
 import { adminEmailsSchema, fallbackCertificateSchema } from '../settings/settings-input.ts';
 import { requestBodyJsonSchema } from './request-body.ts';
@@ -51,7 +57,7 @@ const certificateProperties = {
   id: { type: 'string', format: 'uuid' },
   names: { type: 'array', items: { type: 'string' }, minItems: 1 },
   status: { type: 'string', enum: [...certificateStatuses] },
-  source: { type: 'string', enum: ['acme', 'custom', 'self-signed', 'local-ca'] },
+  source: { type: 'string', enum: [...certificateSources] },
   issuer: nullable({ type: 'string', description: 'CA directory URL (ACME) or issuer name (uploaded)' }),
   keyType: { type: 'string' },
   notBefore: nullable(dateTime),
@@ -916,7 +922,7 @@ export const openApiDocument = {
           id: { type: 'string' },
           directoryUrl: { type: 'string' },
           challengeType: nullable({ type: 'string' }),
-          outcome: { type: 'string' },
+          outcome: { type: 'string', enum: [...attemptOutcomes] },
           error: nullable({
             type: 'object',
             additionalProperties: false,

@@ -1,4 +1,4 @@
-import type { Db } from '@gatehouse/db';
+import { type Db, type NotificationKind, notificationKinds } from '@gatehouse/db';
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -6,18 +6,6 @@ import { ApiError } from '../errors.ts';
 import type { FieldError } from '../http/field-errors.ts';
 import { type PageRequest, parsePage, toPage } from '../http/pagination.ts';
 import { parseQueryParameters } from '../http/query-parameters.ts';
-
-/** The kinds the notifier records (see services/notifier). */
-export const notificationKinds = [
-  'issue-failed',
-  'reminder',
-  'expiring',
-  'fallback-activated',
-  'recovered',
-  'digest',
-] as const;
-/** pending → sent | digested (went out inside a digest) | unsent (no SMTP or no address) | failed (gave up). */
-export const notificationStatuses = ['pending', 'sent', 'digested', 'unsent', 'failed'] as const;
 
 const querySchema = {
   certificateId: z.uuid({ error: 'must be a certificate id (a UUID)' }),
@@ -31,7 +19,7 @@ const cursorKeyPattern = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\
 
 interface Filter {
   certificateId?: string;
-  kind?: string;
+  kind?: NotificationKind;
   page: PageRequest;
 }
 

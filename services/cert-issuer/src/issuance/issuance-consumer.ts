@@ -1,5 +1,11 @@
-import type { Database } from '@gatehouse/db';
-import { certsRenewalDue, certsRequested } from '@gatehouse/events';
+import type { CertificateKeyType, Database } from '@gatehouse/db';
+import {
+  type ChallengePreference,
+  certsRenewalDue,
+  certsRequested,
+  type KeyType,
+  keyTypeSchema,
+} from '@gatehouse/events';
 import { on, PermanentEventError, type Subscription } from '@gatehouse/messaging';
 import type { Transaction } from 'kysely';
 import { enqueueIssuance } from './job-queue.ts';
@@ -29,7 +35,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
         challenge: await lastChallengePreference(trx, certificate.id),
-        keyType: certificate.key_type,
+        keyType: orderableKeyType(certificate),
       });
       onQueued();
     }),
@@ -47,11 +53,25 @@ async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
   return certificate;
 }
 
+/**
+ * The key type to order a renewal with: the certificate's own. Only an uploaded certificate can have one that
+ * Gatehouse does not order (RSA 3072), and uploads are never renewed, so such a renewal is a poison message.
+ */
+function orderableKeyType(certificate: { id: string; key_type: CertificateKeyType }): KeyType {
+  const parsed = keyTypeSchema.safeParse(certificate.key_type);
+  if (!parsed.success) {
+    throw new PermanentEventError(
+      `certificate ${certificate.id} has key type ${certificate.key_type}, which Gatehouse does not order`,
+    );
+  }
+  return parsed.data;
+}
+
 /** A renewal keeps the domain's challenge policy: the preference its latest request carried. */
 async function lastChallengePreference(
   trx: Transaction<Database>,
   certificateId: string,
-): Promise<'http-01' | 'dns-01' | 'auto'> {
+): Promise<ChallengePreference> {
   const job = await trx
     .selectFrom('issuance_jobs')
     .select('challenge')
@@ -60,6 +80,5 @@ async function lastChallengePreference(
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  const preference = job?.challenge;
-  return preference === 'http-01' || preference === 'dns-01' ? preference : 'auto';
+  return job?.challenge ?? 'auto';
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Database, type Db, type IssuanceJobRow, lockNames } from '@gatehouse/db';
+import type { ChallengePreference, IssuanceReason, IssueErrorKind, KeyType } from '@gatehouse/events';
 import { currentTraceHeaders } from '@gatehouse/telemetry';
 import { sql, type Transaction } from 'kysely';
 
@@ -8,9 +9,9 @@ export const openJobStatuses = ['queued', 'running', 'deferred'] as const;
 export interface JobRequest {
   certificateId: string;
   namesKey: string;
-  reason: 'new' | 'renewal' | 'manual';
-  challenge: 'http-01' | 'dns-01' | 'auto';
-  keyType: string;
+  reason: IssuanceReason;
+  challenge: ChallengePreference;
+  keyType: KeyType;
 }
 
 /**
@@ -148,12 +149,12 @@ export async function finishJob(
   jobId: string,
   outcome:
     | { status: 'done' }
-    | { status: 'failed'; kind: string; message: string }
+    | { status: 'failed'; kind: IssueErrorKind; message: string }
     | {
         status: 'deferred';
         until: Date;
         reason: string;
-        kind?: string;
+        kind?: IssueErrorKind;
         message?: string;
         countAttempt: boolean;
       },

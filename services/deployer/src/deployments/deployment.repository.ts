@@ -1,18 +1,7 @@
-import type { Database, Db, DeploymentsTable } from '@gatehouse/db';
+import type { Database, Db, DeploymentStatus, DeploymentsTable } from '@gatehouse/db';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 
 export type DeploymentRow = Selectable<DeploymentsTable>;
-
-/**
- * Deployment statuses. The api shows an app's newest row, so every attempt and every observation
- * (a death, a removal) is a new row; older rows only change status when their container is gone.
- * - `running`: this row's container serves the app;
- * - `failed`: the attempt (or the container, `container-died`) failed, see error_reason;
- * - `replaced`: a newer revision took over and this container was removed;
- * - `exited`: the container died and was reported by a `failed`/`container-died` row;
- * - `removed`: the app was deleted and its containers removed.
- */
-export type DeploymentStatus = 'running' | 'failed' | 'replaced' | 'exited' | 'removed';
 
 /** Lock key (`pg_advisory_xact_lock(hashtext(...))`): one deployer works on an app at a time. */
 export function appLockName(appId: string): string {
