@@ -1,5 +1,6 @@
-/** Why a deployment failed; stored as `deployments.error_reason` and sent in `deployments.failed`. */
-export type DeployFailureReason = 'image-missing' | 'start-failed' | 'unhealthy' | 'container-died';
+import type { DeployFailureReason } from '@gatehouse/db';
+
+export type { DeployFailureReason };
 
 /**
  * A deployment that cannot succeed as specified: retrying the same revision will not help, so it is

@@ -46,6 +46,10 @@ export type AttemptOutcome = (typeof attemptOutcomes)[number];
 export const deploymentStatuses = ['running', 'failed', 'replaced', 'exited', 'removed'] as const;
 export type DeploymentStatus = (typeof deploymentStatuses)[number];
 
+/** Why a deployment failed; stored as `deployments.error_reason` and sent in `deployments.failed`. */
+export const deployFailureReasons = ['image-missing', 'start-failed', 'unhealthy', 'container-died'] as const;
+export type DeployFailureReason = (typeof deployFailureReasons)[number];
+
 /** An app's container network: the shared apps network, or one of its own that only Traefik joins. */
 export const appNetworks = ['shared', 'isolated'] as const;
 export type AppNetwork = (typeof appNetworks)[number];

@@ -13,6 +13,7 @@ import type {
   CertificateKeyType,
   CertificateSource,
   CertificateStatus,
+  DeployFailureReason,
   DeploymentStatus,
   DnsProviderKind,
   IssuanceJobStatus,
@@ -77,7 +78,7 @@ export interface DeploymentsTable {
   status: DeploymentStatus;
   upstream_host: string | null;
   upstream_port: number | null;
-  error_reason: string | null;
+  error_reason: DeployFailureReason | null;
   error_message: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;

@@ -1,4 +1,4 @@
-import type { Database, Db, DeploymentStatus, DeploymentsTable } from '@gatehouse/db';
+import type { Database, Db, DeployFailureReason, DeploymentStatus, DeploymentsTable } from '@gatehouse/db';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 
 export type DeploymentRow = Selectable<DeploymentsTable>;
@@ -44,7 +44,7 @@ export interface NewDeployment {
   status: DeploymentStatus;
   containerId?: string | null;
   upstream?: { host: string; port: number } | null;
-  error?: { reason: string; message: string } | null;
+  error?: { reason: DeployFailureReason; message: string } | null;
 }
 
 export async function insertDeployment(trx: Transaction<Database>, row: NewDeployment): Promise<void> {
