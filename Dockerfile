@@ -19,6 +19,7 @@ COPY shared/pki/package.json shared/pki/
 COPY shared/rate-limits/package.json shared/rate-limits/
 COPY shared/runtime/package.json shared/runtime/
 COPY shared/telemetry/package.json shared/telemetry/
+COPY shared/service-harness/package.json shared/service-harness/
 COPY shared/testing/package.json shared/testing/
 COPY services/api/package.json services/api/
 COPY services/cli/package.json services/cli/
@@ -42,8 +43,6 @@ ENV TURBO_TELEMETRY_DISABLED=1
 COPY tsconfig.json turbo.json ./
 COPY shared/ shared/
 COPY services/ services/
-# Service tests import the root test helpers (test/service-process.ts); the type check covers them too.
-COPY test/ test/
 RUN npm run typecheck && touch /tmp/typecheck.ok
 
 # ---- runtime: production dependencies and sources only ---------------------------------------------------------

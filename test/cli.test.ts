@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { masterKey, repoRoot, type ServiceProcess, startReadyService } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -10,8 +11,6 @@ import {
   type TestNatsServer,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { masterKey } from '../services/cert-issuer/test/service.ts';
-import { repoRoot, type ServiceProcess, startReadyService } from './service-process.ts';
 
 const bin = join(repoRoot, 'services', 'cli', 'bin', 'gatehouse.js');
 

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '@gatehouse/service-harness';
 import { challtestsrv, freePort, makeCertificateChain } from '@gatehouse/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from './service-process.ts';
 import { startStack, type TestStack } from './stack.ts';
 
 /** Debian's chromium (scripts/bootstrap installs it); the tests drive it with playwright-core over CDP. */

@@ -17,6 +17,7 @@ import {
   renderRolesSql,
   roleName,
 } from '@gatehouse/db';
+import { repoRoot, startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   createTestRoles,
@@ -30,7 +31,6 @@ import {
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { repoRoot, startServiceProcess } from './service-process.ts';
 import { startStack, type TestStack } from './stack.ts';
 
 const privileges = { s: 'SELECT', i: 'INSERT', u: 'UPDATE', d: 'DELETE' } as const;

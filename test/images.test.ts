@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { repoRoot } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -16,7 +17,6 @@ import {
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { repoRoot } from './service-process.ts';
 
 const run = promisify(execFile);
 const suffix = Math.random().toString(36).slice(2, 8);

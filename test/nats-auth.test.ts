@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { natsInboxPrefix, natsServerAuthorization } from '@gatehouse/messaging';
+import { startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -13,7 +14,6 @@ import {
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceProcess } from './service-process.ts';
 import { startStack, type TestStack } from './stack.ts';
 
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';

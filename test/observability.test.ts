@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type SmtpReceiver, startSmtpReceiver } from '@gatehouse/service-harness';
 import {
   freePort,
   type OtlpReceiver,
@@ -8,7 +9,6 @@ import {
 } from '@gatehouse/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SmtpReceiver, startSmtpReceiver } from '../services/notifier/test/smtp-receiver.ts';
 import { startStack, type TestStack } from './stack.ts';
 
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';

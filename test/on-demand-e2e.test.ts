@@ -4,6 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import {
+  type CertIssuerProcess,
+  masterKey,
+  type ReadyServiceProcess,
+  startCertIssuer,
+  startReadyService,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -16,7 +23,6 @@ import {
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
 import {
   CORE_FILE_NAME,
   ON_DEMAND_FILE_NAME,
@@ -26,7 +32,6 @@ import {
   type TraefikDynamicConfig,
   validateTraefikConfig,
 } from '../services/proxy-config/src/traefik/index.ts';
-import { type ReadyServiceProcess, startReadyService } from './service-process.ts';
 
 /**
  * On-demand TLS across services: the first handshake for an allowed name goes through cert-issuer's terminator

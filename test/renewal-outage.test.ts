@@ -1,4 +1,15 @@
 import {
+  type CertIssuerProcess,
+  certificateRow,
+  masterKey,
+  requestCertificate,
+  type ServiceProcess,
+  type SmtpReceiver,
+  startCertIssuer,
+  startReadyService,
+  startSmtpReceiver,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   createTestRoles,
   freePort,
@@ -11,10 +22,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
-import { certificateRow, requestCertificate } from '../services/cert-issuer/test/support.ts';
-import { type SmtpReceiver, startSmtpReceiver } from '../services/notifier/test/smtp-receiver.ts';
-import { type ServiceProcess, startReadyService } from './service-process.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = `outage-${suffix}.test`;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ServiceProcess, startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -11,7 +12,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startServiceProcess } from './service-process.ts';
 
 const services = ['api', 'deployer', 'cert-issuer', 'renewal-scheduler', 'proxy-config', 'notifier'] as const;
 const apiToken = randomBytes(32).toString('base64');

@@ -5,6 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsService, natsServerAuthorization, natsServices } from '@gatehouse/messaging';
 import {
+  masterKey,
+  type ServiceProcess,
+  startCertIssuer,
+  startReadyService,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   createTestRoles,
   freePort,
@@ -17,8 +23,6 @@ import {
   type TestRoles,
   waitFor,
 } from '@gatehouse/testing';
-import { masterKey, startCertIssuer } from '../services/cert-issuer/test/service.ts';
-import { type ServiceProcess, startReadyService } from './service-process.ts';
 
 /** The product's main path as real processes: api, deployer, cert-issuer and proxy-config, with Pebble. */
 export interface TestStack {

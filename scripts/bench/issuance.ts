@@ -36,6 +36,7 @@ import { cpus } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { type CertIssuerProcess, requestCertificate, startCertIssuer } from '@gatehouse/service-harness';
 import {
   challtestsrvClient,
   createTestDatabase,
@@ -47,8 +48,6 @@ import {
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import { sql } from 'kysely';
-import { type CertIssuerProcess, startCertIssuer } from '../../services/cert-issuer/test/service.ts';
-import { requestCertificate } from '../../services/cert-issuer/test/support.ts';
 
 const { values: flags } = parseArgs({
   options: {

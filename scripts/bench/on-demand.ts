@@ -17,8 +17,8 @@ import { createServer as createTcpServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'node:tls';
 import { parseArgs } from 'node:util';
+import { startCertIssuer } from '@gatehouse/service-harness';
 import { createTestDatabase, freePort, startNatsServer, startPebble } from '@gatehouse/testing';
-import { startCertIssuer } from '../../services/cert-issuer/test/service.ts';
 
 const { values: flags } = parseArgs({
   options: { names: { type: 'string', default: '10' }, repeat: { type: 'string', default: '50' } },

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  masterKey,
+  type ReadyServiceProcess,
+  startCertIssuer,
+  startReadyService,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -8,8 +14,6 @@ import {
   type TestNatsServer,
   type TestPebble,
 } from '@gatehouse/testing';
-import { masterKey, startCertIssuer } from '../../services/cert-issuer/test/service.ts';
-import { type ReadyServiceProcess, startReadyService } from '../service-process.ts';
 import type { FuzzTargets } from './hostile-requests.ts';
 
 /**

@@ -6,6 +6,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createSecretBox, dnsProviderSecretContext, splitCertificateChain } from '@gatehouse/pki';
 import {
+  attemptsOf,
+  type CertIssuerProcess,
+  certificateRow,
+  masterKey,
+  requestCertificate,
+  startCertIssuer,
+  verifyChain,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -16,8 +25,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 // DNS-01 end to end against the testbed's BIND (TESTBED.md): Pebble resolves through BIND, so the CA
 // validates against the real authoritative server; cert-issuer writes by RFC 2136 and checks propagation

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { attemptsOf, certificateRow, requestCertificate, startCertIssuer } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -10,8 +11,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, requestCertificate } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 

@@ -1,6 +1,13 @@
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
+  type CertIssuerProcess,
+  certificateRow,
+  requestCertificate,
+  startCertIssuer,
+  verifyChain,
+} from '@gatehouse/service-harness';
+import {
   type AriProxy,
   createTestDatabase,
   freePort,
@@ -14,8 +21,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, startCertIssuer } from './service.ts';
-import { certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;

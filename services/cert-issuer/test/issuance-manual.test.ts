@@ -2,6 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
+  attemptsOf,
+  type CertIssuerProcess,
+  certificateRow,
+  requestCertificate,
+  startCertIssuer,
+  verifyChain,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -12,8 +20,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;

@@ -1,4 +1,12 @@
 import {
+  attemptsOf,
+  type CertIssuerProcess,
+  certificateRow,
+  requestCertificate,
+  startCertIssuer,
+  verifyChain,
+} from '@gatehouse/service-harness';
+import {
   type AriProxy,
   createTestDatabase,
   freePort,
@@ -11,8 +19,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;

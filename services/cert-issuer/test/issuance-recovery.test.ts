@@ -1,3 +1,4 @@
+import { attemptsOf, certificateRow, requestCertificate, startCertIssuer } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -10,8 +11,6 @@ import {
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttp01Responder } from '../src/challenges/http01-responder.ts';
-import { startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, requestCertificate } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 

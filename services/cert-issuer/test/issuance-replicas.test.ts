@@ -1,3 +1,4 @@
+import { type CertIssuerProcess, requestCertificate, startCertIssuer } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -10,8 +11,6 @@ import {
 } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, startCertIssuer } from './service.ts';
-import { requestCertificate } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 

@@ -1,6 +1,16 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecretBox, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
 import {
+  attemptsOf,
+  type CertIssuerProcess,
+  certificateRow,
+  emittedEvents,
+  masterKey,
+  requestCertificate,
+  startCertIssuer,
+  verifyChain,
+} from '@gatehouse/service-harness';
+import {
   challtestsrv,
   createTestDatabase,
   freePort,
@@ -12,8 +22,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from './service.ts';
-import { attemptsOf, certificateRow, emittedEvents, requestCertificate, verifyChain } from './support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;

@@ -4,6 +4,12 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { connect, type PeerCertificate } from 'node:tls';
 import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
 import {
+  type CertIssuerProcess,
+  masterKey,
+  startCertIssuer,
+  startServiceProcess,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -14,8 +20,6 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceProcess } from '../../../test/service-process.ts';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from './service.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const name = (label: string) => `${label}-${suffix}.test`;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSecretBox } from '@gatehouse/pki';
+import { type ReadyServiceProcess, startReadyService } from '@gatehouse/service-harness';
 import type { TestDatabase, TestNatsServer } from '@gatehouse/testing';
-import { type ReadyServiceProcess, startReadyService } from '../../../test/service-process.ts';
 
 export type DeployerProcess = ReadyServiceProcess;
 

@@ -9,6 +9,12 @@ import {
 } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
+  type ServiceProcess,
+  type SmtpReceiver,
+  startReadyService,
+  startSmtpReceiver,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   startNatsServer,
   type TestDatabase,
@@ -18,9 +24,7 @@ import {
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type ServiceProcess, startReadyService } from '../../../test/service-process.ts';
 import { notifierConfigShape } from '../src/config.ts';
-import { type SmtpReceiver, startSmtpReceiver } from './smtp-receiver.ts';
 
 const REMINDER_MS = 3_000;
 

@@ -12,6 +12,7 @@ import {
 } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, createSelfSignedCertificate, type PemPair } from '@gatehouse/pki';
+import { type ServiceProcess, startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -24,7 +25,6 @@ import {
 import type { Transaction } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
 import { validateTraefikConfig } from '../src/traefik/index.ts';
 
 /**

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { certsIssued, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, createSelfSignedCertificate } from '@gatehouse/pki';
+import { type ServiceProcess, startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -16,7 +17,6 @@ import {
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
 import {
   CORE_FILE_NAME,
   ON_DEMAND_FILE_NAME,

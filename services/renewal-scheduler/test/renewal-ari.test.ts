@@ -1,5 +1,14 @@
 import { ariCertId } from '@gatehouse/pki';
 import {
+  type CertIssuerProcess,
+  certificateRow,
+  masterKey,
+  requestCertificate,
+  type ServiceProcess,
+  startCertIssuer,
+  startReadyService,
+} from '@gatehouse/service-harness';
+import {
   type AriProxy,
   createTestDatabase,
   freePort,
@@ -14,9 +23,6 @@ import {
 } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startReadyService } from '../../../test/service-process.ts';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from '../../cert-issuer/test/service.ts';
-import { certificateRow, requestCertificate } from '../../cert-issuer/test/support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 

@@ -2,6 +2,14 @@ import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import type { NewCertificate } from '@gatehouse/db';
 import { createSecretBox, createSelfSignedCertificate, keyMatchesCertificate } from '@gatehouse/pki';
 import {
+  certificateRow,
+  masterKey,
+  requestCertificate,
+  type ServiceProcess,
+  startCertIssuer,
+  startReadyService,
+} from '@gatehouse/service-harness';
+import {
   createTestDatabase,
   freePort,
   startNatsServer,
@@ -13,9 +21,6 @@ import {
 } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startReadyService } from '../../../test/service-process.ts';
-import { masterKey, startCertIssuer } from '../../cert-issuer/test/service.ts';
-import { certificateRow, requestCertificate } from '../../cert-issuer/test/support.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort, waitFor } from '@gatehouse/testing';
 
-export const repoRoot = join(import.meta.dirname, '..');
+/** The repository's root: this file is shared/service-harness/src/service-process.ts. */
+export const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -53,7 +55,6 @@ export async function startReadyService(
   name: string,
   env: Record<string, string>,
 ): Promise<ReadyServiceProcess> {
-  const { freePort, waitFor } = await import('@gatehouse/testing');
   const healthPort = await freePort();
   const child = startServiceProcess(name, {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestDatabase, TestNatsServer, TestPebble } from '@gatehouse/testing';
 import { freePort, waitFor } from '@gatehouse/testing';
-import { type ServiceProcess, startServiceProcess } from '../../../test/service-process.ts';
+import { type ServiceProcess, startServiceProcess } from './service-process.ts';
 
 export const masterKey = randomBytes(32).toString('base64');
 
