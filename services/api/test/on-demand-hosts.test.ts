@@ -47,8 +47,25 @@ describe('api on-demand hosts', () => {
     expect(all.body.hosts[1].notAfter).toEqual(expect.any(String));
     const one = await api.call('GET', '/v1/on-demand-hosts', { query: { hostname: 'A.OD.test' } });
     expect(one.body.hosts.map((host: { hostname: string }) => host.hostname)).toEqual(['a.od.test']);
-    const limited = await api.call('GET', '/v1/on-demand-hosts', { query: { limit: '1' } });
-    expect(limited.body.hosts).toHaveLength(1);
+    const firstPage = await api.call('GET', '/v1/on-demand-hosts', { query: { limit: '1' } });
+    expect(firstPage.body.hosts.map((host: { hostname: string }) => host.hostname)).toEqual(['b.od.test']);
+    const secondPage = await api.call('GET', '/v1/on-demand-hosts', {
+      query: { limit: '1', cursor: firstPage.body.nextCursor },
+    });
+    expect(secondPage.body.hosts.map((host: { hostname: string }) => host.hostname)).toEqual(['a.od.test']);
+    expect(secondPage.body.nextCursor).toBeNull();
+  });
+
+  it('api - a cursor of another list is a 400, not a misread page', async () => {
+    const notifications = await api.call('GET', '/v1/notifications', { query: { limit: '1' } });
+    const foreign = Buffer.from(JSON.stringify({ k: 'notifications:newest', v: ['x', 'y'] })).toString(
+      'base64url',
+    );
+    for (const cursor of [foreign, 'not-a-cursor', notifications.body.nextCursor ?? foreign]) {
+      const response = await api.call('GET', '/v1/on-demand-hosts', { query: { cursor } });
+      expect(response.status).toBe(400);
+      expect(response.body.errors[0].field).toBe('cursor');
+    }
   });
 
   it('api - bad on-demand filters are a 400 problem naming each one', async () => {
@@ -65,7 +82,7 @@ describe('api on-demand hosts', () => {
     );
     expect(fields.hostname).toMatch(/^must be a host name: /);
     expect(fields.limit).toBe('must be at least 1');
-    expect(fields.color).toBe('is not a known filter (hostname, limit)');
+    expect(fields.color).toBe('is not a known filter (hostname, limit, cursor)');
   });
 
   it('api - on-demand hosts need the bearer token', async () => {

@@ -452,19 +452,19 @@ export const openApiDocument = {
           'List the names that got a certificate at their first TLS handshake (on-demand TLS), newest first',
         parameters: [
           { name: 'hostname', in: 'query', schema: { type: 'string' } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          ...pageParameters(100, 500),
         ],
         responses: {
           '200': {
-            description: 'On-demand hosts',
+            description: 'One page of on-demand hosts, newest first',
             content: json({
               type: 'object',
               additionalProperties: false,
-              required: ['hosts'],
-              properties: { hosts: { type: 'array', items: ref('OnDemandHost') } },
+              required: ['hosts', 'nextCursor'],
+              properties: { hosts: { type: 'array', items: ref('OnDemandHost') }, nextCursor },
             }),
           },
-          '400': problem('A bad filter'),
+          '400': problem('A bad filter, limit or cursor'),
           '401': unauthorized,
         },
       },

@@ -1,9 +1,11 @@
 import type { Db } from '@gatehouse/db';
 import { normalizeName } from '@gatehouse/pki';
 import { Router } from 'express';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import type { FieldError } from '../http/field-errors.ts';
+import { type PageRequest, parsePage, toPage } from '../http/pagination.ts';
 import { parseQueryParameters } from '../http/query-parameters.ts';
 
 const querySchema = {
@@ -15,26 +17,31 @@ const querySchema = {
     }
     return normalized.name;
   }),
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(500, 'must be at most 500'),
 };
+
+/** 100 per page by default (as before pagination), at most 500. */
+const onDemandLimits = { defaultLimit: 100, maxLimit: 500 };
+const cursorKind = 'on-demand-hosts:newest';
+const cursorKeyPattern = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
 
 interface Filter {
   hostname?: string;
-  limit: number;
+  page: PageRequest;
 }
 
 function parseQuery(query: Record<string, unknown>): Filter {
   const errors: FieldError[] = [];
-  const filter: Filter = {
-    limit: 100,
-    ...parseQueryParameters(query, querySchema, errors, {
-      unknownMessage: 'is not a known filter (hostname, limit)',
+  const filter: Filter = { page: parsePage(query, cursorKind, onDemandLimits, errors) };
+  const after = filter.page.after;
+  if (after && !(after.length === 2 && cursorKeyPattern.test(after[0]!) && after[1]!.length > 0))
+    errors.push({ field: 'cursor', message: 'is not a cursor of this list; pass nextCursor unchanged' });
+  Object.assign(
+    filter,
+    parseQueryParameters(query, querySchema, errors, {
+      unknownMessage: 'is not a known filter (hostname, limit, cursor)',
+      handledElsewhere: ['limit', 'cursor'],
     }),
-  };
+  );
   if (errors.length > 0)
     throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
   return filter;
@@ -42,7 +49,7 @@ function parseQuery(query: Record<string, unknown>): Filter {
 
 /**
  * `GET /v1/on-demand-hosts`: the names that got a certificate at their first TLS handshake (on-demand TLS,
- * cert-issuer's terminator), newest first, with their certificate's state.
+ * cert-issuer's terminator), newest first, with their certificate's state, in cursor pages.
  */
 export function onDemandHostRoutes(db: Db): Router {
   const router = Router();
@@ -57,14 +64,26 @@ export function onDemandHostRoutes(db: Db): Router {
         'on_demand_hosts.created_at',
         'certificates.status',
         'certificates.not_after',
+        sql<string>`on_demand_hosts.created_at::text`.as('created_key'),
       ])
+      // Newest first; ties (same microsecond) by host name, descending too, so (created_at, hostname) is one keyset.
       .orderBy('on_demand_hosts.created_at', 'desc')
-      .orderBy('on_demand_hosts.hostname')
-      .limit(filter.limit);
+      .orderBy('on_demand_hosts.hostname', 'desc')
+      .limit(filter.page.limit + 1);
+    if (filter.page.after) {
+      const [createdKey, hostname] = filter.page.after;
+      query = query.where(
+        sql<boolean>`(on_demand_hosts.created_at, on_demand_hosts.hostname) < (${createdKey}::timestamptz, ${hostname})`,
+      );
+    }
     if (filter.hostname) query = query.where('on_demand_hosts.hostname', '=', filter.hostname);
-    const rows = await query.execute();
+    const shown = toPage(await query.execute(), filter.page, cursorKind, (row) => [
+      row.created_key,
+      row.hostname,
+    ]);
     response.json({
-      hosts: rows.map((row) => ({
+      nextCursor: shown.nextCursor,
+      hosts: shown.rows.map((row) => ({
         hostname: row.hostname,
         certificateId: row.certificate_id,
         status: row.status,
