@@ -2,8 +2,8 @@ import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath } from '../http/field-errors.ts';
-import { listLimits, parsePage, toPage } from '../http/pagination.ts';
+import type { FieldError } from '../http/field-errors.ts';
+import { parseUnfilteredPage, toPage } from '../http/pagination.ts';
 import { parseCreateApp, parsePatchApp } from './app-input.ts';
 import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
 
@@ -19,14 +19,7 @@ export function appRoutes(db: Db, box: SecretBox): Router {
   });
 
   router.get('/', async (request, response) => {
-    const errors: FieldError[] = [];
-    for (const key of Object.keys(request.query)) {
-      if (key !== 'limit' && key !== 'cursor')
-        errors.push({ field: fieldPath([key]), message: 'is not a known parameter (limit, cursor)' });
-    }
-    const page = parsePage(request.query, 'apps:name', listLimits, errors);
-    if (errors.length > 0)
-      throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
+    const page = parseUnfilteredPage(request.query, 'apps:name');
     const apps = await listApps(db, box, { limit: page.limit + 1, afterName: page.after?.[0] });
     const shown = toPage(apps, page, 'apps:name', (app) => [app.name]);
     response.json({ apps: shown.rows, nextCursor: shown.nextCursor });

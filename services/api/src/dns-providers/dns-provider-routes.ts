@@ -4,8 +4,7 @@ import { dnsProviderSecretContext, type SecretBox } from '@gatehouse/pki';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
-import { type FieldError, fieldPath } from '../http/field-errors.ts';
-import { listLimits, parsePage, toPage } from '../http/pagination.ts';
+import { parseUnfilteredPage, toPage } from '../http/pagination.ts';
 import { type DnsProviderPolicy, parseDnsProviderInput, secretFieldOf } from './dns-provider-input.ts';
 
 /** The secret-box context of a provider's secret: a sealed value moved to another row does not open. */
@@ -58,14 +57,7 @@ export function dnsProviderRoutes(db: Db, box: SecretBox, policy: DnsProviderPol
   });
 
   router.get('/', async (request, response) => {
-    const errors: FieldError[] = [];
-    for (const key of Object.keys(request.query)) {
-      if (key !== 'limit' && key !== 'cursor')
-        errors.push({ field: fieldPath([key]), message: 'is not a known parameter (limit, cursor)' });
-    }
-    const page = parsePage(request.query, 'dns-providers:zone', listLimits, errors);
-    if (errors.length > 0)
-      throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
+    const page = parseUnfilteredPage(request.query, 'dns-providers:zone');
     let query = db.selectFrom('dns_providers').selectAll();
     if (page.after !== undefined) query = query.where('zone', '>', page.after[0]!);
     const rows = await query

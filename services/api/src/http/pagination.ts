@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { FieldError } from './field-errors.ts';
+import { ApiError } from '../errors.ts';
+import { type FieldError, fieldPath } from './field-errors.ts';
 
 /**
  * Cursor pagination for the list endpoints (`?limit=&cursor=`, answered with `nextCursor`).
@@ -56,6 +57,19 @@ export function parsePage(
         message: 'is not a cursor of this list and order; pass nextCursor from the previous page unchanged',
       });
   }
+  return page;
+}
+
+/** The page of a list that takes no filters: any parameter but `limit` and `cursor` is a 400, as is a bad one. */
+export function parseUnfilteredPage(query: Record<string, unknown>, kind: string): PageRequest {
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(query)) {
+    if (key !== 'limit' && key !== 'cursor')
+      errors.push({ field: fieldPath([key]), message: 'is not a known parameter (limit, cursor)' });
+  }
+  const page = parsePage(query, kind, listLimits, errors);
+  if (errors.length > 0)
+    throw new ApiError('validation', 'the query has invalid parameters; see errors', { errors });
   return page;
 }
 
