@@ -3,7 +3,6 @@ import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema }
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
 import {
-  type ChallengePreference,
   certificateNames,
   type DomainSpec,
   maxHostnameLength,
@@ -52,40 +51,97 @@ const nameSchema = z
     /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
     'must be 1–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen, as in shop-2',
   );
-const imageSchema = z.string().superRefine((image, ctx) => {
-  const reason = describeBadImageReference(image);
-  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason });
-});
+const imageSchema = z
+  .string()
+  .superRefine((image, ctx) => {
+    const reason = describeBadImageReference(image);
+    if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason });
+  })
+  .meta({ description: 'Docker image reference: [registry/][namespace/]name[:tag][@digest]' });
 const portSchema = z
   .number()
   .int('must be a whole number')
   .min(1, 'must be between 1 and 65535')
   .max(65535, 'must be between 1 and 65535');
-const commandSchema = z.array(z.string()).nullable();
+const commandSchema = z
+  .array(z.string())
+  .nullable()
+  .meta({ description: "The container's Cmd; null keeps the image's default" });
 const memorySchema = z
   .number()
   .int('must be a whole number of MiB')
   .min(16, 'must be at least 16 (MiB)')
-  .max(1_048_576, 'must be at most 1048576 (MiB, 1 TiB)');
+  .max(1_048_576, 'must be at most 1048576 (MiB, 1 TiB)')
+  .meta({ description: "The container's memory limit in MiB (swap included); 512 unless given" });
 const pidsSchema = z
   .number()
   .int('must be a whole number')
   .min(8, 'must be at least 8 processes')
-  .max(65_536, 'must be at most 65536 processes');
-const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks.join(', ')}` });
-const keyTypeInputSchema = z.enum(keyTypeSchema.options, {
-  error: `must be one of ${keyTypeSchema.options.join(', ')}`,
+  .max(65_536, 'must be at most 65536 processes')
+  .meta({ description: 'How many processes the container may run; 256 unless given' });
+const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks.join(', ')}` }).meta({
+  description:
+    '`shared` (default): the apps network (DOCKER_NETWORK); `isolated`: a network of its own that only Traefik joins, so other apps cannot reach it',
 });
-const wwwSchema = z.enum(wwwModeSchema.options, {
-  error: `must be one of ${wwwModeSchema.options.join(', ')}`,
+const keyTypeInputSchema = z
+  .enum(keyTypeSchema.options, { error: `must be one of ${keyTypeSchema.options.join(', ')}` })
+  .meta({
+    description:
+      "The certificate's key: ECDSA P-256 unless asked otherwise; changing it orders a certificate with the new key type",
+  });
+const wwwSchema = z
+  .enum(wwwModeSchema.options, { error: `must be one of ${wwwModeSchema.options.join(', ')}` })
+  .meta({ description: 'What the www counterpart of each domain does; `none` unless given' });
+const challengeSchema = z.enum(challengePreferenceSchema.options, {
+  error: `must be one of ${challengePreferenceSchema.options.join(', ')}`,
 });
+
+const domainUrlSchema = z
+  .string()
+  .meta({ description: 'http:// or https:// URL with only a host, as in https://shop.example.com' });
+/**
+ * One domain: its URL, or `{url, challenge}`. The URL is parsed here (scheme, host, certificate policy) so each
+ * bad entry gets its own message on its own path.
+ */
+const domainEntrySchema = z
+  .union(
+    [
+      domainUrlSchema,
+      z.strictObject({
+        url: domainUrlSchema,
+        challenge: challengeSchema
+          .optional()
+          .meta({ description: 'How to validate it; `auto` unless given' }),
+      }),
+    ],
+    { error: 'must be a URL string or {url, challenge}, as in "https://shop.example.com"' },
+  )
+  .transform((entry, ctx): DomainSpec => {
+    const { url, challenge = 'auto' } = typeof entry === 'string' ? { url: entry } : entry;
+    const parsed = parseDomainUrl(url, challenge);
+    if (parsed.ok) return parsed.domain;
+    ctx.addIssue({ code: 'custom', message: parsed.reason, path: typeof entry === 'string' ? [] : ['url'] });
+    return z.NEVER;
+  });
+const domainsSchema = z
+  .array(domainEntrySchema)
+  .max(maxDomainsPerApp, `an app has at most ${maxDomainsPerApp} domains; split it into several apps`);
+
+const envKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envSchema = z
+  .record(
+    z.string().regex(envKey, 'names must be letters, digits and underscores, not starting with a digit'),
+    z
+      .string({ error: 'must be a string (quote numbers and booleans)' })
+      .refine((value) => !value.includes('\0'), 'must not contain a NUL character'),
+  )
+  .meta({ description: "The container's environment; stored sealed, shown masked" });
 
 const specShape = {
   image: imageSchema,
   port: portSchema,
-  // Checked field by field below, so every bad entry gets its own message.
-  domains: z.array(z.unknown()),
-  env: z.record(z.string(), z.unknown()),
+  domains: domainsSchema,
+  env: envSchema,
   command: commandSchema,
   www: wwwSchema,
   memoryMb: memorySchema,
@@ -93,7 +149,9 @@ const specShape = {
   network: networkSchema,
   keyType: keyTypeInputSchema,
 };
-const createSchema = z.strictObject({
+
+/** `POST /v1/apps`: the validator, and (through OpenAPI) the documented request schema. */
+export const createAppSchema = z.strictObject({
   name: nameSchema,
   ...specShape,
   env: specShape.env.optional(),
@@ -104,25 +162,24 @@ const createSchema = z.strictObject({
   network: networkSchema.optional(),
   keyType: keyTypeInputSchema.optional(),
 });
-const patchSchema = z.strictObject(specShape).partial();
+/** `PATCH /v1/apps/{name}`: any of the fields (at least one); `name` cannot change. */
+export const patchAppSchema = z.strictObject(specShape).partial().meta({ minProperties: 1 });
 
 /** Validates a `POST /v1/apps` body; every bad field is reported, not only the first. */
 export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
-  const shape = createSchema.safeParse(body, { error: plainErrorMap });
-  const errors = shape.success ? [] : zodFieldErrors(shape.error);
-  const raw = isRecord(body) ? body : {};
-  const www = shape.success ? (shape.data.www ?? 'none') : wwwOrNone(raw.www);
-  const domains = Array.isArray(raw.domains) ? parseDomains(raw.domains, www, errors) : [];
-  const env = isRecord(raw.env) ? parseEnv(raw.env, errors) : {};
-  if (!shape.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
+  const shape = createAppSchema.safeParse(body, { error: plainErrorMap });
+  if (!shape.success) return { ok: false, errors: dedupe(zodFieldErrors(shape.error)) };
+  const www = shape.data.www ?? 'none';
+  const errors = domainSetErrors(shape.data.domains, www);
+  if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
     value: {
       name: shape.data.name,
       image: shape.data.image,
       port: shape.data.port,
-      domains,
-      env,
+      domains: shape.data.domains,
+      env: shape.data.env ?? {},
       command: shape.data.command ?? null,
       www,
       memoryMb: shape.data.memoryMb ?? appLimitDefaults.memoryMb,
@@ -141,47 +198,30 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   if (isRecord(body) && 'name' in body) {
     return { ok: false, errors: [{ field: 'name', message: 'cannot be changed; create a new app instead' }] };
   }
-  const shape = patchSchema.safeParse(body, { error: plainErrorMap });
-  const errors = shape.success ? [] : zodFieldErrors(shape.error);
-  const raw = isRecord(body) ? body : {};
   if (isRecord(body) && Object.keys(body).length === 0) {
-    errors.push({ field: '(body)', message: 'name at least one field to change' });
+    return { ok: false, errors: [{ field: '(body)', message: 'name at least one field to change' }] };
   }
-  const www = raw.www === undefined ? currentWww : wwwOrNone(raw.www);
+  const shape = patchAppSchema.safeParse(body, { error: plainErrorMap });
+  if (!shape.success) return { ok: false, errors: dedupe(zodFieldErrors(shape.error)) };
+  const { domains, ...rest } = shape.data;
+  const errors = domains === undefined ? [] : domainSetErrors(domains, rest.www ?? currentWww);
+  if (errors.length > 0) return { ok: false, errors };
   const value: PatchAppInput = {};
-  if (Array.isArray(raw.domains)) value.domains = parseDomains(raw.domains, www, errors);
-  if (isRecord(raw.env)) value.env = parseEnv(raw.env, errors);
-  if (!shape.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
-  const data = shape.data;
-  if (data.image !== undefined) value.image = data.image;
-  if (data.port !== undefined) value.port = data.port;
-  if (data.command !== undefined) value.command = data.command;
-  if (data.www !== undefined) value.www = data.www;
-  if (data.memoryMb !== undefined) value.memoryMb = data.memoryMb;
-  if (data.pidsLimit !== undefined) value.pidsLimit = data.pidsLimit;
-  if (data.network !== undefined) value.network = data.network;
-  if (data.keyType !== undefined) value.keyType = data.keyType;
+  for (const [key, fieldValue] of Object.entries(rest)) {
+    if (fieldValue !== undefined) Object.assign(value, { [key]: fieldValue });
+  }
+  if (domains !== undefined) value.domains = domains;
   return { ok: true, value };
 }
 
-/** Parses each domain entry, collecting one error per bad entry, duplicates and a too-large name set. */
-function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldError[]): DomainSpec[] {
-  const domains: DomainSpec[] = [];
-  if (entries.length > maxDomainsPerApp) {
-    errors.push({
-      field: 'domains',
-      message: `an app has at most ${maxDomainsPerApp} domains (got ${entries.length}); split it into several apps`,
-    });
-    return domains;
-  }
+/**
+ * The rules about an app's domains together, under its www mode: no name twice, www counterparts that fit in
+ * a DNS name and are https when their pair is, and at most one certificate's worth of names.
+ */
+function domainSetErrors(domains: readonly DomainSpec[], www: WwwMode): FieldError[] {
+  const errors: FieldError[] = [];
   const seen = new Map<string, number>();
-  entries.forEach((entry, index) => {
-    const parsed = parseDomainEntry(entry, index);
-    if (!parsed.ok) {
-      errors.push(parsed.error);
-      return;
-    }
-    const { domain } = parsed;
+  domains.forEach((domain, index) => {
     const counterpartName = wwwCounterpart(domain.hostname, www);
     if (counterpartName !== undefined && counterpartName.length > maxHostnameLength) {
       errors.push({
@@ -199,10 +239,9 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
       return;
     }
     seen.set(domain.hostname, index);
-    domains.push(domain);
   });
   const byHostname = new Map(domains.map((domain) => [domain.hostname, domain]));
-  for (const domain of domains) {
+  for (const domain of byHostname.values()) {
     if (!domain.https) continue;
     // A www counterpart listed as http:// would need a certificate (it is redirected over TLS) and none at once.
     const counterpart = byHostname.get(wwwCounterpart(domain.hostname, www) ?? '');
@@ -213,92 +252,13 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
       });
     }
   }
-  if (certificateNames(domains, www).length > maxCertificateNames) {
+  if (certificateNames([...byHostname.values()], www).length > maxCertificateNames) {
     errors.push({
       field: 'domains',
       message: `one certificate covers at most ${maxCertificateNames} names (www counterparts included); split the app`,
     });
   }
-  return domains;
-}
-
-function parseDomainEntry(
-  entry: unknown,
-  index: number,
-): { ok: true; domain: DomainSpec } | { ok: false; error: FieldError } {
-  let url: unknown = entry;
-  let challenge: ChallengePreference = 'auto';
-  let path: PropertyKey[] = ['domains', index];
-  if (isRecord(entry)) {
-    const unknownKey = Object.keys(entry).find((key) => key !== 'url' && key !== 'challenge');
-    if (unknownKey !== undefined) {
-      return {
-        ok: false,
-        error: { field: fieldPath([...path, unknownKey]), message: 'is not a known field' },
-      };
-    }
-    url = entry.url;
-    path = [...path, 'url'];
-    if (entry.challenge !== undefined) {
-      const parsedChallenge = challengePreferenceSchema.safeParse(entry.challenge);
-      if (!parsedChallenge.success) {
-        return {
-          ok: false,
-          error: {
-            field: fieldPath(['domains', index, 'challenge']),
-            message: `must be one of ${challengePreferenceSchema.options.join(', ')}`,
-          },
-        };
-      }
-      challenge = parsedChallenge.data;
-    }
-  } else if (typeof entry !== 'string') {
-    return {
-      ok: false,
-      error: {
-        field: fieldPath(path),
-        message: 'must be a URL string or {url, challenge}, as in "https://shop.example.com"',
-      },
-    };
-  }
-  if (typeof url !== 'string') {
-    return {
-      ok: false,
-      error: { field: fieldPath(path), message: url === undefined ? 'is required' : 'must be a string' },
-    };
-  }
-  const parsed = parseDomainUrl(url, challenge);
-  if (!parsed.ok) return { ok: false, error: { field: fieldPath(path), message: parsed.reason } };
-  return parsed;
-}
-
-const envKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function parseEnv(env: Record<string, unknown>, errors: FieldError[]): Record<string, string> {
-  const parsed: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (!envKey.test(key)) {
-      errors.push({
-        field: fieldPath(['env', key]),
-        message: 'names must be letters, digits and underscores, not starting with a digit',
-      });
-    } else if (typeof value !== 'string') {
-      errors.push({
-        field: fieldPath(['env', key]),
-        message: 'must be a string (quote numbers and booleans)',
-      });
-    } else if (value.includes('\0')) {
-      errors.push({ field: fieldPath(['env', key]), message: 'must not contain a NUL character' });
-    } else {
-      parsed[key] = value;
-    }
-  }
-  return parsed;
-}
-
-function wwwOrNone(value: unknown): WwwMode {
-  const parsed = wwwModeSchema.safeParse(value);
-  return parsed.success ? parsed.data : 'none';
+  return dedupe(errors);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -7,6 +7,7 @@ import {
 } from '@gatehouse/db';
 import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
 import { limitNames } from '@gatehouse/rate-limits';
+import { createAppSchema, patchAppSchema } from '../apps/app-input.ts';
 import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { uploadSchema } from '../certificates/certificate-routes.ts';
@@ -82,70 +83,6 @@ const certificateProperties = {
     },
   },
   failureCount: { type: 'integer', minimum: 0, description: 'Failed rounds since the last success' },
-};
-
-const appSpecProperties = {
-  image: {
-    type: 'string',
-    description: 'Docker image reference: [registry/][namespace/]name[:tag][@digest]',
-    pattern: '^\\S+$',
-  },
-  port: { type: 'integer', minimum: 1, maximum: 65535 },
-  domains: {
-    type: 'array',
-    items: {
-      oneOf: [
-        {
-          type: 'string',
-          description: 'http:// or https:// URL with only a host, as in https://shop.example.com',
-        },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url'],
-          properties: {
-            url: { type: 'string' },
-            challenge: { type: 'string', enum: challengePreferenceSchema.options, default: 'auto' },
-          },
-        },
-      ],
-    },
-  },
-  env: {
-    type: 'object',
-    propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-    additionalProperties: { type: 'string' },
-  },
-  command: nullable({ type: 'array', items: { type: 'string' }, description: "The container's Cmd" }),
-  www: { type: 'string', enum: wwwModeSchema.options, default: 'none' },
-  memoryMb: {
-    type: 'integer',
-    minimum: 16,
-    maximum: 1_048_576,
-    default: 512,
-    description: "The container's memory limit in MiB (swap included)",
-  },
-  pidsLimit: {
-    type: 'integer',
-    minimum: 8,
-    maximum: 65_536,
-    default: 256,
-    description: 'How many processes the container may run',
-  },
-  network: {
-    type: 'string',
-    enum: ['shared', 'isolated'],
-    default: 'shared',
-    description:
-      '`shared`: the apps network (DOCKER_NETWORK); `isolated`: a network of its own that only Traefik joins, so other apps cannot reach it',
-  },
-  keyType: {
-    type: 'string',
-    enum: keyTypeSchema.options,
-    default: 'ecdsa-p256',
-    description:
-      "The certificate's key: ECDSA P-256 unless asked otherwise; changing it orders a certificate with the new key type",
-  },
 };
 
 const nameParameter = {
@@ -692,21 +629,8 @@ export const openApiDocument = {
           },
         },
       },
-      CreateApp: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'image', 'port', 'domains'],
-        properties: {
-          name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
-          ...appSpecProperties,
-        },
-      },
-      PatchApp: {
-        type: 'object',
-        additionalProperties: false,
-        minProperties: 1,
-        properties: appSpecProperties,
-      },
+      CreateApp: requestBodyJsonSchema(createAppSchema),
+      PatchApp: requestBodyJsonSchema(patchAppSchema),
       App: {
         type: 'object',
         additionalProperties: false,
