@@ -24,7 +24,7 @@ export {
   registeredDomain,
   sortNames,
 } from './names.ts';
-export { lifetimeRenewAt } from './renewal-time.ts';
+export { lifetimeRenewAt, type Random, spreadRenewAt } from './renewal-time.ts';
 export {
   appEnvContext,
   certificateKeyContext,

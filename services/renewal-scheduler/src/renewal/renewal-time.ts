@@ -1,20 +1,6 @@
-import { lifetimeRenewAt } from '@gatehouse/pki';
+import type { Random } from '@gatehouse/pki';
 
-/** A number in [0, 1), injectable so tests can pin the spread. */
-export type Random = () => number;
-
-const DAY_MS = 86_400_000;
-
-/**
- * The lifetime rule's time, moved earlier by a random part of a spread window (a twentieth of the
- * lifetime, at most a day), so certificates issued together (a fleet migrated at once) do not all renew
- * in the same minute again and again. Only ever earlier: a spread never eats into the safety margin.
- */
-export function spreadRenewAt(notBefore: Date, notAfter: Date, random: Random = Math.random): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  const spread = Math.min(lifetime / 20, DAY_MS);
-  return new Date(lifetimeRenewAt(notBefore, notAfter).getTime() - Math.floor(random() * spread));
-}
+export type { Random };
 
 /**
  * A time in the CA's suggested window (RFC 9773 §4.2): uniformly random inside it, so a CA can spread its

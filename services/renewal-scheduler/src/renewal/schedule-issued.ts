@@ -1,6 +1,6 @@
 import type { Database } from '@gatehouse/db';
+import { type Random, spreadRenewAt } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
-import { type Random, spreadRenewAt } from './renewal-time.ts';
 
 export interface IssuedCertificate {
   certificateId: string;
