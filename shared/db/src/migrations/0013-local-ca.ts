@@ -10,6 +10,9 @@ import { type Kysely, sql } from 'kysely';
  * `domains.mode` says how a domain gets its certificate (`acme`, `custom`, `fallback-only`, `local-ca`);
  * existing rows keep `acme`, except internal names (only ever served over http:// before this), which take
  * `local-ca`, their default from now on.
+ *
+ * `certificates_due_renewal` (0006) is rebuilt to include local CA certificates: renewal-scheduler renews
+ * them by the same lifetime rule, and a claim whose predicate the index does not match would scan the table.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -36,9 +39,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     where hostname = 'localhost' or hostname like '%.localhost' or hostname = 'local' or hostname like '%.local'
        or hostname = 'home.arpa' or hostname like '%.home.arpa' or hostname = 'internal'
        or hostname like '%.internal' or hostname ~ '^[0-9.]+$' or hostname like '%:%'`.execute(db);
+  await db.schema.dropIndex('certificates_due_renewal').execute();
+  await db.schema
+    .createIndex('certificates_due_renewal')
+    .on('certificates')
+    .column('renew_at')
+    .where(sql<boolean>`status = 'valid' and source in ('acme', 'local-ca') and renew_at is not null`)
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropIndex('certificates_due_renewal').execute();
+  await db.schema
+    .createIndex('certificates_due_renewal')
+    .on('certificates')
+    .column('renew_at')
+    .where(sql<boolean>`status = 'valid' and source = 'acme' and renew_at is not null`)
+    .execute();
   await db.schema.alterTable('domains').dropColumn('mode').execute();
   await db.schema.dropTable('local_ca_certificates').execute();
 }
