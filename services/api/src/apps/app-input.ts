@@ -1,4 +1,5 @@
 import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import { type CertificateMode, certificateModes } from '@gatehouse/pki';
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
 import {
@@ -37,7 +38,11 @@ export const appLimitDefaults = { memoryMb: 512, pidsLimit: 256 } as const;
 export type CreateAppInput = AppSpecInput & { name: string };
 export type PatchAppInput = Partial<AppSpecInput>;
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+/**
+ * A parse result. A refusal is `unprocessable` when the input is well-formed and only a domain's certificate
+ * mode cannot serve its name (acme for an internal name): a 422, where malformed input is a 400.
+ */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError[]; unprocessable: boolean };
 
 /** A CA puts at most 100 names on one certificate (Let's Encrypt's limit). */
 const maxCertificateNames = 100;
@@ -77,6 +82,7 @@ const networkSchema = z.enum(appNetworks, { error: `must be one of ${appNetworks
 const keyTypeInputSchema = z.enum(keyTypeSchema.options, {
   error: `must be one of ${keyTypeSchema.options.join(', ')}`,
 });
+const certificateModeSchema = z.enum(certificateModes);
 const wwwSchema = z.enum(wwwModeSchema.options, {
   error: `must be one of ${wwwModeSchema.options.join(', ')}`,
 });
@@ -113,9 +119,10 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
   const errors = shape.success ? [] : zodFieldErrors(shape.error);
   const raw = isRecord(body) ? body : {};
   const www = shape.success ? (shape.data.www ?? 'none') : wwwOrNone(raw.www);
-  const domains = Array.isArray(raw.domains) ? parseDomains(raw.domains, www, errors) : [];
+  const modeRefusals = new Set<FieldError>();
+  const domains = Array.isArray(raw.domains) ? parseDomains(raw.domains, www, errors, modeRefusals) : [];
   const env = isRecord(raw.env) ? parseEnv(raw.env, errors) : {};
-  if (!shape.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
+  if (!shape.success || errors.length > 0) return refusal(errors, modeRefusals);
   return {
     ok: true,
     value: {
@@ -140,7 +147,11 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
  */
 export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchAppInput> {
   if (isRecord(body) && 'name' in body) {
-    return { ok: false, errors: [{ field: 'name', message: 'cannot be changed; create a new app instead' }] };
+    return {
+      ok: false,
+      errors: [{ field: 'name', message: 'cannot be changed; create a new app instead' }],
+      unprocessable: false,
+    };
   }
   const shape = patchSchema.safeParse(body, { error: plainErrorMap });
   const errors = shape.success ? [] : zodFieldErrors(shape.error);
@@ -150,9 +161,10 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   }
   const www = raw.www === undefined ? currentWww : wwwOrNone(raw.www);
   const value: PatchAppInput = {};
-  if (Array.isArray(raw.domains)) value.domains = parseDomains(raw.domains, www, errors);
+  const modeRefusals = new Set<FieldError>();
+  if (Array.isArray(raw.domains)) value.domains = parseDomains(raw.domains, www, errors, modeRefusals);
   if (isRecord(raw.env)) value.env = parseEnv(raw.env, errors);
-  if (!shape.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
+  if (!shape.success || errors.length > 0) return refusal(errors, modeRefusals);
   const data = shape.data;
   if (data.image !== undefined) value.image = data.image;
   if (data.port !== undefined) value.port = data.port;
@@ -165,8 +177,24 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   return { ok: true, value };
 }
 
-/** Parses each domain entry, collecting one error per bad entry, duplicates and a too-large name set. */
-function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldError[]): DomainSpec[] {
+function refusal(errors: FieldError[], modeRefusals: ReadonlySet<FieldError>): Parsed<never> {
+  return {
+    ok: false,
+    errors: dedupe(errors),
+    unprocessable: errors.length > 0 && errors.every((error) => modeRefusals.has(error)),
+  };
+}
+
+/**
+ * Parses each domain entry, collecting one error per bad entry, duplicates and a too-large name set; errors
+ * that are only a certificate mode refused for the name are also put in `modeRefusals`.
+ */
+function parseDomains(
+  entries: readonly unknown[],
+  www: WwwMode,
+  errors: FieldError[],
+  modeRefusals: Set<FieldError>,
+): DomainSpec[] {
   const domains: DomainSpec[] = [];
   if (entries.length > maxDomainsPerApp) {
     errors.push({
@@ -180,6 +208,7 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
     const parsed = parseDomainEntry(entry, index);
     if (!parsed.ok) {
       errors.push(parsed.error);
+      if (parsed.kind === 'mode') modeRefusals.add(parsed.error);
       return;
     }
     const { domain } = parsed;
@@ -223,19 +252,27 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
   return domains;
 }
 
-function parseDomainEntry(
-  entry: unknown,
-  index: number,
-): { ok: true; domain: DomainSpec } | { ok: false; error: FieldError } {
+type EntryResult =
+  | { ok: true; domain: DomainSpec }
+  | { ok: false; error: FieldError; kind: 'invalid' | 'mode' };
+
+const domainEntryKeys = new Set(['url', 'challenge', 'mode']);
+
+function parseDomainEntry(entry: unknown, index: number): EntryResult {
   let url: unknown = entry;
   let challenge: ChallengePreference = 'auto';
+  let mode: CertificateMode | undefined;
   let path: PropertyKey[] = ['domains', index];
   if (isRecord(entry)) {
-    const unknownKey = Object.keys(entry).find((key) => key !== 'url' && key !== 'challenge');
+    const unknownKey = Object.keys(entry).find((key) => !domainEntryKeys.has(key));
     if (unknownKey !== undefined) {
       return {
         ok: false,
-        error: { field: fieldPath([...path, unknownKey]), message: 'is not a known field' },
+        error: {
+          field: fieldPath([...path, unknownKey]),
+          message: 'is not a known field (url, challenge, mode)',
+        },
+        kind: 'invalid',
       };
     }
     url = entry.url;
@@ -249,27 +286,46 @@ function parseDomainEntry(
             field: fieldPath(['domains', index, 'challenge']),
             message: `must be one of ${challengePreferenceSchema.options.join(', ')}`,
           },
+          kind: 'invalid',
         };
       }
       challenge = parsedChallenge.data;
+    }
+    if (entry.mode !== undefined) {
+      const parsedMode = certificateModeSchema.safeParse(entry.mode);
+      if (!parsedMode.success) {
+        return {
+          ok: false,
+          error: {
+            field: fieldPath(['domains', index, 'mode']),
+            message: `must be one of ${certificateModes.join(', ')}`,
+          },
+          kind: 'invalid',
+        };
+      }
+      mode = parsedMode.data;
     }
   } else if (typeof entry !== 'string') {
     return {
       ok: false,
       error: {
         field: fieldPath(path),
-        message: 'must be a URL string or {url, challenge}, as in "https://shop.example.com"',
+        message: 'must be a URL string or {url, challenge, mode}, as in "https://shop.example.com"',
       },
+      kind: 'invalid',
     };
   }
   if (typeof url !== 'string') {
     return {
       ok: false,
       error: { field: fieldPath(path), message: url === undefined ? 'is required' : 'must be a string' },
+      kind: 'invalid',
     };
   }
-  const parsed = parseDomainUrl(url, challenge);
-  if (!parsed.ok) return { ok: false, error: { field: fieldPath(path), message: parsed.reason } };
+  const parsed = parseDomainUrl(url, challenge, mode);
+  if (!parsed.ok) {
+    return { ok: false, error: { field: fieldPath(path), message: parsed.reason }, kind: parsed.kind };
+  }
   return parsed;
 }
 

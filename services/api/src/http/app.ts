@@ -36,6 +36,7 @@ export interface ApiAppOptions {
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
   validation: { status: 400, title: 'Bad Request' },
+  unprocessable: { status: 422, title: 'Unprocessable Content' },
   'not-found': { status: 404, title: 'Not Found' },
   conflict: { status: 409, title: 'Conflict' },
 };
