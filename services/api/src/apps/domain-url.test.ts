@@ -86,7 +86,10 @@ describe('api domain urls', () => {
     expect(certificateNames(domains, 'none')).toEqual(['shop.test']);
     expect(commonChallenge(domains)).toBe('http-01');
     expect(
-      commonChallenge([...domains, { hostname: 'b.test', https: true, challenge: 'dns-01' as const, mode: 'acme' as const }]),
+      commonChallenge([
+        ...domains,
+        { hostname: 'b.test', https: true, challenge: 'dns-01' as const, mode: 'acme' as const },
+      ]),
     ).toBe('auto');
   });
 

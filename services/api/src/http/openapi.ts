@@ -1,9 +1,11 @@
 import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import { certificateModes } from '@gatehouse/pki';
 import { limitNames } from '@gatehouse/rate-limits';
 import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { certificateStatuses } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
+import { pemMediaType } from '../local-ca/local-ca-routes.ts';
 import { notificationKinds, notificationStatuses } from '../notifications/notification-routes.ts';
 import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
 
@@ -97,6 +99,12 @@ const appSpecProperties = {
           properties: {
             url: { type: 'string' },
             challenge: { type: 'string', enum: challengePreferenceSchema.options, default: 'auto' },
+            mode: {
+              type: 'string',
+              enum: [...certificateModes],
+              description:
+                'How the domain gets its certificate: `acme` (the default for public names), `custom` (waits for an uploaded certificate, never orders), `fallback-only` (the fallback certificate or a self-signed one, never a CA) or `local-ca` (the default for internal names and IP addresses). `acme` for an internal DNS name such as app.internal is refused with 422.',
+            },
           },
         },
       ],
@@ -173,6 +181,9 @@ export const openApiDocument = {
           '400': problem('Invalid fields, listed in `errors`'),
           '401': unauthorized,
           '409': problem('The name or a host name is used by another app'),
+          '422': problem(
+            'A domain asks for a certificate mode its name cannot have (acme for an internal name)',
+          ),
         },
       },
       get: {
@@ -224,6 +235,9 @@ export const openApiDocument = {
           '401': unauthorized,
           '404': problem('No such app'),
           '409': problem('A host name is used by another app'),
+          '422': problem(
+            'A domain asks for a certificate mode its name cannot have (acme for an internal name)',
+          ),
         },
       },
       delete: {
@@ -479,6 +493,20 @@ export const openApiDocument = {
           },
           '400': problem('A bad filter'),
           '401': unauthorized,
+        },
+      },
+    },
+    '/v1/local-ca/root.pem': {
+      get: {
+        summary:
+          "The local CA's root certificate (PEM), to install in trust stores; it signs the certificates of internal names (localhost, *.internal, *.home.arpa, *.local, IP addresses)",
+        responses: {
+          '200': {
+            description: 'The root certificate',
+            content: { [pemMediaType]: { schema: { type: 'string' } } },
+          },
+          '401': unauthorized,
+          '404': problem('No local CA yet: it is made with the first certificate for an internal name'),
         },
       },
     },
@@ -770,12 +798,13 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['url', 'hostname', 'https', 'challenge'],
+              required: ['url', 'hostname', 'https', 'challenge', 'mode'],
               properties: {
                 url: { type: 'string', pattern: '^https?://[^/]+$' },
                 hostname: { type: 'string', description: 'Lower-case, IDNs as punycode' },
                 https: { type: 'boolean' },
                 challenge: { type: 'string', enum: challengePreferenceSchema.options },
+                mode: { type: 'string', enum: [...certificateModes] },
               },
             },
           },
