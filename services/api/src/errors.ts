@@ -1,7 +1,10 @@
 import type { FieldError } from './http/field-errors.ts';
 
-/** Every way a request can be refused on purpose; the HTTP layer maps each to a status. */
-export type ApiErrorCode = 'validation' | 'not-found' | 'conflict';
+/**
+ * Every way a request can be refused on purpose; the HTTP layer maps each to a status. `unprocessable` (422): the
+ * input is well-formed but asks for something the policy refuses (an ACME certificate for an internal name).
+ */
+export type ApiErrorCode = 'validation' | 'unprocessable' | 'not-found' | 'conflict';
 
 /**
  * A refusal the caller can act on. `message` is shown to the caller as the problem's detail, so it says what

@@ -60,6 +60,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     notifications: 's',
     // Lists on-demand hosts; a restore inserts them.
     on_demand_hosts: 'si',
+    // Serves the local CA's root (GET /v1/local-ca/root.pem); a restore replaces an unused local CA by the archive's.
+    local_ca_certificates: 'sid',
   },
   // Runs containers: reads the app (and its sealed env), writes deployments. No certificates, keys or credentials.
   deployer: {
@@ -74,6 +76,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     certificates: 'siu',
     domains: 's',
     on_demand_hosts: 'si',
+    // Creates the local CA's root once and each new intermediate; signs leaves with the newest.
+    local_ca_certificates: 'si',
     dns_providers: 's',
     http01_tokens: 'siud',
     issuance_jobs: 'siu',

@@ -1,4 +1,5 @@
 import type {
+  CertificateMode,
   ChallengePreference,
   ChallengeType,
   IssuanceReason,
@@ -67,6 +68,19 @@ export interface DomainsTable {
   https: boolean;
   www: Generated<WwwMode>;
   challenge: Generated<ChallengePreference>;
+  /** How the domain gets its certificate: acme, custom, fallback-only or local-ca (migration 0013). */
+  mode: Generated<CertificateMode>;
+  created_at: CreatedAt;
+}
+
+/** The local CA's root (one) and intermediates (the newest signs), keys sealed `local-ca:<id>` (migration 0013). */
+export interface LocalCaCertificatesTable {
+  id: string;
+  kind: 'root' | 'intermediate';
+  cert_pem: string;
+  key_sealed: string;
+  not_before: Timestamp;
+  not_after: Timestamp;
   created_at: CreatedAt;
 }
 
@@ -299,6 +313,7 @@ export interface Database {
   deployments: DeploymentsTable;
   acme_accounts: AcmeAccountsTable;
   certificates: CertificatesTable;
+  local_ca_certificates: LocalCaCertificatesTable;
   orders: OrdersTable;
   order_attempts: OrderAttemptsTable;
   http01_tokens: Http01TokensTable;

@@ -11,4 +11,6 @@ export const lockNames = {
   issuance: (namesKey: string) => `gatehouse.issuance:${namesKey}`,
   /** On-demand TLS: one replica at a time creates an on-demand certificate (and counts the global limit). */
   onDemand: 'gatehouse.on-demand',
+  /** One replica at a time creates the local CA's root or rotates its intermediate. */
+  localCa: 'gatehouse.local-ca',
 } as const;

@@ -16,6 +16,15 @@ export const challengePreferenceSchema = z.enum(['http-01', 'dns-01', 'auto']);
 export type ChallengePreference = z.infer<typeof challengePreferenceSchema>;
 export const wwwModeSchema = z.enum(['none', 'redirect-to-apex', 'redirect-to-www', 'both']);
 export type WwwMode = z.infer<typeof wwwModeSchema>;
+/**
+ * How a domain gets its certificate (issue 15, DESIGN.md "per-domain mode"):
+ * - `acme`: ordered from the configured ACME CA and renewed by Gatehouse (the default for public names);
+ * - `custom`: an operator uploads it (`POST /v1/certificates`); Gatehouse never orders one;
+ * - `fallback-only`: the operator's fallback wildcard, or a self-signed certificate; no CA is ever contacted;
+ * - `local-ca`: signed by the installation's own CA (the default for internal names, which no public CA issues).
+ */
+export const certificateModeSchema = z.enum(['acme', 'custom', 'fallback-only', 'local-ca']);
+export type CertificateMode = z.infer<typeof certificateModeSchema>;
 /** Why a certificate is requested: a new domain, a due renewal, or an operator's renew button. */
 export const issuanceReasonSchema = z.enum(['new', 'renewal', 'manual']);
 export type IssuanceReason = z.infer<typeof issuanceReasonSchema>;

@@ -14,6 +14,19 @@ export {
   splitCertificateChain,
 } from './certificate.ts';
 export {
+  type CertificateMode,
+  certificateModeProblem,
+  certificateModes,
+  defaultCertificateMode,
+} from './certificate-mode.ts';
+export {
+  createLocalCaIntermediate,
+  createLocalCaRoot,
+  intermediateRotateAt,
+  localCaLifetimes,
+  signLocalCaLeaf,
+} from './local-ca.ts';
+export {
   covers,
   InvalidNameError,
   isInternalName,
@@ -30,6 +43,7 @@ export {
   certificateKeyContext,
   createSecretBox,
   dnsProviderSecretContext,
+  localCaKeyContext,
   type SecretBox,
   SecretBoxError,
 } from './secret-box.ts';

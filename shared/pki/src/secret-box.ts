@@ -105,3 +105,8 @@ export function appEnvContext(appId: string): string {
 export function dnsProviderSecretContext(providerId: string): string {
   return `dns-provider:${providerId}`;
 }
+
+/** The secret-box context of a local CA certificate's key (root or intermediate, by its row id). */
+export function localCaKeyContext(localCaCertificateId: string): string {
+  return `local-ca:${localCaCertificateId}`;
+}

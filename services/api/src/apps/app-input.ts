@@ -1,5 +1,11 @@
 import { type AppNetwork, appNetworks } from '@gatehouse/db';
-import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import {
+  certificateModeSchema,
+  challengePreferenceSchema,
+  type KeyType,
+  keyTypeSchema,
+  wwwModeSchema,
+} from '@gatehouse/events';
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
 import {
@@ -35,7 +41,11 @@ export const appLimitDefaults = { memoryMb: 512, pidsLimit: 256 } as const;
 export type CreateAppInput = AppSpecInput & { name: string };
 export type PatchAppInput = Partial<AppSpecInput>;
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+/**
+ * A parse result. A refusal is `unprocessable` when the input is well-formed and only a domain's certificate
+ * mode cannot serve its name (acme for an internal name): a 422, where malformed input is a 400.
+ */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: FieldError[]; unprocessable: boolean };
 
 /** A CA puts at most 100 names on one certificate (Let's Encrypt's limit). */
 const maxCertificateNames = 100;
@@ -96,12 +106,24 @@ const challengeSchema = z.enum(challengePreferenceSchema.options, {
   error: `must be one of ${challengePreferenceSchema.options.join(', ')}`,
 });
 
+const modeSchema = z
+  .enum(certificateModeSchema.options, {
+    error: `must be one of ${certificateModeSchema.options.join(', ')}`,
+  })
+  .meta({
+    description:
+      'How the domain gets its certificate: `acme` (the default for public names), `custom` (waits for an uploaded certificate, never orders), `fallback-only` (the fallback certificate or a self-signed one, never a CA) or `local-ca` (the default for internal names and IP addresses). `acme` for an internal DNS name such as app.internal is refused with 422.',
+  });
+
+/** The `params` of a zod issue that is only a certificate mode refused for its name (a 422, not a 400). */
+const modeRefusal = { refusal: 'mode' } as const;
+
 const domainUrlSchema = z
   .string()
   .meta({ description: 'http:// or https:// URL with only a host, as in https://shop.example.com' });
 /**
- * One domain: its URL, or `{url, challenge}`. The URL is parsed here (scheme, host, certificate policy) so each
- * bad entry gets its own message on its own path.
+ * One domain: its URL, or `{url, challenge, mode}`. The URL is parsed here (scheme, host, certificate policy) so
+ * each bad entry gets its own message on its own path.
  */
 const domainEntrySchema = z
   .union(
@@ -112,15 +134,21 @@ const domainEntrySchema = z
         challenge: challengeSchema
           .optional()
           .meta({ description: 'How to validate it; `auto` unless given' }),
+        mode: modeSchema.optional(),
       }),
     ],
-    { error: 'must be a URL string or {url, challenge}, as in "https://shop.example.com"' },
+    { error: 'must be a URL string or {url, challenge, mode}, as in "https://shop.example.com"' },
   )
   .transform((entry, ctx): DomainSpec => {
-    const { url, challenge = 'auto' } = typeof entry === 'string' ? { url: entry } : entry;
-    const parsed = parseDomainUrl(url, challenge);
+    const { url, challenge = 'auto', mode } = typeof entry === 'string' ? { url: entry } : entry;
+    const parsed = parseDomainUrl(url, challenge, mode);
     if (parsed.ok) return parsed.domain;
-    ctx.addIssue({ code: 'custom', message: parsed.reason, path: typeof entry === 'string' ? [] : ['url'] });
+    ctx.addIssue({
+      code: 'custom',
+      message: parsed.reason,
+      path: typeof entry === 'string' ? [] : parsed.kind === 'mode' ? ['mode'] : ['url'],
+      ...(parsed.kind === 'mode' ? { params: modeRefusal } : {}),
+    });
     return z.NEVER;
   });
 const domainsSchema = z
@@ -168,10 +196,10 @@ export const patchAppSchema = z.strictObject(specShape).partial().meta({ minProp
 /** Validates a `POST /v1/apps` body; every bad field is reported, not only the first. */
 export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
   const shape = createAppSchema.safeParse(body, { error: plainErrorMap });
-  if (!shape.success) return { ok: false, errors: dedupe(zodFieldErrors(shape.error)) };
+  if (!shape.success) return zodRefusal(shape.error);
   const www = shape.data.www ?? 'none';
   const errors = domainSetErrors(shape.data.domains, www);
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return { ok: false, errors, unprocessable: false };
   return {
     ok: true,
     value: {
@@ -196,16 +224,16 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
  */
 export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchAppInput> {
   if (isRecord(body) && 'name' in body) {
-    return { ok: false, errors: [{ field: 'name', message: 'cannot be changed; create a new app instead' }] };
+    return refused({ field: 'name', message: 'cannot be changed; create a new app instead' });
   }
   if (isRecord(body) && Object.keys(body).length === 0) {
-    return { ok: false, errors: [{ field: '(body)', message: 'name at least one field to change' }] };
+    return refused({ field: '(body)', message: 'name at least one field to change' });
   }
   const shape = patchAppSchema.safeParse(body, { error: plainErrorMap });
-  if (!shape.success) return { ok: false, errors: dedupe(zodFieldErrors(shape.error)) };
+  if (!shape.success) return zodRefusal(shape.error);
   const { domains, ...rest } = shape.data;
   const errors = domains === undefined ? [] : domainSetErrors(domains, rest.www ?? currentWww);
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return { ok: false, errors, unprocessable: false };
   const value: PatchAppInput = {};
   for (const [key, fieldValue] of Object.entries(rest)) {
     if (fieldValue !== undefined) Object.assign(value, { [key]: fieldValue });
@@ -259,6 +287,18 @@ function domainSetErrors(domains: readonly DomainSpec[], www: WwwMode): FieldErr
     });
   }
   return dedupe(errors);
+}
+
+function refused(error: FieldError): Parsed<never> {
+  return { ok: false, errors: [error], unprocessable: false };
+}
+
+/** Zod's refusal: a 422 when every problem is a certificate mode that cannot serve its name, else a 400. */
+function zodRefusal(error: z.ZodError): Parsed<never> {
+  const unprocessable = error.issues.every(
+    (issue) => issue.code === 'custom' && issue.params?.refusal === modeRefusal.refusal,
+  );
+  return { ok: false, errors: dedupe(zodFieldErrors(error)), unprocessable };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

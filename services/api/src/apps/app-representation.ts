@@ -19,7 +19,14 @@ export interface AppView {
   /** Key type of the app's certificate. */
   keyType: string;
   revision: number;
-  domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
+  domains: Array<{
+    url: string;
+    hostname: string;
+    https: boolean;
+    challenge: ChallengePreference;
+    /** How the domain gets its certificate: acme, custom, fallback-only or local-ca. */
+    mode: string;
+  }>;
   /** The deployer's newest report; null until it has acted on the app. */
   container: {
     state: string;
@@ -66,6 +73,7 @@ export function toAppView(
       hostname: domain.hostname,
       https: domain.https,
       challenge: domain.challenge,
+      mode: domain.mode,
     })),
     container: deployment
       ? {

@@ -13,7 +13,7 @@ export function appRoutes(db: Db, box: SecretBox): Router {
 
   router.post('/', async (request, response) => {
     const parsed = parseCreateApp(request.body);
-    if (!parsed.ok) throw invalid(parsed.errors);
+    if (!parsed.ok) throw invalid(parsed.errors, parsed.unprocessable);
     const app = await createApp(db, box, parsed.value);
     response.status(201).location(`/v1/apps/${app.name}`).json(app);
   });
@@ -38,7 +38,7 @@ export function appRoutes(db: Db, box: SecretBox): Router {
   router.patch('/:name', async (request, response) => {
     const www = await getAppWwwOrThrow(db, request.params.name);
     const parsed = parsePatchApp(request.body, www);
-    if (!parsed.ok) throw invalid(parsed.errors);
+    if (!parsed.ok) throw invalid(parsed.errors, parsed.unprocessable);
     response.json(await updateApp(db, box, request.params.name, parsed.value));
   });
 
@@ -49,7 +49,15 @@ export function appRoutes(db: Db, box: SecretBox): Router {
   return router;
 }
 
-function invalid(errors: FieldError[]): ApiError {
+/** A 400 for malformed fields; a 422 when the only refusals are certificate modes the names cannot have. */
+function invalid(errors: FieldError[], unprocessable: boolean): ApiError {
   const fields = [...new Set(errors.map((error) => error.field))].join(', ');
+  if (unprocessable) {
+    return new ApiError(
+      'unprocessable',
+      `the certificate mode cannot serve these names (${fields}): ${errors.map((error) => error.message).join('; ')}`,
+      { errors },
+    );
+  }
   return new ApiError('validation', `the request has invalid fields: ${fields}; see errors`, { errors });
 }

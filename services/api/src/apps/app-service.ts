@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
-import { appsCreated, appsDeleted, appsUpdated, createEvent, type KeyType } from '@gatehouse/events';
+import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { namesKey, openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
+import { openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import { listAppCertificates } from '../certificates/certificate.repository.ts';
-import { findOrRequestCertificate } from '../certificates/request-certificate.ts';
 import { ApiError } from '../errors.ts';
 import {
   deleteAppRow,
@@ -17,19 +16,13 @@ import {
   listDomainRows,
   lockAppName,
   lockHostnames,
-  replaceCertificateLinks,
   replaceDomains,
   updateAppRow,
 } from './app.repository.ts';
 import type { CreateAppInput, PatchAppInput } from './app-input.ts';
 import { type AppView, maskedEnvValue, toAppView } from './app-representation.ts';
-import {
-  certificateNames,
-  claimedHostnames,
-  commonChallenge,
-  type DomainSpec,
-  type WwwMode,
-} from './domain-url.ts';
+import { claimedHostnames, type DomainSpec, type WwwMode } from './domain-url.ts';
+import { certificateLinkKey, linkAppCertificates } from './link-certificates.ts';
 
 /** Event `source` of everything the api emits. */
 const source = 'api';
@@ -51,7 +44,13 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     const { env, ...fields } = input;
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
     await replaceDomains(trx, app.id, input.domains, input.www);
-    await linkCertificate(trx, app.id, input.domains, input.www, input.keyType);
+    await linkAppCertificates(trx, box, {
+      id: app.id,
+      domains: input.domains,
+      www: input.www,
+      keyType: input.keyType,
+      eventSource: source,
+    });
     await enqueue(
       trx,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
@@ -62,7 +61,9 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
 
 /**
  * Applies a validated patch in one transaction: revision + 1 and `apps.updated`. When the names the
- * certificate must cover change, the app is pointed at the certificate for the new set (found or requested).
+ * certificates must cover change, or a domain's certificate mode, the app is pointed at the certificates for
+ * the new sets (found or requested, see linkAppCertificates); proxy-config re-renders on `apps.updated`, so a
+ * mode change takes effect without a restart.
  */
 export async function updateApp(
   db: Db,
@@ -85,12 +86,17 @@ export async function updateApp(
       await lockHostnames(trx, claimedHostnames(domains, www));
       await refuseTakenHostnames(trx, domains, www, current.id);
       await replaceDomains(trx, current.id, domains, www);
-      const before = certificateNames(currentDomains, currentWww);
-      namesChanged = keyOf(before) !== keyOf(certificateNames(domains, www));
+      namesChanged = certificateLinkKey(currentDomains, currentWww) !== certificateLinkKey(domains, www);
     }
-    // Another name set, or another key type: the app points at the certificate for that (found or requested).
+    // Another name set or mode, or another key type: the app points at the certificates for that.
     if (namesChanged || keyType !== current.key_type) {
-      await linkCertificate(trx, current.id, domains, www, keyType);
+      await linkAppCertificates(trx, box, {
+        id: current.id,
+        domains,
+        www,
+        keyType,
+        eventSource: source,
+      });
     }
     const { env, ...changes } = patch;
     const app = await updateAppRow(trx, current.id, {
@@ -245,28 +251,6 @@ async function refuseTakenHostnames(
   });
 }
 
-/** Finds or requests the certificate for the app's https names and links it; no https names, no link. */
-async function linkCertificate(
-  trx: Transaction<Database>,
-  appId: string,
-  domains: readonly DomainSpec[],
-  www: WwwMode,
-  keyType: KeyType,
-): Promise<void> {
-  const names = certificateNames(domains, www);
-  if (names.length === 0) {
-    await replaceCertificateLinks(trx, appId, []);
-    return;
-  }
-  const certificate = await findOrRequestCertificate(trx, {
-    names,
-    challenge: commonChallenge(domains),
-    source,
-    keyType,
-  });
-  await replaceCertificateLinks(trx, appId, [certificate.id]);
-}
-
 /**
  * The `apps.*` event data. The env is left out: its values are secrets, and the bus is not a place for them
  * (events are kept in streams, dead letters and traces). The deployer reads the sealed env from Postgres.
@@ -277,7 +261,9 @@ function appSpec(app: AppRow, domains: readonly DomainSpec[]) {
     name: app.name,
     image: app.image,
     port: app.port,
-    domains: domains.map((domain) => ({ ...domain, www: app.www })),
+    // The certificate mode stays off the bus: the `apps.*` contract (v1) carries none, and readers of modes
+    // (proxy-config, cert-issuer) read the domains from Postgres.
+    domains: domains.map(({ mode: _mode, ...domain }) => ({ ...domain, www: app.www })),
     command: app.command,
     revision: app.revision,
   };
@@ -317,11 +303,8 @@ function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {
     hostname: row.hostname,
     https: row.https,
     challenge: row.challenge,
+    mode: row.mode,
   }));
-}
-
-function keyOf(names: readonly string[]): string {
-  return names.length === 0 ? '' : namesKey(names);
 }
 
 function notFound(name: string): ApiError {

@@ -12,11 +12,11 @@ describe('api domain urls', () => {
   it('api - a domain URL keeps only scheme and host, normalized to punycode', () => {
     expect(parseDomainUrl('HTTPS://Shop.Example.COM/', 'auto')).toEqual({
       ok: true,
-      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto' },
+      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto', mode: 'acme' },
     });
     expect(parseDomainUrl('http://bücher.example', 'http-01')).toEqual({
       ok: true,
-      domain: { hostname: 'xn--bcher-kva.example', https: false, challenge: 'http-01' },
+      domain: { hostname: 'xn--bcher-kva.example', https: false, challenge: 'http-01', mode: 'acme' },
     });
   });
 
@@ -31,8 +31,6 @@ describe('api domain urls', () => {
       ['https://shop.example.com#top', /fragment/],
       ['https://shop_1.example.com', /underscore/],
       ['https://', /empty/],
-      ['https://localhost', /internal name/],
-      ['https://192.0.2.1', /IP address/],
       ['https://*.example.com', undefined],
     ] as const;
     for (const [url, reason] of reasons) {
@@ -44,14 +42,39 @@ describe('api domain urls', () => {
     expect(parseDomainUrl('http://localhost', 'auto').ok).toBe(true);
   });
 
+  it('api - internal names and IPs default to the local CA; acme is refused for internal DNS names only', () => {
+    expect(parseDomainUrl('https://app.internal', 'auto')).toMatchObject({
+      ok: true,
+      domain: { mode: 'local-ca' },
+    });
+    expect(parseDomainUrl('https://192.0.2.1', 'auto')).toMatchObject({
+      ok: true,
+      domain: { mode: 'local-ca' },
+    });
+    expect(parseDomainUrl('https://localhost', 'auto', 'acme')).toMatchObject({
+      ok: false,
+      kind: 'mode',
+      reason: /internal name.*local-ca/,
+    });
+    expect(parseDomainUrl('https://192.0.2.1', 'auto', 'acme')).toMatchObject({
+      ok: true,
+      domain: { mode: 'acme' },
+    });
+    expect(parseDomainUrl('https://shop.example.com', 'auto', 'custom')).toMatchObject({
+      ok: true,
+      domain: { mode: 'custom' },
+    });
+    expect(parseDomainUrl('https://*.com', 'dns-01')).toMatchObject({ ok: false, kind: 'invalid' });
+  });
+
   it('api - www modes add the counterpart, which the certificate always covers', () => {
     expect(wwwCounterpart('shop.test', 'none')).toBeUndefined();
     expect(wwwCounterpart('shop.test', 'redirect-to-www')).toBe('www.shop.test');
     expect(wwwCounterpart('www.shop.test', 'redirect-to-apex')).toBe('shop.test');
     expect(wwwCounterpart('*.shop.test', 'both')).toBeUndefined();
     const domains = [
-      { hostname: 'shop.test', https: true, challenge: 'http-01' as const },
-      { hostname: 'plain.test', https: false, challenge: 'dns-01' as const },
+      { hostname: 'shop.test', https: true, challenge: 'http-01' as const, mode: 'acme' as const },
+      { hostname: 'plain.test', https: false, challenge: 'dns-01' as const, mode: 'acme' as const },
     ];
     expect(claimedHostnames(domains, 'both').sort()).toEqual([
       'plain.test',
@@ -62,9 +85,12 @@ describe('api domain urls', () => {
     expect(certificateNames(domains, 'redirect-to-apex')).toEqual(['shop.test', 'www.shop.test']);
     expect(certificateNames(domains, 'none')).toEqual(['shop.test']);
     expect(commonChallenge(domains)).toBe('http-01');
-    expect(commonChallenge([...domains, { hostname: 'b.test', https: true, challenge: 'dns-01' }])).toBe(
-      'auto',
-    );
+    expect(
+      commonChallenge([
+        ...domains,
+        { hostname: 'b.test', https: true, challenge: 'dns-01' as const, mode: 'acme' as const },
+      ]),
+    ).toBe('auto');
   });
 
   it('api - image references follow the Docker grammar', () => {

@@ -1,5 +1,11 @@
 import type { challengePreferenceSchema, wwwModeSchema } from '@gatehouse/events';
-import { normalizeName, qualifiesForPublicCert } from '@gatehouse/pki';
+import {
+  type CertificateMode,
+  certificateModeProblem,
+  defaultCertificateMode,
+  normalizeName,
+  qualifiesForPublicCert,
+} from '@gatehouse/pki';
 import type { z } from 'zod';
 
 export type ChallengePreference = z.infer<typeof challengePreferenceSchema>;
@@ -11,17 +17,25 @@ export interface DomainSpec {
   hostname: string;
   https: boolean;
   challenge: ChallengePreference;
+  /** How an https domain gets its certificate (pki certificateModes); defaults by name, see defaultCertificateMode. */
+  mode: CertificateMode;
 }
+
+/** Why a domain URL was refused: `invalid` input, or a valid name whose certificate `mode` cannot serve it. */
+export type DomainRefusal = { ok: false; reason: string; kind: 'invalid' | 'mode' };
 
 /**
  * Parses a domain URL: scheme `http` or `https`, a host name and nothing else (no userinfo, port, path, query
- * or fragment; a lone trailing `/` is allowed). The host is normalized with normalizeName (IDN → punycode) and
- * an `https://` host must qualify for a certificate from the configured CA. Returns a reason when it fails.
+ * or fragment; a lone trailing `/` is allowed). The host is normalized with normalizeName (IDN → punycode).
+ * `mode` defaults by name (local-ca for internal names and IPs, else acme); an `https://` host in mode `acme`
+ * must qualify for a certificate from the configured CA (IP addresses may: the CA's IP profile decides), and
+ * internal DNS names never may (a `mode` refusal). Returns a reason when it fails.
  */
 export function parseDomainUrl(
   url: string,
   challenge: ChallengePreference,
-): { ok: true; domain: DomainSpec } | { ok: false; reason: string } {
+  requestedMode?: CertificateMode,
+): { ok: true; domain: DomainSpec } | DomainRefusal {
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url.trim());
   if (!match) {
     return fail(`'${url}' is not a URL; give the scheme and host, as in https://shop.example.com`);
@@ -45,16 +59,17 @@ export function parseDomainUrl(
     return fail('an IPv6 IP address cannot be an app domain; give a host name that resolves to it');
   }
   const https = scheme === 'https';
-  if (name.name.startsWith('*.') && challenge === 'http-01') {
+  const mode = requestedMode ?? defaultCertificateMode(name.name);
+  if (name.name.startsWith('*.') && challenge === 'http-01' && mode === 'acme') {
     return fail('a wildcard name can only be validated with the dns-01 challenge');
   }
   if (https) {
+    const problem = certificateModeProblem(name.name, mode);
+    if (problem !== undefined) return { ok: false, reason: problem, kind: 'mode' };
     const qualifies = qualifiesForPublicCert(name.name);
-    if (!qualifies.ok) {
-      return fail(`${qualifies.reason}; the local CA is not available yet, so serve it over http:// for now`);
-    }
+    if (mode === 'acme' && !name.isIp && !qualifies.ok) return fail(qualifies.reason);
   }
-  return { ok: true, domain: { hostname: name.name, https, challenge } };
+  return { ok: true, domain: { hostname: name.name, https, challenge, mode } };
 }
 
 /**
@@ -81,12 +96,19 @@ export function claimedHostnames(domains: readonly Pick<DomainSpec, 'hostname'>[
 }
 
 /**
- * The names the app's certificate must cover: every https host name and, whatever the redirect direction, its
+ * The names the app's certificates must cover: every https host name and, whatever the redirect direction, its
  * www counterpart (a redirect source is always covered, or the browser warns before it can be redirected).
+ * With `certificateMode`, only the domains in that mode (each mode's names get a certificate of their own).
  */
-export function certificateNames(domains: readonly DomainSpec[], mode: WwwMode): string[] {
+export function certificateNames(
+  domains: readonly DomainSpec[],
+  mode: WwwMode,
+  certificateMode?: CertificateMode,
+): string[] {
   return claimedHostnames(
-    domains.filter((domain) => domain.https),
+    domains.filter(
+      (domain) => domain.https && (certificateMode === undefined || domain.mode === certificateMode),
+    ),
     mode,
   );
 }
@@ -100,6 +122,6 @@ export function commonChallenge(
   return https.every((domain) => domain.challenge === first) ? first : 'auto';
 }
 
-function fail(reason: string): { ok: false; reason: string } {
-  return { ok: false, reason };
+function fail(reason: string): DomainRefusal {
+  return { ok: false, reason, kind: 'invalid' };
 }

@@ -25,6 +25,8 @@ export const backupTables = [
   'settings',
   'acme_accounts',
   'dns_providers',
+  // The local CA (migration 0013), keys still sealed: restored leaves keep verifying against the same root.
+  'local_ca_certificates',
   'certificates',
   // Names the ask URL allowed for on-demand TLS (migration 0010): proxy-config's routers for them.
   'on_demand_hosts',

@@ -46,6 +46,10 @@ export async function restoreBackup(
     // One restore at a time, and nothing else may create the rows we are about to insert meanwhile.
     await sql`lock table apps, certificates, acme_accounts, dns_providers in exclusive mode`.execute(trx);
     await refuseNonEmpty(trx);
+    // An empty installation may already have made a local CA (cert-issuer makes it on first use); it has signed
+    // nothing stored here (there are no certificates), so the archive's CA, which signed the restored leaves and
+    // is in the operators' trust stores, replaces it.
+    await trx.deleteFrom('local_ca_certificates').execute();
     const migrations = await appliedMigrations(trx);
     if (migrations.join(',') !== header.data.migrations.join(',')) {
       throw new ApiError(

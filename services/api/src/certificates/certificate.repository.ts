@@ -15,21 +15,22 @@ type Queryable = Kysely<Database> | Transaction<Database>;
 export const reusableStatuses = ['valid', 'pending', 'renewing'] as const;
 
 /**
- * An ACME certificate for exactly this name set (`names_key`, see namesKey) that is valid or on its way
- * (pending, renewing), newest first; undefined when a new one must be requested. Custom and fallback
- * certificates are never picked: an app's domains get an ACME certificate of their own.
+ * An ACME (or, with `source`, local CA) certificate for exactly this name set (`names_key`, see namesKey) that
+ * is valid or on its way (pending, renewing), newest first; undefined when a new one must be requested. Custom
+ * and fallback certificates are never picked: an app's domains get a certificate of their own.
  */
 export async function findReusableCertificate(
   db: Queryable,
   key: string,
   keyType: KeyType,
+  source: 'acme' | 'local-ca' = 'acme',
 ): Promise<Pick<CertificateRow, 'id' | 'status'> | undefined> {
   return db
     .selectFrom('certificates')
     .select(['id', 'status'])
     .where('names_key', '=', key)
     .where('key_type', '=', keyType)
-    .where('source', '=', 'acme')
+    .where('source', '=', source)
     .where('status', 'in', [...reusableStatuses])
     .orderBy(sql`case status when 'valid' then 0 else 1 end`)
     .orderBy('created_at', 'desc')
@@ -64,7 +65,13 @@ export async function listCoveringCandidates(
 
 export async function insertPendingCertificate(
   trx: Transaction<Database>,
-  certificate: { id: string; names: string[]; namesKey: string; keyType: KeyType },
+  certificate: {
+    id: string;
+    names: string[];
+    namesKey: string;
+    keyType: KeyType;
+    source?: 'acme' | 'local-ca';
+  },
 ): Promise<void> {
   await trx
     .insertInto('certificates')
@@ -74,7 +81,7 @@ export async function insertPendingCertificate(
       names_key: certificate.namesKey,
       key_type: certificate.keyType,
       status: 'pending',
-      source: 'acme',
+      source: certificate.source ?? 'acme',
     })
     .execute();
 }

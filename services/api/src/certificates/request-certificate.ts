@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
 import { certsRequested, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { covers, namesKey, sortNames } from '@gatehouse/pki';
+import { covers, lifetimeRenewAt, namesKey, sortNames } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
 import {
@@ -31,22 +31,38 @@ const reuseMargin = 7 * 24 * 60 * 60 * 1000;
  */
 export async function findOrRequestCertificate(
   trx: Transaction<Database>,
-  request: { names: readonly string[]; challenge: ChallengePreference; source: string; keyType: KeyType },
+  request: {
+    names: readonly string[];
+    challenge: ChallengePreference;
+    /** The event source (`api`). */
+    source: string;
+    /** Who issues it (issue 15): the ACME CA, or the local CA for names in mode `local-ca`. Default `acme`. */
+    certificateSource?: 'acme' | 'local-ca';
+    keyType: KeyType;
+  },
 ): Promise<{ id: string; requested: boolean }> {
   const names = sortNames(request.names);
   const key = namesKey(names);
-  const existing = await findReusableCertificate(trx, key, request.keyType);
-  if (existing) return { id: existing.id, requested: false };
-  const covering = await findCoveringCertificate(
-    trx,
-    names,
-    new Date(Date.now() + reuseMargin),
-    request.keyType,
-  );
+  const certificateSource = request.certificateSource ?? 'acme';
+  const existing = await findReusableCertificate(trx, key, request.keyType, certificateSource);
+  if (existing) {
+    await resumeRenewal(trx, existing.id);
+    return { id: existing.id, requested: false };
+  }
+  // Local CA certificates are cheap and never stand in for another's names: only an exact match is reused.
+  const covering =
+    certificateSource === 'acme' &&
+    (await findCoveringCertificate(trx, names, new Date(Date.now() + reuseMargin), request.keyType));
   if (covering) return { id: covering, requested: false };
 
   const id = randomUUID();
-  await insertPendingCertificate(trx, { id, names, namesKey: key, keyType: request.keyType });
+  await insertPendingCertificate(trx, {
+    id,
+    names,
+    namesKey: key,
+    keyType: request.keyType,
+    source: certificateSource,
+  });
   await enqueue(
     trx,
     createEvent(certsRequested, {
@@ -62,6 +78,24 @@ export async function findOrRequestCertificate(
     }),
   );
   return { id, requested: true };
+}
+
+/**
+ * A reused certificate whose renewal cert-issuer held while its domain was in mode `custom` or `fallback-only`
+ * (renew_at cleared) is scheduled again by the lifetime rule; a time already past makes it due at once.
+ */
+async function resumeRenewal(trx: Transaction<Database>, id: string): Promise<void> {
+  const row = await trx
+    .selectFrom('certificates')
+    .select(['not_before', 'not_after', 'renew_at', 'status'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!row || row.renew_at !== null || row.status !== 'valid' || !row.not_before || !row.not_after) return;
+  await trx
+    .updateTable('certificates')
+    .set({ renew_at: lifetimeRenewAt(row.not_before, row.not_after), renew_reason: 'lifetime' })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** The id of a valid certificate covering every name in `names` until at least `validUntil`, if any. */

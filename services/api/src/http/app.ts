@@ -13,6 +13,7 @@ import { dashboardRoutes } from '../dashboard/dashboard-routes.ts';
 import type { DnsProviderPolicy } from '../dns-providers/dns-provider-input.ts';
 import { dnsProviderRoutes } from '../dns-providers/dns-provider-routes.ts';
 import { ApiError, type ApiErrorCode } from '../errors.ts';
+import { localCaRoutes } from '../local-ca/local-ca-routes.ts';
 import { notificationRoutes } from '../notifications/notification-routes.ts';
 import { onDemandHostRoutes } from '../on-demand/on-demand-host-routes.ts';
 import { rateLimitRoutes } from '../rate-limits/rate-limit-routes.ts';
@@ -36,6 +37,7 @@ export interface ApiAppOptions {
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
   validation: { status: 400, title: 'Bad Request' },
+  unprocessable: { status: 422, title: 'Unprocessable Content' },
   'not-found': { status: 404, title: 'Not Found' },
   conflict: { status: 409, title: 'Conflict' },
 };
@@ -73,6 +75,7 @@ export function createApiApp({
   v1.use('/settings', settingsRoutes(db));
   v1.use('/notifications', notificationRoutes(db));
   v1.use('/on-demand-hosts', onDemandHostRoutes(db));
+  v1.use('/local-ca', localCaRoutes(db));
   v1.use(backupRoutes(db, box, { logger, announce: announceAllApps }));
   v1.use('/rate-limits', rateLimitRoutes(db, rateLimitOverrides));
   app.use('/v1', v1);

@@ -6,6 +6,7 @@ import {
   notificationStatuses,
 } from '@gatehouse/db';
 import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import { certificateModes } from '@gatehouse/pki';
 import { limitNames } from '@gatehouse/rate-limits';
 import { createAppSchema, patchAppSchema } from '../apps/app-input.ts';
 import { backupMediaType } from '../backup/backup-routes.ts';
@@ -13,6 +14,7 @@ import { certificateSorts } from '../certificates/certificate.repository.ts';
 import { uploadSchema } from '../certificates/certificate-routes.ts';
 import { nextRenewalReasons } from '../certificates/next-renewal.ts';
 import { dnsProviderRequestSchema } from '../dns-providers/dns-provider-input.ts';
+import { pemMediaType } from '../local-ca/local-ca-routes.ts';
 import { budgetKinds } from '../rate-limits/rate-limit-budgets.ts';
 import { adminEmailsSchema, fallbackCertificateSchema } from '../settings/settings-input.ts';
 import { requestBodyJsonSchema } from './request-body.ts';
@@ -119,6 +121,9 @@ export const openApiDocument = {
           '400': problem('Invalid fields, listed in `errors`'),
           '401': unauthorized,
           '409': problem('The name or a host name is used by another app'),
+          '422': problem(
+            'A domain asks for a certificate mode its name cannot have (acme for an internal name)',
+          ),
         },
       },
       get: {
@@ -170,6 +175,9 @@ export const openApiDocument = {
           '401': unauthorized,
           '404': problem('No such app'),
           '409': problem('A host name is used by another app'),
+          '422': problem(
+            'A domain asks for a certificate mode its name cannot have (acme for an internal name)',
+          ),
         },
       },
       delete: {
@@ -403,6 +411,20 @@ export const openApiDocument = {
           },
           '400': problem('A bad filter, limit or cursor'),
           '401': unauthorized,
+        },
+      },
+    },
+    '/v1/local-ca/root.pem': {
+      get: {
+        summary:
+          "The local CA's root certificate (PEM), to install in trust stores; it signs the certificates of internal names (localhost, *.internal, *.home.arpa, *.local, IP addresses)",
+        responses: {
+          '200': {
+            description: 'The root certificate',
+            content: { [pemMediaType]: { schema: { type: 'string' } } },
+          },
+          '401': unauthorized,
+          '404': problem('No local CA yet: it is made with the first certificate for an internal name'),
         },
       },
     },
@@ -669,12 +691,13 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['url', 'hostname', 'https', 'challenge'],
+              required: ['url', 'hostname', 'https', 'challenge', 'mode'],
               properties: {
                 url: { type: 'string', pattern: '^https?://[^/]+$' },
                 hostname: { type: 'string', description: 'Lower-case, IDNs as punycode' },
                 https: { type: 'boolean' },
                 challenge: { type: 'string', enum: challengePreferenceSchema.options },
+                mode: { type: 'string', enum: [...certificateModes] },
               },
             },
           },

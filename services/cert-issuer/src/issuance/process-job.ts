@@ -17,8 +17,10 @@ import { contextFromHeaders, type Logger, withSpan } from '@gatehouse/telemetry'
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeSolver, ChallengeType, IssuedCertificate, Issuer, KeyType } from '../acme/issuer.ts';
 import type { Dns01Solver } from '../challenges/dns01-solver.ts';
+import { issueFromLocalCa } from '../local-ca/issue-from-local-ca.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
+import { holdFromAcme, namesHeldFromAcme } from './held-from-acme.ts';
 import { finishJob } from './job-queue.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 
@@ -129,6 +131,12 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     await finishJob(db, job.id, { status: 'done' });
     return;
   }
+
+  // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in mode
+  // custom or fallback-only never has its old ACME certificate renewed.
+  if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, deps);
+  const held = await namesHeldFromAcme(db, names);
+  if (held.length > 0) return holdFromAcme(db, job, certificate, held, log);
 
   for (const name of names) {
     const verdict = qualifiesForPublicCert(name);

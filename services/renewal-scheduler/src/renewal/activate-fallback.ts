@@ -11,7 +11,7 @@ export interface ActivatedFallback {
 }
 
 /**
- * Puts ACME certificates that expired without a successful renewal on a fallback, so their sites keep
+ * Puts ACME and local CA certificates that expired without a successful renewal on a fallback, so their sites keep
  * answering over TLS instead of going dark: a self-signed certificate for the same names is made, its key
  * sealed with the certificate's own secret-box context (`certificate:<id>`, as proxy-config opens it), stored on
  * the row with status `fallback`, and `certs.fallback-activated` emitted, all in one transaction. When the
@@ -34,7 +34,7 @@ export async function activateExpiredFallbacks(
       .select(['id', 'names'])
       .where('renew_at', '<=', now)
       .where('not_after', '<=', now)
-      .where('source', '=', 'acme')
+      .where('source', 'in', ['acme', 'local-ca'])
       .where('status', 'in', ['valid', 'renewing', 'failed'])
       .where('chain_pem', 'is not', null)
       .orderBy('renew_at')

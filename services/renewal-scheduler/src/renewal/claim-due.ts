@@ -21,7 +21,7 @@ export async function claimDueRenewals(db: Db, limit: number, now = new Date()):
       update certificates set status = 'renewing', updated_at = ${now}
       where id in (
         select id from certificates
-        where renew_at <= ${now} and status = 'valid' and source = 'acme'
+        where renew_at <= ${now} and status = 'valid' and source in ('acme', 'local-ca')
         order by renew_at
         limit ${limit}
         for update skip locked

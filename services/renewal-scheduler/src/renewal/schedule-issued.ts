@@ -12,7 +12,7 @@ export interface IssuedCertificate {
 /**
  * A new certificate's renewal time: the lifetime rule, spread so a fleet does not renew in lockstep, and an
  * ARI poll at once (the poll finds out whether the CA offers ARI, and if so moves `renew_at` into its
- * window). Applied only while the row still holds this serial: a late event for an older certificate
+ * window; local CA certificates are never polled, ari-poll reads ACME ones only). Applied only while the row still holds this serial: a late event for an older certificate
  * changes nothing. The expiry notice is re-armed for the new `not_after`.
  */
 export async function scheduleIssued(
@@ -34,7 +34,7 @@ export async function scheduleIssued(
     })
     .where('id', '=', issued.certificateId)
     .where('serial', '=', issued.serial)
-    .where('source', '=', 'acme')
+    .where('source', 'in', ['acme', 'local-ca'])
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }

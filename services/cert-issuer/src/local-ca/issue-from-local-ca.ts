@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { CertificateRow, Db, IssuanceJobRow } from '@gatehouse/db';
+import { certsIssued, createEvent, type KeyType } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
+import {
+  certificateFacts,
+  certificateKeyContext,
+  lifetimeRenewAt,
+  type SecretBox,
+  signLocalCaLeaf,
+  splitCertificateChain,
+} from '@gatehouse/pki';
+import type { Logger } from '@gatehouse/telemetry';
+import { issuanceMetrics } from '../metrics.ts';
+import { currentLocalCaSigner } from './local-ca-store.ts';
+
+/** The `issuer` of local CA certificates (rows, attempts and `certs.issued`), where ACME puts a directory URL. */
+export const localCaIssuer = 'local-ca';
+
+/**
+ * One issuance round for a `local-ca` certificate: sign a fresh leaf (new key, 7 days) with the current
+ * intermediate (rotated first when due) and persist it like an ACME result — certificate `valid` with its
+ * lifetime renewal time, the job `done`, a successful attempt, `certs.issued` — in one transaction. No CA is
+ * contacted and no rate limit applies, so there is no retry ladder here: a failure (Postgres, a master key
+ * that does not open the CA key) throws and the job resumes when its lease lapses.
+ */
+export async function issueFromLocalCa(
+  job: IssuanceJobRow,
+  certificate: CertificateRow,
+  deps: { db: Db; box: SecretBox; logger: Logger; source: string },
+): Promise<void> {
+  const startedAt = new Date();
+  const intermediate = await currentLocalCaSigner(deps.db, deps.box, startedAt);
+  const issued = await signLocalCaLeaf({
+    names: certificate.names,
+    keyType: certificate.key_type as KeyType,
+    intermediate,
+    now: startedAt,
+  });
+  const facts = certificateFacts(splitCertificateChain(issued.certPem)[0]!);
+  const now = new Date();
+  await deps.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('certificates')
+      .set({
+        status: 'valid',
+        issuer: localCaIssuer,
+        acme_account_id: null,
+        serial: facts.serial,
+        chain_pem: issued.certPem,
+        private_key_encrypted: deps.box.seal(issued.keyPem, certificateKeyContext(certificate.id)),
+        not_before: facts.notBefore,
+        not_after: facts.notAfter,
+        renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
+        renew_reason: 'lifetime',
+        failure_count: 0,
+        next_retry_at: null,
+        last_error_kind: null,
+        last_error_message: null,
+        last_error_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', certificate.id)
+      .execute();
+    await trx
+      .updateTable('issuance_jobs')
+      .set({
+        status: 'done',
+        lease_holder: null,
+        lease_expires_at: null,
+        deferred_reason: null,
+        updated_at: now,
+      })
+      .where('id', '=', job.id)
+      .execute();
+    await trx
+      .insertInto('order_attempts')
+      .values({
+        id: randomUUID(),
+        certificate_id: certificate.id,
+        directory_url: localCaIssuer,
+        challenge_type: null,
+        outcome: 'success',
+        started_at: startedAt,
+        finished_at: now,
+        duration_ms: now.getTime() - startedAt.getTime(),
+      })
+      .execute();
+    await enqueue(
+      trx,
+      createEvent(certsIssued, {
+        source: deps.source,
+        subject: certificate.id,
+        data: {
+          certificateId: certificate.id,
+          names: certificate.names,
+          issuer: localCaIssuer,
+          serial: facts.serial,
+          notBefore: facts.notBefore.toISOString(),
+          notAfter: facts.notAfter.toISOString(),
+        },
+      }),
+    );
+  });
+  issuanceMetrics.rounds.inc({ outcome: 'issued', error_kind: '' });
+  deps.logger.info(
+    { cert_id: certificate.id, intermediate_id: intermediate.id, not_after: facts.notAfter.toISOString() },
+    'certificate signed by the local ca',
+  );
+}
