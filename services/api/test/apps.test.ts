@@ -91,7 +91,7 @@ describe('api apps', () => {
           'ftp://files.example.com',
           'https://shop.example.com/path',
           'https://a..example.com',
-          'https://localhost',
+          { url: 'https://localhost', mode: 'acme' },
         ],
         env: { '1BAD': 'x', GOOD: 5 },
         command: 'httpd',
@@ -111,7 +111,7 @@ describe('api apps', () => {
       'domains[0]': 'the scheme must be http or https, not ftp',
       'domains[1]': expect.stringContaining('path'),
       'domains[2]': expect.stringContaining('empty label'),
-      'domains[3]': expect.stringContaining('internal name'),
+      'domains[3].url': expect.stringContaining('internal name'),
       'env.1BAD': expect.stringContaining('letters, digits and underscores'),
       'env.GOOD': expect.stringContaining('must be a string'),
       command: 'must be an array',
@@ -195,7 +195,13 @@ describe('api apps', () => {
     });
     expect(response.status).toBe(201);
     expect(response.body.domains).toEqual([
-      { url: 'https://xn--bcher-kva.test', hostname: 'xn--bcher-kva.test', https: true, challenge: 'auto' },
+      {
+        url: 'https://xn--bcher-kva.test',
+        hostname: 'xn--bcher-kva.test',
+        https: true,
+        challenge: 'auto',
+        mode: 'acme',
+      },
     ]);
     const certificate = await api.db
       .selectFrom('certificates')
