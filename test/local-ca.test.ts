@@ -204,6 +204,59 @@ describe('local CA', { timeout: 180_000 }, () => {
     for (const row of sealed) expect(row.key_sealed).toMatch(/^gh1\./);
   });
 
+  it('local CA - an ACME certificate whose domain is in mode custom is not renewed: no order, renewal time cleared', async () => {
+    const created = await api('/v1/apps', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'held',
+        image: 'nginx:1.27',
+        port: 80,
+        domains: [{ url: 'https://held.test', mode: 'custom' }],
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    expect(((await created.json()) as { certificates: unknown[] }).certificates).toEqual([]);
+    // The ACME certificate the domain had before it moved to custom, now due.
+    const id = crypto.randomUUID();
+    await database.db
+      .insertInto('certificates')
+      .values({
+        id,
+        names: ['held.test'],
+        names_key: 'held.test',
+        status: 'valid',
+        source: 'acme',
+        chain_pem: 'old chain',
+        not_before: new Date(Date.now() - 60 * 86_400_000),
+        not_after: new Date(Date.now() + 30 * 86_400_000),
+      })
+      .execute();
+    await renew(id, ['held.test']);
+    await waitFor(
+      'the held renewal job done',
+      async () =>
+        (
+          await database.db
+            .selectFrom('issuance_jobs')
+            .select('status')
+            .where('certificate_id', '=', id)
+            .executeTakeFirst()
+        )?.status === 'done',
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    const row = await certificateRow(database.db, id);
+    expect(row).toMatchObject({ status: 'valid', renew_at: null, chain_pem: 'old chain' });
+    const attempts = await database.db
+      .selectFrom('order_attempts')
+      .select('id')
+      .where('certificate_id', '=', id)
+      .execute();
+    expect(attempts).toEqual([]);
+    expect(
+      await database.db.selectFrom('orders').select('id').where('certificate_id', '=', id).execute(),
+    ).toEqual([]);
+  });
+
   it('local CA - replicas racing at first use make one root and one intermediate', async () => {
     const fresh = await createTestDatabase('local_ca_race');
     try {
