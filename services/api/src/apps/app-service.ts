@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
-import { appsCreated, appsDeleted, appsUpdated, createEvent, type KeyType } from '@gatehouse/events';
+import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { type CertificateMode, openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
@@ -16,20 +16,12 @@ import {
   listDomainRows,
   lockAppName,
   lockHostnames,
-  replaceCertificateLinks,
   replaceDomains,
   updateAppRow,
 } from './app.repository.ts';
 import type { CreateAppInput, PatchAppInput } from './app-input.ts';
 import { type AppView, maskedEnvValue, toAppView } from './app-representation.ts';
-import {
-  type ChallengePreference,
-  certificateNames,
-  claimedHostnames,
-  commonChallenge,
-  type DomainSpec,
-  type WwwMode,
-} from './domain-url.ts';
+import { type ChallengePreference, claimedHostnames, type DomainSpec, type WwwMode } from './domain-url.ts';
 import { certificateLinkKey, linkAppCertificates } from './link-certificates.ts';
 
 /** Event `source` of everything the api emits. */
