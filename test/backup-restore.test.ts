@@ -27,6 +27,8 @@ describe.each([
 ])('backup and restore ($how)', { timeout: 240_000 }, ({ dbRoles }) => {
   const appName = `keep-${suffix}${dbRoles ? 'r' : ''}`;
   const host = `${appName}.test`;
+  // An internal name beside it: its certificate comes from the local CA, whose keys the archive must carry.
+  const internalHost = `${appName}.internal`;
   let stack: TestStack;
   let appPort: number;
   const work = mkdtempSync(join(tmpdir(), 'gh-backup-'));
@@ -53,7 +55,16 @@ describe.each([
     const entries =
       (parse(readFileSync(file, 'utf8')) as { tls?: { certificates?: CertificateEntry[] } }).tls
         ?.certificates ?? [];
-    return entries.length > 0 && entries.every((entry) => existsSync(entry.certFile)) && entries;
+    return entries.length === 2 && entries.every((entry) => existsSync(entry.certFile)) && entries;
+  }
+
+  /** The served entry whose certificate names `name`. */
+  function entryFor(entries: CertificateEntry[], name: string): CertificateEntry {
+    const entry = entries.find((candidate) =>
+      new X509Certificate(readFileSync(candidate.certFile)).subjectAltName?.includes(`DNS:${name}`),
+    );
+    if (!entry) throw new Error(`no served certificate names ${name}`);
+    return entry;
   }
 
   const cli = (args: string[]) =>
@@ -70,7 +81,7 @@ describe.each([
         name: appName,
         image: testImage,
         port: appPort,
-        domains: [`https://${host}`],
+        domains: [`https://${host}`, `https://${internalHost}`],
         command: [
           'sh',
           '-c',
@@ -79,11 +90,27 @@ describe.each([
       }),
     });
     expect(created.status, await created.clone().text()).toBe(201);
-    const [before] = await waitFor('the first certificate served', servedCertificates, {
+    const servedBefore = await waitFor('the first certificates served', servedCertificates, {
       timeoutMs: 120_000,
       intervalMs: 100,
     });
-    const fingerprint = new X509Certificate(readFileSync(before!.certFile)).fingerprint256;
+    const before = entryFor(servedBefore, host);
+    const fingerprint = new X509Certificate(readFileSync(before.certFile)).fingerprint256;
+    const internalFingerprint = new X509Certificate(
+      readFileSync(entryFor(servedBefore, internalHost).certFile),
+    ).fingerprint256;
+    const rootPem = await (await api('/v1/local-ca/root.pem')).text();
+    expect(rootPem).toMatch(/BEGIN CERTIFICATE/);
+    const localCaRows = async () =>
+      (
+        await stack.database.db
+          .selectFrom('local_ca_certificates')
+          .select(['id', 'key_sealed'])
+          .orderBy('id')
+          .execute()
+      ).map((row) => `${row.id}:${row.key_sealed}`);
+    const localCaBefore = await localCaRows();
+    expect(localCaBefore).toHaveLength(2);
     const ordersBefore = await stack.database.db.selectFrom('orders').select('id').execute();
     expect(ordersBefore.length).toBeGreaterThan(0);
 
@@ -139,17 +166,27 @@ describe.each([
     const restored = await cli(['restore', 'site.backup']);
     expect(restored.stdout).toMatch(/restored \d+ rows/);
 
-    const [after] = await waitFor('the restored certificate served', servedCertificates, {
+    const servedAfter = await waitFor('the restored certificates served', servedCertificates, {
       timeoutMs: 120_000,
       intervalMs: 100,
     });
-    expect(new X509Certificate(readFileSync(after!.certFile)).fingerprint256).toBe(fingerprint);
-    const handshake = await tlsHandshake(after!, host, await stack.pebble.rootPem());
+    const after = entryFor(servedAfter, host);
+    expect(new X509Certificate(readFileSync(after.certFile)).fingerprint256).toBe(fingerprint);
+    const handshake = await tlsHandshake(after, host, await stack.pebble.rootPem());
     expect(handshake.authorized).toBe(true);
+    // The local CA came back as it was (keys still sealed, same rows), so the restored internal certificate is
+    // served unchanged and still verifies against the root operators installed before the loss.
+    expect(await localCaRows()).toEqual(localCaBefore);
+    expect(await (await api('/v1/local-ca/root.pem')).text()).toBe(rootPem);
+    const internalAfter = entryFor(servedAfter, internalHost);
+    expect(new X509Certificate(readFileSync(internalAfter.certFile)).fingerprint256).toBe(
+      internalFingerprint,
+    );
+    expect((await tlsHandshake(internalAfter, internalHost, rootPem)).authorized).toBe(true);
     const app = (await (await api(`/v1/apps/${appName}`)).json()) as {
       certificates: Array<{ status: string }>;
     };
-    expect(app.certificates.map((certificate) => certificate.status)).toEqual(['valid']);
+    expect(app.certificates.map((certificate) => certificate.status)).toEqual(['valid', 'valid']);
     // No order since the restore: the certificate came back from the archive, not from the CA.
     const ordersAfter = await stack.database.db
       .selectFrom('orders')

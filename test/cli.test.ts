@@ -245,6 +245,41 @@ describe('cli against a running api', () => {
     });
     const list = await gatehouse(['apps', 'ls'], env);
     expect(list.stdout).toMatch(/web\s+busybox\s+https:\/\/web\.cli\.test/);
+    const internal = await gatehouse(
+      [
+        'apps',
+        'create',
+        'intra',
+        '--image',
+        'busybox',
+        '--port',
+        '8080',
+        '--domain',
+        'https://intra.internal',
+        '--json',
+      ],
+      env,
+    );
+    expect(JSON.parse(internal.stdout).app.domains).toEqual([expect.objectContaining({ mode: 'local-ca' })]);
+    const refusedMode = await gatehouse(
+      [
+        'apps',
+        'create',
+        'intra2',
+        '--image',
+        'busybox',
+        '--port',
+        '8080',
+        '--domain',
+        'https://b.internal',
+        '--mode',
+        'acme',
+      ],
+      env,
+    );
+    expect(refusedMode.code).toBe(1);
+    expect(refusedMode.stderr).toContain('use mode local-ca');
+    expect((await gatehouse(['apps', 'rm', 'intra'], env)).code).toBe(0);
     const bad = await gatehouse(['apps', 'create', 'bad', '--image', 'busybox', '--port', '99999'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('port');

@@ -65,7 +65,14 @@ export const appSchema = z.looseObject({
   port: z.number(),
   www: z.string(),
   domains: z.array(
-    z.object({ url: z.string(), hostname: z.string(), https: z.boolean(), challenge: z.string() }),
+    z.object({
+      url: z.string(),
+      hostname: z.string(),
+      https: z.boolean(),
+      challenge: z.string(),
+      // Optional so the CLI still reads an api from before certificate modes.
+      mode: z.string().optional(),
+    }),
   ),
   container: z.object({ state: z.string() }).loose().nullable(),
   certificates: z.array(z.object({ id: z.string(), status: z.string() })),

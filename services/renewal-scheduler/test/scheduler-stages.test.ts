@@ -3,7 +3,11 @@ import { createSecretBox } from '@gatehouse/pki';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateFallbacksAfterReminders } from '../src/renewal/activate-fallback.ts';
+import {
+  activateExpiredFallbacks,
+  activateFallbacksAfterReminders,
+} from '../src/renewal/activate-fallback.ts';
+import { claimDueRenewals } from '../src/renewal/claim-due.ts';
 import { emitExpiring } from '../src/renewal/emit-expiring.ts';
 import { markExpiredUploads } from '../src/renewal/mark-expired-uploads.ts';
 
@@ -163,5 +167,41 @@ describe('scheduler stages', () => {
       [live]: 'valid',
       [acmePast]: 'renewing',
     });
+  });
+
+  it('stages - local CA certificates are claimed for renewal and put on fallback like ACME ones; uploads and self-signed stand-ins are not', async () => {
+    const now = Date.now();
+    const dueLocal = await insert({
+      source: 'local-ca',
+      not_before: new Date(now - 4 * DAY),
+      not_after: new Date(now + 3 * DAY),
+      renew_at: new Date(now - 12 * 3_600_000),
+      chain_pem: 'chain',
+    });
+    const notDueLocal = await insert({
+      source: 'local-ca',
+      not_before: new Date(now - DAY),
+      not_after: new Date(now + 6 * DAY),
+      renew_at: new Date(now + 2 * DAY),
+    });
+    const standIn = await insert({ source: 'self-signed', status: 'fallback', renew_at: null });
+    const claimed = await claimDueRenewals(database.db, 100, new Date(now));
+    const ids = claimed.map((row) => row.id);
+    expect(ids).toContain(dueLocal);
+    expect(ids).not.toContain(notDueLocal);
+    expect(ids).not.toContain(standIn);
+    const due = (await events('certs.renewal-due')).filter((event) => event.subject === dueLocal);
+    expect(due).toHaveLength(1);
+
+    const expiredLocal = await insert({
+      source: 'local-ca',
+      status: 'renewing',
+      not_before: new Date(now - 8 * DAY),
+      not_after: new Date(now - 3_600_000),
+      renew_at: new Date(now - 4 * DAY),
+      chain_pem: 'chain',
+    });
+    const activated = await activateExpiredFallbacks(database.db, box, 100, new Date(now));
+    expect(activated.map((row) => row.id)).toContain(expiredLocal);
   });
 });

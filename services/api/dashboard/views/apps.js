@@ -1,4 +1,5 @@
-// Apps: list with container state and certificates (polled), create (domains, www mode, challenge), delete.
+// Apps: list with container state and certificates (polled), create (domains, www mode, challenge, certificate
+// mode), delete.
 import { useState } from 'preact/hooks';
 import { api, withQuery } from '../api.js';
 import { Badge, errorNotice, html, Notice, usePolling } from '../ui.js';
@@ -22,10 +23,16 @@ export function AppsView() {
     const element = event.currentTarget;
     const form = new FormData(element);
     const challenge = form.get('challenge')?.toString() ?? 'auto';
+    // Empty: the api picks by name (local-ca for internal names and IPs, else acme).
+    const mode = form.get('mode')?.toString() ?? '';
     const domains = (form.get('domains')?.toString() ?? '')
       .split(/[\s,]+/)
       .filter(Boolean)
-      .map((url) => (challenge === 'auto' ? url : { url, challenge }));
+      .map((url) =>
+        challenge === 'auto' && mode === ''
+          ? url
+          : { url, ...(challenge === 'auto' ? {} : { challenge }), ...(mode === '' ? {} : { mode }) },
+      );
     const command = form.get('command')?.toString().trim();
     const body = {
       name: form.get('name')?.toString().trim() ?? '',
@@ -78,6 +85,15 @@ export function AppsView() {
           <option value="dns-01">dns-01</option>
         </select>
       </label>
+      <label>Certificate
+        <select name="mode">
+          <option value="">by name (ACME; local CA for internal names)</option>
+          <option value="acme">acme</option>
+          <option value="local-ca">local CA</option>
+          <option value="custom">custom (upload)</option>
+          <option value="fallback-only">fallback only</option>
+        </select>
+      </label>
       <label>Command (optional, run with sh -c)<input name="command" /></label>
       <div><button type="submit">Create app</button></div>
     </form>
@@ -89,7 +105,7 @@ export function AppsView() {
           (app) => html`<tr data-name=${app.name}>
             <td>${app.name}</td>
             <td class="small">${app.image}<div class="muted">port ${app.port}</div></td>
-            <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge}</span></div>`)}</td>
+            <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge} · ${domain.mode}</span></div>`)}</td>
             <td>${
               app.container
                 ? html`<${Badge} value=${app.container.state} />${

@@ -32,7 +32,8 @@ export class RenewalRateLimitedError extends Error {
  *
  * Idempotent while a renewal or first issuance is already running (pending/renewing): the certificate is
  * returned unchanged and no second event is written, so a double click costs nothing. Custom certificates are
- * refused: Gatehouse never renews them. Returns undefined for an unknown id.
+ * refused: Gatehouse never renews them; so are the self-signed stand-ins of `fallback-only` domains. Local CA
+ * certificates are re-signed. Returns undefined for an unknown id.
  */
 export async function renewCertificate(
   db: Db,
@@ -55,12 +56,15 @@ export async function renewCertificate(
         'this is an uploaded certificate; it is not renewed by Gatehouse; upload a replacement with POST /v1/certificates',
       );
     }
-    if (certificate.source !== 'acme') {
+    if (certificate.source !== 'acme' && certificate.source !== 'local-ca') {
       throw new ApiError('conflict', `a ${certificate.source} certificate is not renewed through the API`);
     }
     if (certificate.status === 'renewing' || certificate.status === 'pending') return { renewed: false };
-    const verdict = await check({ id: certificate.id, names: certificate.names });
-    if (!verdict.allowed) throw new RenewalRateLimitedError(verdict.reason, verdict.retryAt);
+    // The local CA signs without a CA's rate limits; only an ACME renewal spends a budget.
+    if (certificate.source === 'acme') {
+      const verdict = await check({ id: certificate.id, names: certificate.names });
+      if (!verdict.allowed) throw new RenewalRateLimitedError(verdict.reason, verdict.retryAt);
+    }
 
     await trx
       .updateTable('certificates')

@@ -4,9 +4,9 @@ import { sql } from 'kysely';
 import { finishJob } from './job-queue.ts';
 
 /**
- * The names of an ACME certificate whose domain is now in mode `custom` or `fallback-only` (issue 15): such a
- * domain never contacts a CA, so its old ACME certificate — still linked, still served until an upload or the
- * fallback replaces it — is not renewed. Empty when every name may be ordered.
+ * The names of an ACME certificate whose domain is now in mode `custom`, `fallback-only` or `local-ca` (issue
+ * 15): such a domain never contacts an ACME CA, so its old ACME certificate — for `custom` still linked and
+ * served until an upload replaces it — is not renewed. Empty when every name may be ordered.
  */
 export async function namesHeldFromAcme(db: Db, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
@@ -15,7 +15,7 @@ export async function namesHeldFromAcme(db: Db, names: readonly string[]): Promi
     .select('hostname')
     .where('hostname', 'in', [...names])
     .where('https', '=', true)
-    .where('mode', 'in', ['custom', 'fallback-only'])
+    .where('mode', 'in', ['custom', 'fallback-only', 'local-ca'])
     .execute();
   return rows.map((row) => row.hostname);
 }

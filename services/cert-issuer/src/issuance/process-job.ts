@@ -132,8 +132,8 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     return;
   }
 
-  // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in mode
-  // custom or fallback-only never has its old ACME certificate renewed.
+  // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in another
+  // mode than acme never has its old ACME certificate renewed.
   if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, deps);
   const held = await namesHeldFromAcme(db, names);
   if (held.length > 0) return holdFromAcme(db, job, certificate, held, log);

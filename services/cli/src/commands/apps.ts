@@ -8,7 +8,7 @@ import { type AppView, appPageSchema, appSchema, parseAnswer } from '../views.ts
 const usage = `usage: gatehouse apps ls
        gatehouse apps create <name> --image <ref> --port <n> --domain <https://host> [--domain …]
                              [--www none|redirect-to-apex|redirect-to-www|both] [--challenge auto|http-01|dns-01]
-                             [--env KEY=VALUE …]
+                             [--mode acme|custom|fallback-only|local-ca] [--env KEY=VALUE …]
        gatehouse apps rm <name>`;
 
 /** `gatehouse apps ls | create | rm`. */
@@ -45,6 +45,8 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
           domain: { type: 'string', multiple: true },
           www: { type: 'string' },
           challenge: { type: 'string' },
+          // The certificate mode of every --domain; without it the api picks by name (local-ca for internal names).
+          mode: { type: 'string' },
           env: { type: 'string', multiple: true },
         },
         strict: true,
@@ -60,7 +62,13 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
         env[pair.slice(0, equals)] = pair.slice(equals + 1);
       }
       const domains = (values.domain ?? []).map((url) =>
-        values.challenge ? { url, challenge: values.challenge } : url,
+        values.challenge || values.mode
+          ? {
+              url,
+              ...(values.challenge ? { challenge: values.challenge } : {}),
+              ...(values.mode ? { mode: values.mode } : {}),
+            }
+          : url,
       );
       // The api validates every field and says what is wrong; the CLI only shapes the request.
       const { body } = await context.client.request('POST', '/v1/apps', {

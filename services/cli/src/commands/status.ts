@@ -52,7 +52,7 @@ export async function statusCommand(context: CommandContext, args: string[]): Pr
     [
       `App ${app.name}`,
       `  Image:      ${app.image} (port ${app.port})`,
-      `  Domains:    ${app.domains.map((domain) => `${domain.url} [${domain.challenge}]`).join(', ') || '-'}`,
+      `  Domains:    ${app.domains.map((domain) => `${domain.url} [${[domain.challenge, domain.mode].filter(Boolean).join(', ')}]`).join(', ') || '-'}`,
       `  Container:  ${app.container?.state ?? 'not deployed yet'}`,
       ...(details.length === 0 ? ['  No certificate (no https:// domain).'] : []),
       ...details.map((detail) => `\n${describeCertificate(detail)}`),
