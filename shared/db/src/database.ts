@@ -45,6 +45,8 @@ export interface DomainsTable {
   https: boolean;
   www: Generated<string>;
   challenge: Generated<string>;
+  /** The ACME profile asked for (migration 0015); null: the installation's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -104,6 +106,8 @@ export interface CertificatesTable {
   fallback_activated_at: Timestamp | null;
   /** The `not_after` that `certs.expiring` was last emitted for (migration 0006). */
   expiring_notified_for: Timestamp | null;
+  /** The ACME profile the current certificate's order carried (migration 0015); null: the CA's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
@@ -123,6 +127,8 @@ export interface IssuanceJobsTable {
   reason: string;
   challenge: string;
   key_type: string;
+  /** The ACME profile the request asked for (migration 0015); null: the installation's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   status: string;
   attempt: Generated<number>;
   next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;

@@ -18,18 +18,21 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         reason: event.data.reason,
         challenge: event.data.challenge,
         keyType: event.data.keyType,
+        profile: event.data.profile,
       });
       logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
       onQueued();
     }),
     on(certsRenewalDue, async (event, { trx }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
+      const last = await lastRequestPolicy(trx, certificate.id);
       await enqueueIssuance(trx, {
         certificateId: certificate.id,
         namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
-        challenge: await lastChallengePreference(trx, certificate.id),
+        challenge: last.challenge,
         keyType: certificate.key_type,
+        profile: last.profile,
       });
       onQueued();
     }),
@@ -47,19 +50,22 @@ async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
   return certificate;
 }
 
-/** A renewal keeps the domain's challenge policy: the preference its latest request carried. */
-async function lastChallengePreference(
+/** A renewal keeps the domain's challenge policy and ACME profile: what its latest request carried. */
+async function lastRequestPolicy(
   trx: Transaction<Database>,
   certificateId: string,
-): Promise<'http-01' | 'dns-01' | 'auto'> {
+): Promise<{ challenge: 'http-01' | 'dns-01' | 'auto'; profile: string | null }> {
   const job = await trx
     .selectFrom('issuance_jobs')
-    .select('challenge')
+    .select(['challenge', 'profile'])
     .where('certificate_id', '=', certificateId)
     .where('reason', '<>', 'renewal')
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();
   const preference = job?.challenge;
-  return preference === 'http-01' || preference === 'dns-01' ? preference : 'auto';
+  return {
+    challenge: preference === 'http-01' || preference === 'dns-01' ? preference : 'auto',
+    profile: job?.profile ?? null,
+  };
 }

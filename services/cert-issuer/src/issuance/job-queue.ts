@@ -11,6 +11,8 @@ export interface JobRequest {
   reason: 'new' | 'renewal' | 'manual';
   challenge: 'http-01' | 'dns-01' | 'auto';
   keyType: string;
+  /** The domain's ACME profile; undefined/null: the installation's default. */
+  profile?: string | null | undefined;
 }
 
 /**
@@ -42,6 +44,7 @@ export async function enqueueIssuance(trx: Transaction<Database>, request: JobRe
       reason: request.reason,
       challenge: request.challenge,
       key_type: request.keyType,
+      profile: request.profile ?? null,
       status: 'queued',
       trace_headers: JSON.stringify(currentTraceHeaders()),
     })

@@ -8,7 +8,7 @@ import {
   certificateKeyContext,
   keyMatchesCertificate,
   lifetimeRenewAt,
-  qualifiesForPublicCert,
+  qualifiesForAcmeOrder,
   type SecretBox,
   splitCertificateChain,
 } from '@gatehouse/pki';
@@ -20,6 +20,7 @@ import type { Dns01Solver } from '../challenges/dns01-solver.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
 import { finishJob } from './job-queue.ts';
+import { chooseProfile } from './profile-choice.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 
 /** Whether and when an order may be placed, from the rate-limit ledger. */
@@ -76,7 +77,7 @@ export interface IssuanceDeps {
   ): Promise<BudgetDecision>;
   quickRetryDelayMs: number;
   retryLadderMs: readonly number[];
-  /** The certificate profile to order where the CA offers it (ACME_PROFILE). */
+  /** The certificate profile to order where the CA offers it (ACME_PROFILE); a job's own profile wins. */
   profile?: string | undefined;
   /** Source name for events. */
   source: string;
@@ -130,8 +131,9 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     return;
   }
 
+  // Routing (api) decided this certificate goes to ACME; IP addresses are fine here (RFC 8738).
   for (const name of names) {
-    const verdict = qualifiesForPublicCert(name);
+    const verdict = qualifiesForAcmeOrder(name);
     if (!verdict.ok) return fail(job, certificate, deps, new IssueError('policy', verdict.reason), null);
   }
 
@@ -285,7 +287,12 @@ async function attempt(
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
-      profile: deps.profile,
+      profile: chooseProfile({
+        requested: job.profile,
+        installationDefault: deps.profile,
+        names: certificate.names,
+        offered: (await issuer.facts()).profiles,
+      }),
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) => {
@@ -505,6 +512,7 @@ async function storeIssued(
             not_after: facts.notAfter,
             renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
             renew_reason: 'lifetime',
+            profile: result.issued.profile ?? null,
             failure_count: 0,
             next_retry_at: null,
             last_error_kind: null,
@@ -561,6 +569,7 @@ async function storeIssued(
           serial: facts.serial,
           notBefore: facts.notBefore.toISOString(),
           notAfter: facts.notAfter.toISOString(),
+          ...(result.issued.profile ? { profile: result.issued.profile } : {}),
         },
       }),
     );
