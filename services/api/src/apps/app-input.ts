@@ -1,4 +1,10 @@
-import { challengePreferenceSchema, type KeyType, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import {
+  acmeProfileSchema,
+  challengePreferenceSchema,
+  type KeyType,
+  keyTypeSchema,
+  wwwModeSchema,
+} from '@gatehouse/events';
 import { z } from 'zod';
 import { type FieldError, fieldPath, plainErrorMap, zodFieldErrors } from '../http/field-errors.ts';
 import {
@@ -214,6 +220,15 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
       });
     }
   }
+  const profiles = [
+    ...new Set(domains.flatMap((domain) => (domain.https && domain.profile ? [domain.profile] : []))),
+  ];
+  if (profiles.length > 1) {
+    errors.push({
+      field: 'domains',
+      message: `the https:// domains of an app share one certificate, so they need one profile (got ${profiles.join(', ')}); give them the same profile or split the app`,
+    });
+  }
   if (certificateNames(domains, www).length > maxCertificateNames) {
     errors.push({
       field: 'domains',
@@ -223,15 +238,18 @@ function parseDomains(entries: readonly unknown[], www: WwwMode, errors: FieldEr
   return domains;
 }
 
+const domainEntryKeys: readonly string[] = ['url', 'challenge', 'profile'];
+
 function parseDomainEntry(
   entry: unknown,
   index: number,
 ): { ok: true; domain: DomainSpec } | { ok: false; error: FieldError } {
   let url: unknown = entry;
   let challenge: ChallengePreference = 'auto';
+  let profile: string | null = null;
   let path: PropertyKey[] = ['domains', index];
   if (isRecord(entry)) {
-    const unknownKey = Object.keys(entry).find((key) => key !== 'url' && key !== 'challenge');
+    const unknownKey = Object.keys(entry).find((key) => !domainEntryKeys.includes(key));
     if (unknownKey !== undefined) {
       return {
         ok: false,
@@ -253,12 +271,25 @@ function parseDomainEntry(
       }
       challenge = parsedChallenge.data;
     }
+    if (entry.profile !== undefined && entry.profile !== null) {
+      const parsedProfile = acmeProfileSchema.safeParse(entry.profile);
+      if (!parsedProfile.success) {
+        return {
+          ok: false,
+          error: {
+            field: fieldPath(['domains', index, 'profile']),
+            message: 'must be an ACME profile name the CA offers, such as classic, tlsserver or shortlived',
+          },
+        };
+      }
+      profile = parsedProfile.data;
+    }
   } else if (typeof entry !== 'string') {
     return {
       ok: false,
       error: {
         field: fieldPath(path),
-        message: 'must be a URL string or {url, challenge}, as in "https://shop.example.com"',
+        message: 'must be a URL string or {url, challenge, profile}, as in "https://shop.example.com"',
       },
     };
   }
@@ -268,7 +299,7 @@ function parseDomainEntry(
       error: { field: fieldPath(path), message: url === undefined ? 'is required' : 'must be a string' },
     };
   }
-  const parsed = parseDomainUrl(url, challenge);
+  const parsed = parseDomainUrl(url, challenge, profile);
   if (!parsed.ok) return { ok: false, error: { field: fieldPath(path), message: parsed.reason } };
   return parsed;
 }

@@ -19,7 +19,14 @@ export interface AppView {
   /** Key type of the app's certificate. */
   keyType: string;
   revision: number;
-  domains: Array<{ url: string; hostname: string; https: boolean; challenge: ChallengePreference }>;
+  domains: Array<{
+    url: string;
+    hostname: string;
+    https: boolean;
+    challenge: ChallengePreference;
+    /** The ACME profile asked for; null: the installation's default. */
+    profile: string | null;
+  }>;
   /** The deployer's newest report; null until it has acted on the app. */
   container: {
     state: string;
@@ -66,6 +73,7 @@ export function toAppView(
       hostname: domain.hostname,
       https: domain.https,
       challenge: domain.challenge as ChallengePreference,
+      profile: domain.profile,
     })),
     container: deployment
       ? {

@@ -28,6 +28,7 @@ import {
   certificateNames,
   claimedHostnames,
   commonChallenge,
+  commonProfile,
   type DomainSpec,
   type WwwMode,
 } from './domain-url.ts';
@@ -89,8 +90,10 @@ export async function updateApp(
       const before = certificateNames(currentDomains, currentWww);
       namesChanged = keyOf(before) !== keyOf(certificateNames(domains, www));
     }
-    // Another name set, or another key type: the app points at the certificate for that (found or requested).
-    if (namesChanged || keyType !== current.key_type) {
+    // Another name set, key type or profile: the app points at the certificate for that (found or requested; a
+    // profile change on the same names is recorded for that certificate's next order).
+    const profileChanged = commonProfile(domains) !== commonProfile(currentDomains);
+    if (namesChanged || keyType !== current.key_type || profileChanged) {
       await linkCertificate(trx, current.id, domains, www, keyType);
     }
     const { env, ...changes } = patch;
@@ -262,6 +265,7 @@ async function linkCertificate(
   const certificate = await findOrRequestCertificate(trx, {
     names,
     challenge: commonChallenge(domains),
+    profile: commonProfile(domains),
     source,
     keyType,
   });
@@ -318,6 +322,7 @@ function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {
     hostname: row.hostname,
     https: row.https,
     challenge: row.challenge as ChallengePreference,
+    profile: row.profile,
   }));
 }
 

@@ -199,6 +199,7 @@ export async function replaceDomains(
         https: domain.https,
         www,
         challenge: domain.challenge,
+        profile: domain.profile,
       })),
     )
     .execute();

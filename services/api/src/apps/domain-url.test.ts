@@ -3,6 +3,7 @@ import {
   certificateNames,
   claimedHostnames,
   commonChallenge,
+  commonProfile,
   parseDomainUrl,
   wwwCounterpart,
 } from './domain-url.ts';
@@ -12,11 +13,11 @@ describe('api domain urls', () => {
   it('api - a domain URL keeps only scheme and host, normalized to punycode', () => {
     expect(parseDomainUrl('HTTPS://Shop.Example.COM/', 'auto')).toEqual({
       ok: true,
-      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto' },
+      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto', profile: null },
     });
     expect(parseDomainUrl('http://bücher.example', 'http-01')).toEqual({
       ok: true,
-      domain: { hostname: 'xn--bcher-kva.example', https: false, challenge: 'http-01' },
+      domain: { hostname: 'xn--bcher-kva.example', https: false, challenge: 'http-01', profile: null },
     });
   });
 
@@ -50,8 +51,8 @@ describe('api domain urls', () => {
     expect(wwwCounterpart('www.shop.test', 'redirect-to-apex')).toBe('shop.test');
     expect(wwwCounterpart('*.shop.test', 'both')).toBeUndefined();
     const domains = [
-      { hostname: 'shop.test', https: true, challenge: 'http-01' as const },
-      { hostname: 'plain.test', https: false, challenge: 'dns-01' as const },
+      { hostname: 'shop.test', https: true, challenge: 'http-01' as const, profile: null },
+      { hostname: 'plain.test', https: false, challenge: 'dns-01' as const, profile: null },
     ];
     expect(claimedHostnames(domains, 'both').sort()).toEqual([
       'plain.test',
@@ -62,9 +63,28 @@ describe('api domain urls', () => {
     expect(certificateNames(domains, 'redirect-to-apex')).toEqual(['shop.test', 'www.shop.test']);
     expect(certificateNames(domains, 'none')).toEqual(['shop.test']);
     expect(commonChallenge(domains)).toBe('http-01');
-    expect(commonChallenge([...domains, { hostname: 'b.test', https: true, challenge: 'dns-01' }])).toBe(
-      'auto',
-    );
+    expect(
+      commonChallenge([...domains, { hostname: 'b.test', https: true, challenge: 'dns-01', profile: null }]),
+    ).toBe('auto');
+  });
+
+  it('api - a domain’s ACME profile is kept for https:// and refused for http://; the app’s certificate takes it', () => {
+    expect(parseDomainUrl('https://shop.example.com', 'auto', 'shortlived')).toMatchObject({
+      ok: true,
+      domain: { profile: 'shortlived' },
+    });
+    expect(parseDomainUrl('http://shop.example.com', 'auto', 'classic')).toMatchObject({
+      ok: false,
+      reason: /http:\/\/ domain has none/,
+    });
+    expect(
+      commonProfile([
+        { https: false, profile: null },
+        { https: true, profile: null },
+        { https: true, profile: 'tlsserver' },
+      ]),
+    ).toBe('tlsserver');
+    expect(commonProfile([{ https: true, profile: null }])).toBeNull();
   });
 
   it('api - image references follow the Docker grammar', () => {

@@ -11,6 +11,8 @@ export interface DomainSpec {
   hostname: string;
   https: boolean;
   challenge: ChallengePreference;
+  /** The ACME profile its certificate is ordered with (draft-ietf-acme-profiles); null: the installation's default. */
+  profile: string | null;
 }
 
 /**
@@ -21,6 +23,7 @@ export interface DomainSpec {
 export function parseDomainUrl(
   url: string,
   challenge: ChallengePreference,
+  profile: string | null = null,
 ): { ok: true; domain: DomainSpec } | { ok: false; reason: string } {
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url.trim());
   if (!match) {
@@ -48,13 +51,18 @@ export function parseDomainUrl(
   if (name.name.startsWith('*.') && challenge === 'http-01') {
     return fail('a wildcard name can only be validated with the dns-01 challenge');
   }
+  if (!https && profile !== null) {
+    return fail(
+      'a profile chooses the kind of certificate, and an http:// domain has none; use https:// or drop it',
+    );
+  }
   if (https) {
     const qualifies = qualifiesForPublicCert(name.name);
     if (!qualifies.ok) {
       return fail(`${qualifies.reason}; the local CA is not available yet, so serve it over http:// for now`);
     }
   }
-  return { ok: true, domain: { hostname: name.name, https, challenge } };
+  return { ok: true, domain: { hostname: name.name, https, challenge, profile } };
 }
 
 /**
@@ -98,6 +106,14 @@ export function commonChallenge(
   const https = domains.filter((domain) => domain.https);
   const first = https[0]?.challenge ?? 'auto';
   return https.every((domain) => domain.challenge === first) ? first : 'auto';
+}
+
+/**
+ * The ACME profile for an app's certificate: the one its https domains name (parseDomains refuses two different
+ * ones, since the domains share one certificate), or null for the installation's default.
+ */
+export function commonProfile(domains: readonly Pick<DomainSpec, 'https' | 'profile'>[]): string | null {
+  return domains.find((domain) => domain.https && domain.profile !== null)?.profile ?? null;
 }
 
 function fail(reason: string): { ok: false; reason: string } {

@@ -6,6 +6,7 @@ import { covers, namesKey, sortNames } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
 import {
+  findRequestedProfile,
   findReusableCertificate,
   insertPendingCertificate,
   listCoveringCandidates,
@@ -28,15 +29,31 @@ const reuseMargin = 7 * 24 * 60 * 60 * 1000;
  * `certs.requested` (reason `new`) goes to the outbox in the same transaction, so the request is published if
  * and only if the app change commits. Callers MUST hold the app-write lock, so two requests for the same new
  * name set do not both insert.
+ *
+ * `profile` (the domains' ACME profile, null for the installation's default) travels in `certs.requested`. A reused
+ * certificate with the same names whose last request asked for another profile is requested again (reason `new`):
+ * cert-issuer finds it current and orders nothing, but the job records the profile, so its next order (renewal,
+ * renew button) uses it. A covering certificate for other names is reused whatever its profile.
  */
 export async function findOrRequestCertificate(
   trx: Transaction<Database>,
-  request: { names: readonly string[]; challenge: ChallengePreference; source: string; keyType: KeyType },
+  request: {
+    names: readonly string[];
+    challenge: ChallengePreference;
+    profile: string | null;
+    source: string;
+    keyType: KeyType;
+  },
 ): Promise<{ id: string; requested: boolean }> {
   const names = sortNames(request.names);
   const key = namesKey(names);
   const existing = await findReusableCertificate(trx, key, request.keyType);
-  if (existing) return { id: existing.id, requested: false };
+  if (existing) {
+    if ((await findRequestedProfile(trx, existing.id)) === request.profile)
+      return { id: existing.id, requested: false };
+    await enqueueRequest(trx, request, existing.id, names);
+    return { id: existing.id, requested: true };
+  }
   const covering = await findCoveringCertificate(
     trx,
     names,
@@ -47,6 +64,16 @@ export async function findOrRequestCertificate(
 
   const id = randomUUID();
   await insertPendingCertificate(trx, { id, names, namesKey: key, keyType: request.keyType });
+  await enqueueRequest(trx, request, id, names);
+  return { id, requested: true };
+}
+
+async function enqueueRequest(
+  trx: Transaction<Database>,
+  request: { challenge: ChallengePreference; profile: string | null; source: string; keyType: KeyType },
+  id: string,
+  names: string[],
+): Promise<void> {
   await enqueue(
     trx,
     createEvent(certsRequested, {
@@ -58,10 +85,10 @@ export async function findOrRequestCertificate(
         keyType: request.keyType,
         reason: 'new',
         challenge: request.challenge,
+        ...(request.profile !== null ? { profile: request.profile } : {}),
       },
     }),
   );
-  return { id, requested: true };
 }
 
 /** The id of a valid certificate covering every name in `names` until at least `validUntil`, if any. */
