@@ -25,9 +25,10 @@ const isoTime = z.iso.datetime();
  * An ACME certificate profile name (draft-ietf-acme-profiles; Let's Encrypt: `classic`, `tlsserver`, `shortlived`).
  * The same rule as `ACME_PROFILE`.
  */
+export const acmeProfilePattern = /^[A-Za-z0-9._-]{1,64}$/;
 export const acmeProfileSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a profile name such as tlsserver or shortlived');
+  .regex(acmeProfilePattern, 'a profile name such as tlsserver or shortlived');
 
 export const keyTypeSchema = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-4096']);
 /** A certificate key type: ECDSA P-256 by default, RSA on request (DESIGN.md, Keys). */

@@ -1,4 +1,9 @@
-import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import {
+  acmeProfilePattern,
+  challengePreferenceSchema,
+  keyTypeSchema,
+  wwwModeSchema,
+} from '@gatehouse/events';
 import { limitNames } from '@gatehouse/rate-limits';
 import { backupMediaType } from '../backup/backup-routes.ts';
 import { certificateSorts } from '../certificates/certificate.repository.ts';
@@ -73,6 +78,16 @@ const certificateProperties = {
     },
   },
   failureCount: { type: 'integer', minimum: 0, description: 'Failed rounds since the last success' },
+  profile: nullable({
+    type: 'string',
+    description: "The ACME profile the current certificate's order carried; null: the CA's default profile",
+  }),
+};
+
+/** An ACME profile name (draft-ietf-acme-profiles), as a domain asks for it. */
+const profileName = {
+  type: 'string',
+  pattern: acmeProfilePattern.source,
 };
 
 const appSpecProperties = {
@@ -97,6 +112,11 @@ const appSpecProperties = {
           properties: {
             url: { type: 'string' },
             challenge: { type: 'string', enum: challengePreferenceSchema.options, default: 'auto' },
+            profile: nullable({
+              ...profileName,
+              description:
+                'ACME profile for the certificate (e.g. classic, tlsserver, shortlived), sent only to a CA that lists it; https:// only, one per app; null or absent: ACME_PROFILE',
+            }),
           },
         },
       ],
@@ -770,12 +790,16 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['url', 'hostname', 'https', 'challenge'],
+              required: ['url', 'hostname', 'https', 'challenge', 'profile'],
               properties: {
                 url: { type: 'string', pattern: '^https?://[^/]+$' },
                 hostname: { type: 'string', description: 'Lower-case, IDNs as punycode' },
                 https: { type: 'boolean' },
                 challenge: { type: 'string', enum: challengePreferenceSchema.options },
+                profile: nullable({
+                  ...profileName,
+                  description: 'The ACME profile asked for; null: ACME_PROFILE',
+                }),
               },
             },
           },
@@ -866,6 +890,7 @@ export const openApiDocument = {
               'reason',
               'status',
               'challenge',
+              'profile',
               'rounds',
               'nextAttemptAt',
               'deferredReason',
@@ -876,6 +901,10 @@ export const openApiDocument = {
               reason: { type: 'string', description: 'new, renewal, manual, …' },
               status: { type: 'string', description: 'queued, running, deferred, done, failed' },
               challenge: { type: 'string' },
+              profile: nullable({
+                type: 'string',
+                description: 'The ACME profile the request asked for; null: none',
+              }),
               rounds: { type: 'integer', minimum: 0, description: 'Failed rounds of this job' },
               nextAttemptAt: nullable(dateTime),
               deferredReason: nullable({ type: 'string' }),
