@@ -195,7 +195,13 @@ describe('api apps', () => {
     });
     expect(response.status).toBe(201);
     expect(response.body.domains).toEqual([
-      { url: 'https://xn--bcher-kva.test', hostname: 'xn--bcher-kva.test', https: true, challenge: 'auto' },
+      {
+        url: 'https://xn--bcher-kva.test',
+        hostname: 'xn--bcher-kva.test',
+        https: true,
+        challenge: 'auto',
+        profile: null,
+      },
     ]);
     const certificate = await api.db
       .selectFrom('certificates')
