@@ -13,6 +13,8 @@ export const certificateSchema = z.looseObject({
   lastError: z.object({ kind: z.string(), message: z.string(), at: z.string().nullable() }).nullable(),
   nextRenewal: z.object({ at: z.string().nullable(), reason: z.string(), detail: z.string() }),
   failureCount: z.number(),
+  /** Absent from an older api. */
+  profile: z.string().nullable().optional(),
 });
 export type CertificateView = z.infer<typeof certificateSchema>;
 

@@ -8,7 +8,7 @@ import { type AppView, appPageSchema, appSchema, parseAnswer } from '../views.ts
 const usage = `usage: gatehouse apps ls
        gatehouse apps create <name> --image <ref> --port <n> --domain <https://host> [--domain …]
                              [--www none|redirect-to-apex|redirect-to-www|both] [--challenge auto|http-01|dns-01]
-                             [--env KEY=VALUE …]
+                             [--profile <ACME profile, e.g. shortlived>] [--env KEY=VALUE …]
        gatehouse apps rm <name>`;
 
 /** `gatehouse apps ls | create | rm`. */
@@ -45,6 +45,7 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
           domain: { type: 'string', multiple: true },
           www: { type: 'string' },
           challenge: { type: 'string' },
+          profile: { type: 'string' },
           env: { type: 'string', multiple: true },
         },
         strict: true,
@@ -59,9 +60,13 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
         if (equals < 1) throw new CliError(`--env ${pair}: give KEY=VALUE`, exitCodes.usage);
         env[pair.slice(0, equals)] = pair.slice(equals + 1);
       }
-      const domains = (values.domain ?? []).map((url) =>
-        values.challenge ? { url, challenge: values.challenge } : url,
-      );
+      // A profile chooses the kind of certificate, so it goes only with https:// domains (the api refuses it on http://).
+      const domains = (values.domain ?? []).map((url) => {
+        const profile = values.profile && /^https:/i.test(url) ? { profile: values.profile } : {};
+        return values.challenge || 'profile' in profile
+          ? { url, ...(values.challenge ? { challenge: values.challenge } : {}), ...profile }
+          : url;
+      });
       // The api validates every field and says what is wrong; the CLI only shapes the request.
       const { body } = await context.client.request('POST', '/v1/apps', {
         name,
