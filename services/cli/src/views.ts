@@ -67,7 +67,14 @@ export const appSchema = z.looseObject({
   port: z.number(),
   www: z.string(),
   domains: z.array(
-    z.object({ url: z.string(), hostname: z.string(), https: z.boolean(), challenge: z.string() }),
+    z.object({
+      url: z.string(),
+      hostname: z.string(),
+      https: z.boolean(),
+      challenge: z.string(),
+      /** Absent from an older api. */
+      profile: z.string().nullable().optional(),
+    }),
   ),
   container: z.object({ state: z.string() }).loose().nullable(),
   certificates: z.array(z.object({ id: z.string(), status: z.string() })),
