@@ -234,6 +234,8 @@ describe('cli against a running api', () => {
         '8080',
         '--domain',
         'https://web.cli.test',
+        '--profile',
+        'shortlived',
         '--json',
       ],
       env,
@@ -241,6 +243,7 @@ describe('cli against a running api', () => {
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout).app).toMatchObject({
       name: 'web',
+      domains: [{ url: 'https://web.cli.test', profile: 'shortlived' }],
       certificates: [{ status: 'pending' }],
     });
     const list = await gatehouse(['apps', 'ls'], env);

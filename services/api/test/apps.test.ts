@@ -201,6 +201,7 @@ describe('api apps', () => {
         https: true,
         challenge: 'auto',
         mode: 'acme',
+        profile: null,
       },
     ]);
     const certificate = await api.db

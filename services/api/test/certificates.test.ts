@@ -104,6 +104,7 @@ describe('api certificates', () => {
         detail: 'a third of the lifetime left (half under 10 days)',
       },
       failureCount: 0,
+      profile: null,
     });
   });
 

@@ -6,6 +6,7 @@ import {
   duration as milliseconds,
   outboundAllowlist,
 } from '@gatehouse/config';
+import { acmeProfilePattern } from '@gatehouse/events';
 import { z } from 'zod';
 import { parseChallengeAliases } from './challenges/challenge-record.ts';
 import { parseLadder } from './issuance/retry-ladder.ts';
@@ -68,7 +69,7 @@ export const certIssuerConfigShape = {
    */
   ACME_PROFILE: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a profile name such as tlsserver or shortlived')
+    .regex(acmeProfilePattern, 'a profile name such as tlsserver or shortlived')
     .optional(),
   /** Rate-limit overrides per directory, JSON (see shared/rate-limits/src/rules.ts). */
   ACME_RATE_LIMITS: z.string().optional(),

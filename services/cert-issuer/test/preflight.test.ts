@@ -317,6 +317,52 @@ describe('preflight', () => {
     });
   });
 
+  it('preflight - an IP address skips DNS and CAA, is probed at itself, and must be one of PUBLIC_IPS when set', async () => {
+    const base = {
+      mode: 'enforce' as const,
+      challenge: 'http-01' as const,
+      resolver,
+      caaIdentities: [pebbleIdentity],
+      httpPort: responderPort,
+      db: database.db,
+      timeoutMs: 5_000,
+    };
+    const here = await runPreflight(['127.0.0.1'], { ...base, expectedAddresses: ['127.0.0.1'] });
+    expect(here.ok).toBe(true);
+    expect(here.results).toEqual([
+      { name: '127.0.0.1', check: 'dns', ok: true, detail: 'skipped: an IP address is not looked up in DNS' },
+      { name: '127.0.0.1', check: 'caa', ok: true, detail: 'skipped: CAA does not apply to IP addresses' },
+      {
+        name: '127.0.0.1',
+        check: 'http-01',
+        ok: true,
+        detail: `http://127.0.0.1:${responderPort}/.well-known/acme-challenge/… served the probe token at 127.0.0.1:${responderPort}`,
+      },
+    ]);
+    const elsewhere = await runPreflight(['127.0.0.1'], { ...base, expectedAddresses: ['203.0.113.10'] });
+    expect(elsewhere.blocking).toEqual([
+      {
+        name: '127.0.0.1',
+        check: 'dns',
+        ok: false,
+        detail: "127.0.0.1 is not one of this server's addresses (203.0.113.10)",
+      },
+    ]);
+    // Nothing answers HTTP-01 at ::1 here (the responder listens on 127.0.0.1 only): the probe says so.
+    const v6 = await runPreflight(['::1'], { ...base, expectedAddresses: undefined });
+    expect(v6.blocking.map((result) => [result.check, result.detail])).toEqual([
+      [
+        'http-01',
+        expect.stringMatching(
+          new RegExp(
+            `^http://\\[::1\\]:${responderPort}/.* could not be reached at \\[::1\\]:${responderPort}`,
+          ),
+        ),
+      ],
+    ]);
+    expect(await probeRows()).toBe(0);
+  });
+
   it('preflight - enforce blocks on a failed check, advisory only reports, off runs nothing', async () => {
     const good = `shop.${uniqueZone()}`;
     const forbidden = `shop.${uniqueZone()}`;

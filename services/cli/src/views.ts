@@ -13,6 +13,8 @@ export const certificateSchema = z.looseObject({
   lastError: z.object({ kind: z.string(), message: z.string(), at: z.string().nullable() }).nullable(),
   nextRenewal: z.object({ at: z.string().nullable(), reason: z.string(), detail: z.string() }),
   failureCount: z.number(),
+  /** Absent from an older api. */
+  profile: z.string().nullable().optional(),
 });
 export type CertificateView = z.infer<typeof certificateSchema>;
 
@@ -72,6 +74,8 @@ export const appSchema = z.looseObject({
       challenge: z.string(),
       // Optional so the CLI still reads an api from before certificate modes.
       mode: z.string().optional(),
+      /** Absent from an older api. */
+      profile: z.string().nullable().optional(),
     }),
   ),
   container: z.object({ state: z.string() }).loose().nullable(),

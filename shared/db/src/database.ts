@@ -70,6 +70,8 @@ export interface DomainsTable {
   challenge: Generated<ChallengePreference>;
   /** How the domain gets its certificate: acme, custom, fallback-only or local-ca (migration 0013). */
   mode: Generated<CertificateMode>;
+  /** The ACME profile asked for (migration 0015); null: the installation's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -140,6 +142,8 @@ export interface CertificatesTable {
   fallback_activated_at: Timestamp | null;
   /** The `not_after` that `certs.expiring` was last emitted for (migration 0006). */
   expiring_notified_for: Timestamp | null;
+  /** The ACME profile the current certificate's order carried (migration 0015); null: the CA's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
@@ -159,6 +163,8 @@ export interface IssuanceJobsTable {
   reason: IssuanceReason;
   challenge: ChallengePreference;
   key_type: KeyType;
+  /** The ACME profile the request asked for (migration 0015); null: the installation's default. */
+  profile: ColumnType<string | null, string | null | undefined, string | null>;
   status: IssuanceJobStatus;
   attempt: Generated<number>;
   next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;

@@ -5,7 +5,30 @@ import { defineEvent } from './envelope.ts';
 const id = z.string().min(1);
 /** A qualified DNS name in ASCII (punycode) form, lower-case, possibly with a left-most `*`. */
 const dnsName = z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/);
+/**
+ * A name on a certificate: a DNS name as above, or an IP address (RFC 8738) in canonical form: IPv4 dotted-decimal,
+ * IPv6 compressed lower-case without brackets (RFC 5952, as `normalizeName` in @gatehouse/pki writes it).
+ */
+const certificateName = z.union([
+  dnsName,
+  z.ipv4(),
+  z
+    .ipv6()
+    .refine(
+      (value) => new URL(`http://[${value}]`).hostname === `[${value}]`,
+      'an IPv6 address in RFC 5952 form',
+    ),
+]);
 const isoTime = z.iso.datetime();
+
+/**
+ * An ACME certificate profile name (draft-ietf-acme-profiles; Let's Encrypt: `classic`, `tlsserver`, `shortlived`).
+ * The same rule as `ACME_PROFILE`.
+ */
+export const acmeProfilePattern = /^[A-Za-z0-9._-]{1,64}$/;
+export const acmeProfileSchema = z
+  .string()
+  .regex(acmeProfilePattern, 'a profile name such as tlsserver or shortlived');
 
 export const keyTypeSchema = z.enum(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-4096']);
 /** A certificate key type: ECDSA P-256 by default, RSA on request (DESIGN.md, Keys). */
@@ -128,22 +151,27 @@ export const certsRequested = defineEvent(
   1,
   z.object({
     certificateId: id,
-    names: z.array(dnsName).min(1),
+    names: z.array(certificateName).min(1),
     keyType: keyTypeSchema,
     reason: issuanceReasonSchema,
     challenge: challengePreferenceSchema,
+    /**
+     * The ACME profile the domain asks for (added in version 1, optional: absent means no choice, as in events
+     * written before it existed). cert-issuer sends it only to a CA that lists it; a renewal keeps it.
+     */
+    profile: acmeProfileSchema.optional(),
   }),
 );
 export const certsUploaded = defineEvent(
   'certs.uploaded',
   1,
-  z.object({ certificateId: id, names: z.array(dnsName).min(1), notAfter: isoTime }),
+  z.object({ certificateId: id, names: z.array(certificateName).min(1), notAfter: isoTime }),
 );
 /** An operator deleted an uploaded certificate; whatever it served falls to the next choice. */
 export const certsRemoved = defineEvent(
   'certs.removed',
   1,
-  z.object({ certificateId: id, names: z.array(dnsName).min(1) }),
+  z.object({ certificateId: id, names: z.array(certificateName).min(1) }),
 );
 /**
  * The operator set or cleared the fallback wildcard (`PUT|DELETE /v1/settings/fallback-certificate`): every
@@ -159,12 +187,14 @@ export const certsIssued = defineEvent(
   1,
   z.object({
     certificateId: id,
-    names: z.array(dnsName).min(1),
+    names: z.array(certificateName).min(1),
     /** CA directory URL it came from. */
     issuer: z.string().min(1),
     serial: z.string().min(1),
     notBefore: isoTime,
     notAfter: isoTime,
+    /** The ACME profile the order carried (optional, added in version 1; absent: the CA's default profile). */
+    profile: acmeProfileSchema.optional(),
   }),
 );
 export const certsIssueFailed = defineEvent(
@@ -172,7 +202,7 @@ export const certsIssueFailed = defineEvent(
   1,
   z.object({
     certificateId: id,
-    names: z.array(dnsName).min(1),
+    names: z.array(certificateName).min(1),
     kind: issueErrorKindSchema,
     message: z.string(),
     /** How many attempts this certificate has had since its last success. */
@@ -186,7 +216,7 @@ export const certsRenewalDue = defineEvent(
   1,
   z.object({
     certificateId: id,
-    names: z.array(dnsName).min(1),
+    names: z.array(certificateName).min(1),
     /** Why now: `ari`, `lifetime`, `retry`, `manual`. */
     reason: z.enum(['ari', 'lifetime', 'retry', 'manual']),
   }),
@@ -194,14 +224,14 @@ export const certsRenewalDue = defineEvent(
 export const certsExpiring = defineEvent(
   'certs.expiring',
   1,
-  z.object({ certificateId: id, names: z.array(dnsName).min(1), notAfter: isoTime }),
+  z.object({ certificateId: id, names: z.array(certificateName).min(1), notAfter: isoTime }),
 );
 export const certsFallbackActivated = defineEvent(
   'certs.fallback-activated',
   1,
   z.object({
     certificateId: id,
-    names: z.array(dnsName).min(1),
+    names: z.array(certificateName).min(1),
     fallback: z.enum(['self-signed', 'custom-wildcard']),
     reason: z.enum(['expired', 'reminders-exhausted']),
   }),

@@ -58,6 +58,24 @@ describe('events', () => {
     ).toThrow();
   });
 
+  it('events - certs.requested carries IP names in canonical form and an optional profile, compatibly', () => {
+    const base = { certificateId: 'c', keyType: 'ecdsa-p256', reason: 'new', challenge: 'http-01' } as const;
+    expect(certsRequested.data.safeParse({ ...base, names: ['127.0.0.1', '2001:db8::1'] }).success).toBe(
+      true,
+    );
+    expect(certsRequested.data.safeParse({ ...base, names: ['2001:DB8:0::1'] }).success).toBe(false);
+    expect(
+      certsRequested.data.safeParse({ ...base, names: ['app.test'], profile: 'shortlived' }).data,
+    ).toMatchObject({
+      profile: 'shortlived',
+    });
+    expect(
+      certsRequested.data.safeParse({ ...base, names: ['app.test'], profile: 'short lived' }).success,
+    ).toBe(false);
+    // An event written before `profile` existed still parses: no choice was made.
+    expect(certsRequested.data.parse({ ...base, names: ['app.test'] }).profile).toBeUndefined();
+  });
+
   it('events - contracts reject what a producer must not send', () => {
     const bad = {
       certificateId: 'c',

@@ -3,9 +3,11 @@ import {
   covers,
   InvalidNameError,
   isInternalName,
+  isIpName,
   type NameResult,
   namesKey,
   normalizeName,
+  qualifiesForAcmeOrder,
   qualifiesForPublicCert,
   registeredDomain,
   sortNames,
@@ -154,6 +156,19 @@ describe('names', () => {
     expect(reasonOf(qualifiesForPublicCert('a b.com'))).toBe(
       "'a b.com' is not a valid name: the name contains a space",
     );
+  });
+
+  it('names - an ACME order (routing chose ACME) may carry IP addresses, never internal DNS names', () => {
+    for (const name of ['192.0.2.1', '127.0.0.1', '2001:db8::1', '[::1]', 'app.test'])
+      expect(qualifiesForAcmeOrder(name), name).toEqual({ ok: true });
+    expect(reasonOf(qualifiesForAcmeOrder('localhost'))).toMatch(/internal name/);
+    expect(reasonOf(qualifiesForAcmeOrder('*.com'))).toMatch(/whole top-level or public suffix/);
+    expect(reasonOf(qualifiesForAcmeOrder('0x7f.1'))).toMatch(/not a valid name/);
+    expect([isIpName('2001:DB8:0::1'), isIpName('192.0.2.1'), isIpName('app.test')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('names - every other valid name qualifies, .test names included', () => {

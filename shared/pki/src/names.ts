@@ -138,6 +138,23 @@ export function qualifiesForPublicCert(name: string): { ok: true } | { ok: false
   return { ok: true };
 }
 
+/**
+ * Whether a name may go into an ACME order once routing has chosen ACME for it: what {@link qualifiesForPublicCert}
+ * allows, plus IP addresses (RFC 8738 `ip` identifiers; a domain whose mode is `acme` may ask for one, and Let's
+ * Encrypt issues them under its `shortlived` profile). Internal DNS names stay refused: no CA can validate them.
+ */
+export function qualifiesForAcmeOrder(name: string): { ok: true } | { ok: false; reason: string } {
+  const normalized = normalizeName(name);
+  if (normalized.ok && normalized.isIp) return { ok: true };
+  return qualifiesForPublicCert(name);
+}
+
+/** Whether a name is an IP address (in any form {@link normalizeName} accepts). */
+export function isIpName(name: string): boolean {
+  const normalized = normalizeName(name);
+  return normalized.ok && normalized.isIp;
+}
+
 const tldtsOptions = { allowPrivateDomains: true, extractHostname: false, detectIp: false } as const;
 
 /**

@@ -16,6 +16,8 @@ export async function requestCertificate(
     challenge?: 'http-01' | 'dns-01' | 'auto';
     certificateId?: string;
     reason?: 'new' | 'manual';
+    /** The domain's ACME profile, as the api sends it. */
+    profile?: string;
   } = {},
 ): Promise<string> {
   const certificateId = options.certificateId ?? randomUUID();
@@ -44,6 +46,7 @@ export async function requestCertificate(
           keyType: 'ecdsa-p256',
           reason: options.reason ?? 'new',
           challenge: options.challenge ?? 'auto',
+          ...(options.profile ? { profile: options.profile } : {}),
         },
       }),
     );

@@ -14,7 +14,11 @@ import type { TestPebble } from './pebble.ts';
  */
 export interface AriProxy {
   directoryUrl: string;
-  newOrders: Array<{ identifiers: Array<{ value: string }>; replaces?: string; profile?: string }>;
+  newOrders: Array<{
+    identifiers: Array<{ type: string; value: string }>;
+    replaces?: string;
+    profile?: string;
+  }>;
   rejectReplaces: { type: string; detail: string } | undefined;
   /**
    * Profiles advertised as the directory's `meta.profiles` (draft-ietf-acme-profiles), name → description;

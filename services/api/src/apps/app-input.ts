@@ -1,5 +1,6 @@
 import { type AppNetwork, appNetworks } from '@gatehouse/db';
 import {
+  acmeProfilePattern,
   certificateModeSchema,
   challengePreferenceSchema,
   type KeyType,
@@ -115,6 +116,17 @@ const modeSchema = z
       'How the domain gets its certificate: `acme` (the default for public names), `custom` (waits for an uploaded certificate, never orders), `fallback-only` (the fallback certificate or a self-signed one, never a CA) or `local-ca` (the default for internal names and IP addresses). `acme` for an internal DNS name such as app.internal is refused with 422.',
   });
 
+const profileSchema = z
+  .string()
+  .regex(
+    acmeProfilePattern,
+    'must be an ACME profile name the CA offers, such as classic, tlsserver or shortlived',
+  )
+  .meta({
+    description:
+      'The ACME certificate profile to order (draft-ietf-acme-profiles: classic, tlsserver, shortlived, …), sent only to a CA that lists it; null or absent: ACME_PROFILE. https:// domains in mode acme only; all https:// domains of an app share it',
+  });
+
 /** The `params` of a zod issue that is only a certificate mode refused for its name (a 422, not a 400). */
 const modeRefusal = { refusal: 'mode' } as const;
 
@@ -135,13 +147,19 @@ const domainEntrySchema = z
           .optional()
           .meta({ description: 'How to validate it; `auto` unless given' }),
         mode: modeSchema.optional(),
+        profile: profileSchema.nullable().optional(),
       }),
     ],
-    { error: 'must be a URL string or {url, challenge, mode}, as in "https://shop.example.com"' },
+    { error: 'must be a URL string or {url, challenge, mode, profile}, as in "https://shop.example.com"' },
   )
   .transform((entry, ctx): DomainSpec => {
-    const { url, challenge = 'auto', mode } = typeof entry === 'string' ? { url: entry } : entry;
-    const parsed = parseDomainUrl(url, challenge, mode);
+    const {
+      url,
+      challenge = 'auto',
+      mode,
+      profile = null,
+    } = typeof entry === 'string' ? { url: entry } : entry;
+    const parsed = parseDomainUrl(url, challenge, mode, profile);
     if (parsed.ok) return parsed.domain;
     ctx.addIssue({
       code: 'custom',
@@ -279,6 +297,17 @@ function domainSetErrors(domains: readonly DomainSpec[], www: WwwMode): FieldErr
         message: `${counterpart.hostname} is http:// but the www mode pairs it with https://${domain.hostname}; use https:// for both`,
       });
     }
+  }
+  const profiles = [
+    ...new Set(
+      [...byHostname.values()].flatMap((domain) => (domain.https && domain.profile ? [domain.profile] : [])),
+    ),
+  ];
+  if (profiles.length > 1) {
+    errors.push({
+      field: 'domains',
+      message: `the https:// domains of an app share one certificate, so they need one profile (got ${profiles.join(', ')}); give them the same profile or split the app`,
+    });
   }
   if (certificateNames([...byHostname.values()], www).length > maxCertificateNames) {
     errors.push({

@@ -26,6 +26,8 @@ export interface AppView {
     challenge: ChallengePreference;
     /** How the domain gets its certificate: acme, custom, fallback-only or local-ca. */
     mode: string;
+    /** The ACME profile asked for; null: the installation's default. */
+    profile: string | null;
   }>;
   /** The deployer's newest report; null until it has acted on the app. */
   container: {
@@ -74,6 +76,7 @@ export function toAppView(
       https: domain.https,
       challenge: domain.challenge,
       mode: domain.mode,
+      profile: domain.profile,
     })),
     container: deployment
       ? {

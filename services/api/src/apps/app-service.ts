@@ -304,6 +304,7 @@ function toDomainSpecs(rows: readonly DomainRow[]): DomainSpec[] {
     https: row.https,
     challenge: row.challenge,
     mode: row.mode,
+    profile: row.profile,
   }));
 }
 

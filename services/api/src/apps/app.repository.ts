@@ -200,6 +200,7 @@ export async function replaceDomains(
         www,
         challenge: domain.challenge,
         mode: domain.mode,
+        profile: domain.profile,
       })),
     )
     .execute();

@@ -3,6 +3,7 @@ import {
   certificateNames,
   claimedHostnames,
   commonChallenge,
+  commonProfile,
   parseDomainUrl,
   wwwCounterpart,
 } from './domain-url.ts';
@@ -12,11 +13,17 @@ describe('api domain urls', () => {
   it('api - a domain URL keeps only scheme and host, normalized to punycode', () => {
     expect(parseDomainUrl('HTTPS://Shop.Example.COM/', 'auto')).toEqual({
       ok: true,
-      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto', mode: 'acme' },
+      domain: { hostname: 'shop.example.com', https: true, challenge: 'auto', mode: 'acme', profile: null },
     });
     expect(parseDomainUrl('http://bücher.example', 'http-01')).toEqual({
       ok: true,
-      domain: { hostname: 'xn--bcher-kva.example', https: false, challenge: 'http-01', mode: 'acme' },
+      domain: {
+        hostname: 'xn--bcher-kva.example',
+        https: false,
+        challenge: 'http-01',
+        mode: 'acme',
+        profile: null,
+      },
     });
   });
 
@@ -73,8 +80,20 @@ describe('api domain urls', () => {
     expect(wwwCounterpart('www.shop.test', 'redirect-to-apex')).toBe('shop.test');
     expect(wwwCounterpart('*.shop.test', 'both')).toBeUndefined();
     const domains = [
-      { hostname: 'shop.test', https: true, challenge: 'http-01' as const, mode: 'acme' as const },
-      { hostname: 'plain.test', https: false, challenge: 'dns-01' as const, mode: 'acme' as const },
+      {
+        hostname: 'shop.test',
+        https: true,
+        challenge: 'http-01' as const,
+        mode: 'acme' as const,
+        profile: null,
+      },
+      {
+        hostname: 'plain.test',
+        https: false,
+        challenge: 'dns-01' as const,
+        mode: 'acme' as const,
+        profile: null,
+      },
     ];
     expect(claimedHostnames(domains, 'both').sort()).toEqual([
       'plain.test',
@@ -88,9 +107,38 @@ describe('api domain urls', () => {
     expect(
       commonChallenge([
         ...domains,
-        { hostname: 'b.test', https: true, challenge: 'dns-01' as const, mode: 'acme' as const },
+        {
+          hostname: 'b.test',
+          https: true,
+          challenge: 'dns-01' as const,
+          mode: 'acme' as const,
+          profile: null,
+        },
       ]),
     ).toBe('auto');
+  });
+
+  it('api - a domain’s ACME profile is kept for https:// and refused for http:// or a mode other than acme; the app’s certificate takes it', () => {
+    expect(parseDomainUrl('https://shop.example.com', 'auto', undefined, 'shortlived')).toMatchObject({
+      ok: true,
+      domain: { profile: 'shortlived' },
+    });
+    expect(parseDomainUrl('http://shop.example.com', 'auto', undefined, 'classic')).toMatchObject({
+      ok: false,
+      reason: /http:\/\/ domain has none/,
+    });
+    expect(parseDomainUrl('https://wiki.internal', 'auto', undefined, 'classic')).toMatchObject({
+      ok: false,
+      reason: /mode is local-ca/,
+    });
+    expect(
+      commonProfile([
+        { https: false, profile: null },
+        { https: true, profile: null },
+        { https: true, profile: 'tlsserver' },
+      ]),
+    ).toBe('tlsserver');
+    expect(commonProfile([{ https: true, profile: null }])).toBeNull();
   });
 
   it('api - image references follow the Docker grammar', () => {

@@ -19,6 +19,8 @@ export interface DomainSpec {
   challenge: ChallengePreference;
   /** How an https domain gets its certificate (pki certificateModes); defaults by name, see defaultCertificateMode. */
   mode: CertificateMode;
+  /** The ACME profile its certificate is ordered with (draft-ietf-acme-profiles); null: the installation's default. */
+  profile: string | null;
 }
 
 /** Why a domain URL was refused: `invalid` input, or a valid name whose certificate `mode` cannot serve it. */
@@ -35,6 +37,7 @@ export function parseDomainUrl(
   url: string,
   challenge: ChallengePreference,
   requestedMode?: CertificateMode,
+  profile: string | null = null,
 ): { ok: true; domain: DomainSpec } | DomainRefusal {
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url.trim());
   if (!match) {
@@ -63,13 +66,23 @@ export function parseDomainUrl(
   if (name.name.startsWith('*.') && challenge === 'http-01' && mode === 'acme') {
     return fail('a wildcard name can only be validated with the dns-01 challenge');
   }
+  if (!https && profile !== null) {
+    return fail(
+      'a profile chooses the kind of certificate, and an http:// domain has none; use https:// or drop it',
+    );
+  }
+  if (https && profile !== null && mode !== 'acme') {
+    return fail(
+      `a profile chooses what an ACME CA issues, and this domain's mode is ${mode}; use mode acme or drop the profile`,
+    );
+  }
   if (https) {
     const problem = certificateModeProblem(name.name, mode);
     if (problem !== undefined) return { ok: false, reason: problem, kind: 'mode' };
     const qualifies = qualifiesForPublicCert(name.name);
     if (mode === 'acme' && !name.isIp && !qualifies.ok) return fail(qualifies.reason);
   }
-  return { ok: true, domain: { hostname: name.name, https, challenge, mode } };
+  return { ok: true, domain: { hostname: name.name, https, challenge, mode, profile } };
 }
 
 /**
@@ -120,6 +133,14 @@ export function commonChallenge(
   const https = domains.filter((domain) => domain.https);
   const first = https[0]?.challenge ?? 'auto';
   return https.every((domain) => domain.challenge === first) ? first : 'auto';
+}
+
+/**
+ * The ACME profile for an app's certificate: the one its https domains name (parseDomains refuses two different
+ * ones, since the domains share one certificate), or null for the installation's default.
+ */
+export function commonProfile(domains: readonly Pick<DomainSpec, 'https' | 'profile'>[]): string | null {
+  return domains.find((domain) => domain.https && domain.profile !== null)?.profile ?? null;
 }
 
 function fail(reason: string): DomainRefusal {

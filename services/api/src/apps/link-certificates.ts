@@ -13,7 +13,13 @@ import {
 import { sql, type Transaction } from 'kysely';
 import { findOrRequestCertificate } from '../certificates/request-certificate.ts';
 import { replaceCertificateLinks } from './app.repository.ts';
-import { certificateNames, commonChallenge, type DomainSpec, type WwwMode } from './domain-url.ts';
+import {
+  certificateNames,
+  commonChallenge,
+  commonProfile,
+  type DomainSpec,
+  type WwwMode,
+} from './domain-url.ts';
 
 /**
  * Points an app at the certificates its https domains need, one per certificate mode (issue 15):
@@ -35,9 +41,11 @@ export async function linkAppCertificates(
   for (const mode of ['acme', 'local-ca'] as const) {
     const names = certificateNames(app.domains, app.www, mode);
     if (names.length === 0) continue;
+    const domainsOfMode = app.domains.filter((domain) => domain.mode === mode);
     const certificate = await findOrRequestCertificate(trx, {
       names,
-      challenge: commonChallenge(app.domains.filter((domain) => domain.mode === mode)),
+      challenge: commonChallenge(domainsOfMode),
+      profile: mode === 'acme' ? commonProfile(domainsOfMode) : null,
       source: app.eventSource,
       certificateSource: mode,
       keyType: app.keyType,
@@ -53,14 +61,19 @@ export async function linkAppCertificates(
   await replaceCertificateLinks(trx, app.id, [...ids]);
 }
 
-/** A key over every mode's name set: when it changes, the app's certificate links must be worked out again. */
+/**
+ * A key over every mode's name set and the ACME profile: when it changes, the app's certificate links must be
+ * worked out again (a profile change on the same names is recorded for that certificate's next order).
+ */
 export function certificateLinkKey(domains: readonly DomainSpec[], www: WwwMode): string {
   const modes: CertificateMode[] = ['acme', 'custom', 'fallback-only', 'local-ca'];
+  const profile = commonProfile(domains.filter((domain) => domain.mode === 'acme'));
   return modes
     .map((mode) => {
       const names = certificateNames(domains, www, mode);
       return `${mode}=${names.length === 0 ? '' : namesKey(names)}`;
     })
+    .concat(`profile=${profile ?? ''}`)
     .join(';');
 }
 

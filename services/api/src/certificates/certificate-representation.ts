@@ -18,6 +18,8 @@ export interface CertificateView {
   nextRenewal: { at: string | null; reason: NextRenewalReason; detail: string };
   /** Failed rounds since the last success (the retry ladder's step). */
   failureCount: number;
+  /** The ACME profile the current certificate's order carried; null: the CA's default (or not from ACME). */
+  profile: string | null;
 }
 
 export interface AttemptView {
@@ -52,6 +54,7 @@ export function toCertificateView(row: PublicCertificateRow): CertificateView {
         : null,
     nextRenewal: { at: iso(next.at), reason: next.reason, detail: next.detail },
     failureCount: row.failure_count,
+    profile: row.profile,
   };
 }
 

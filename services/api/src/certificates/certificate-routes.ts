@@ -112,6 +112,7 @@ export function certificateRoutes(db: Db, options: { box: SecretBox; checkRenewa
             reason: job.reason,
             status: job.status,
             challenge: job.challenge,
+            profile: job.profile,
             rounds: job.attempt,
             nextAttemptAt: ['queued', 'running', 'deferred'].includes(job.status)
               ? job.next_attempt_at.toISOString()

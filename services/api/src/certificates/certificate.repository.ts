@@ -39,6 +39,22 @@ export async function findReusableCertificate(
 }
 
 /**
+ * The ACME profile the certificate's latest request (not a renewal) asked for, as cert-issuer keeps it for
+ * renewals; null for none, also when nothing was requested yet.
+ */
+export async function findRequestedProfile(db: Queryable, certificateId: string): Promise<string | null> {
+  const job = await db
+    .selectFrom('issuance_jobs')
+    .select('profile')
+    .where('certificate_id', '=', certificateId)
+    .where('reason', '<>', 'renewal')
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return job?.profile ?? null;
+}
+
+/**
  * Valid ACME or custom certificates that list one of `candidates` (the wanted names and their one-label
  * wildcards) and are not expiring before `validUntil`, soonest-expiring last. The caller MUST still check that
  * a candidate covers every wanted name (pki `covers`): the overlap only narrows the search (GIN index on names).
@@ -103,6 +119,7 @@ const publicColumns = [
   'certificates.last_error_at',
   'certificates.failure_count',
   'certificates.next_retry_at',
+  'certificates.profile',
 ] as const;
 type PublicColumn = (typeof publicColumns)[number] extends `certificates.${infer C}` ? C : never;
 export type PublicCertificateRow = Pick<CertificateRow, PublicColumn> & {
@@ -253,6 +270,7 @@ export async function findLatestJob(
       reason: string;
       status: string;
       challenge: string;
+      profile: string | null;
       attempt: number;
       next_attempt_at: Date;
       deferred_reason: string | null;
@@ -267,6 +285,7 @@ export async function findLatestJob(
       'reason',
       'status',
       'challenge',
+      'profile',
       'attempt',
       'next_attempt_at',
       'deferred_reason',

@@ -2,7 +2,7 @@ import type { Database, Db } from '@gatehouse/db';
 import { certsRequested, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import type { Transaction } from 'kysely';
-import { commonChallenge } from '../apps/domain-url.ts';
+import { commonChallenge, commonProfile } from '../apps/domain-url.ts';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -71,6 +71,7 @@ export async function renewCertificate(
       .set({ status: 'renewing', updated_at: new Date() })
       .where('id', '=', id)
       .execute();
+    const { challenge, profile } = await policyOfCertificate(trx, id);
     await enqueue(
       trx,
       createEvent(certsRequested, {
@@ -82,7 +83,8 @@ export async function renewCertificate(
           // The column holds only values cert-issuer wrote from this contract's key types.
           keyType: certificate.key_type as 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-4096',
           reason: 'manual',
-          challenge: await challengeOfCertificate(trx, id),
+          challenge,
+          ...(profile !== null ? { profile } : {}),
         },
       }),
     );
@@ -90,18 +92,18 @@ export async function renewCertificate(
   });
 }
 
-/** The challenge the domains served by this certificate ask for (as when it was first requested). */
-async function challengeOfCertificate(trx: Transaction<Database>, certificateId: string) {
+/** The challenge and ACME profile the domains served by this certificate ask for (as when it was requested). */
+async function policyOfCertificate(trx: Transaction<Database>, certificateId: string) {
   const domains = await trx
     .selectFrom('app_certificates')
     .innerJoin('domains', 'domains.app_id', 'app_certificates.app_id')
-    .select(['domains.https', 'domains.challenge'])
+    .select(['domains.https', 'domains.challenge', 'domains.profile'])
     .where('app_certificates.certificate_id', '=', certificateId)
     .execute();
-  return commonChallenge(
-    domains.map((domain) => ({
-      https: domain.https,
-      challenge: domain.challenge,
-    })),
-  );
+  const specs = domains.map((domain) => ({
+    https: domain.https,
+    challenge: domain.challenge,
+    profile: domain.profile,
+  }));
+  return { challenge: commonChallenge(specs), profile: commonProfile(specs) };
 }

@@ -6,6 +6,7 @@ import { covers, lifetimeRenewAt, namesKey, sortNames } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
 import {
+  findRequestedProfile,
   findReusableCertificate,
   insertPendingCertificate,
   listCoveringCandidates,
@@ -28,12 +29,19 @@ const reuseMargin = 7 * 24 * 60 * 60 * 1000;
  * `certs.requested` (reason `new`) goes to the outbox in the same transaction, so the request is published if
  * and only if the app change commits. Callers MUST hold the app-write lock, so two requests for the same new
  * name set do not both insert.
+ *
+ * `profile` (the domains' ACME profile, null for the installation's default) travels in `certs.requested`. A reused
+ * certificate with the same names whose last request asked for another profile is requested again (reason `new`):
+ * cert-issuer finds it current and orders nothing, but the job records the profile, so its next order (renewal,
+ * renew button) uses it. A covering certificate for other names is reused whatever its profile.
  */
 export async function findOrRequestCertificate(
   trx: Transaction<Database>,
   request: {
     names: readonly string[];
     challenge: ChallengePreference;
+    /** The domains' ACME profile; null for the installation's default (ignored by the local CA). */
+    profile: string | null;
     /** The event source (`api`). */
     source: string;
     /** Who issues it (issue 15): the ACME CA, or the local CA for names in mode `local-ca`. Default `acme`. */
@@ -47,7 +55,13 @@ export async function findOrRequestCertificate(
   const existing = await findReusableCertificate(trx, key, request.keyType, certificateSource);
   if (existing) {
     await resumeRenewal(trx, existing.id);
-    return { id: existing.id, requested: false };
+    if (
+      certificateSource === 'local-ca' ||
+      (await findRequestedProfile(trx, existing.id)) === request.profile
+    )
+      return { id: existing.id, requested: false };
+    await enqueueRequest(trx, request, existing.id, names);
+    return { id: existing.id, requested: true };
   }
   // Local CA certificates are cheap and never stand in for another's names: only an exact match is reused.
   const covering =
@@ -63,6 +77,16 @@ export async function findOrRequestCertificate(
     keyType: request.keyType,
     source: certificateSource,
   });
+  await enqueueRequest(trx, request, id, names);
+  return { id, requested: true };
+}
+
+async function enqueueRequest(
+  trx: Transaction<Database>,
+  request: { challenge: ChallengePreference; profile: string | null; source: string; keyType: KeyType },
+  id: string,
+  names: string[],
+): Promise<void> {
   await enqueue(
     trx,
     createEvent(certsRequested, {
@@ -74,10 +98,10 @@ export async function findOrRequestCertificate(
         keyType: request.keyType,
         reason: 'new',
         challenge: request.challenge,
+        ...(request.profile !== null ? { profile: request.profile } : {}),
       },
     }),
   );
-  return { id, requested: true };
 }
 
 /**

@@ -5,7 +5,12 @@ import {
   notificationKinds,
   notificationStatuses,
 } from '@gatehouse/db';
-import { challengePreferenceSchema, keyTypeSchema, wwwModeSchema } from '@gatehouse/events';
+import {
+  acmeProfilePattern,
+  challengePreferenceSchema,
+  keyTypeSchema,
+  wwwModeSchema,
+} from '@gatehouse/events';
 import { certificateModes } from '@gatehouse/pki';
 import { limitNames } from '@gatehouse/rate-limits';
 import { createAppSchema, patchAppSchema } from '../apps/app-input.ts';
@@ -85,6 +90,16 @@ const certificateProperties = {
     },
   },
   failureCount: { type: 'integer', minimum: 0, description: 'Failed rounds since the last success' },
+  profile: nullable({
+    type: 'string',
+    description: "The ACME profile the current certificate's order carried; null: the CA's default profile",
+  }),
+};
+
+/** An ACME profile name (draft-ietf-acme-profiles), as a domain asks for it. */
+const profileName = {
+  type: 'string',
+  pattern: acmeProfilePattern.source,
 };
 
 const nameParameter = {
@@ -691,13 +706,17 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['url', 'hostname', 'https', 'challenge', 'mode'],
+              required: ['url', 'hostname', 'https', 'challenge', 'mode', 'profile'],
               properties: {
                 url: { type: 'string', pattern: '^https?://[^/]+$' },
                 hostname: { type: 'string', description: 'Lower-case, IDNs as punycode' },
                 https: { type: 'boolean' },
                 challenge: { type: 'string', enum: challengePreferenceSchema.options },
                 mode: { type: 'string', enum: [...certificateModes] },
+                profile: nullable({
+                  ...profileName,
+                  description: 'The ACME profile asked for; null: ACME_PROFILE',
+                }),
               },
             },
           },
@@ -788,6 +807,7 @@ export const openApiDocument = {
               'reason',
               'status',
               'challenge',
+              'profile',
               'rounds',
               'nextAttemptAt',
               'deferredReason',
@@ -798,6 +818,10 @@ export const openApiDocument = {
               reason: { type: 'string', description: 'new, renewal, manual, …' },
               status: { type: 'string', description: 'queued, running, deferred, done, failed' },
               challenge: { type: 'string' },
+              profile: nullable({
+                type: 'string',
+                description: 'The ACME profile the request asked for; null: none',
+              }),
               rounds: { type: 'integer', minimum: 0, description: 'Failed rounds of this job' },
               nextAttemptAt: nullable(dateTime),
               deferredReason: nullable({ type: 'string' }),

@@ -1,6 +1,7 @@
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import type { AcmeAccount } from './account-store.ts';
+import { acmeIdentifierOf } from './acme-identifier.ts';
 import { classifyAcmeError, clearLastProblem, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
@@ -111,7 +112,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
   async function createOrder(
     request: IssueRequest,
   ): Promise<{ order: Order; replaced: string | undefined; profile: string | undefined }> {
-    const identifiers = request.names.map((name) => ({ type: 'dns', value: name }));
+    const identifiers = request.names.map(acmeIdentifierOf);
     const caFacts = await facts();
     let replaces = request.replaces && caFacts.renewalInfo ? request.replaces : undefined;
     let profile = request.profile && caFacts.profiles.includes(request.profile) ? request.profile : undefined;
@@ -166,6 +167,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
             keyPem = generatePrivateKeyPem(request.keyType);
             await request.checkpoint({ orderUrl: order.url, keyPem });
           }
+          // acme-client writes an IP address as an iPAddress SAN (RFC 8738 §3), every other name as a dNSName.
           const [, csr] = await acme.crypto.createCsr({ altNames: request.names }, keyPem);
           await request.beforeRequest?.();
           order = await client.finalizeOrder(order, csr);

@@ -19,6 +19,14 @@ describe('attempt plan', () => {
     ]);
   });
 
+  it('attempt plan - IP addresses are validated by HTTP-01 only, never DNS-01', () => {
+    expect(challengeOrder(['127.0.0.1', 'app.test'], 'auto', true)).toEqual(['http-01']);
+    expect(challengeOrder(['2001:db8::1'], 'http-01', true)).toEqual(['http-01']);
+    expect(challengeOrder(['2001:db8::1'], 'dns-01', true)).toEqual({
+      error: expect.stringMatching(/only be validated by HTTP-01/),
+    });
+  });
+
   it('attempt plan - policy abandons, an unreachable CA is retried once then skipped', () => {
     const first = { directoryUrl: 'a', challenge: 'http-01' as const, quickRetry: false };
     expect(decideAfterFailure('policy', first)).toBe('abandon');

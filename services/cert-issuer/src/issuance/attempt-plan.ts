@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 
@@ -57,8 +58,9 @@ export function decideAfterFailure(kind: IssueErrorKind, step: AttemptStep): Ste
 }
 
 /**
- * Challenge types to use, in order. Wildcards can only be proven by DNS-01; `auto` tries HTTP-01
- * first and DNS-01 when a DNS provider is configured.
+ * Challenge types to use, in order. Wildcards can only be proven by DNS-01, IP addresses never by it
+ * (RFC 8738 §7: there is no DNS name to put a TXT record under); `auto` tries HTTP-01 first and DNS-01
+ * when a DNS provider is configured.
  */
 export function challengeOrder(
   names: readonly string[],
@@ -66,6 +68,14 @@ export function challengeOrder(
   dnsProviderAvailable: boolean,
 ): ChallengeType[] | { error: string } {
   const wildcard = names.some((name) => name.startsWith('*.'));
+  if (names.some((name) => isIP(name) !== 0)) {
+    if (wildcard || preference === 'dns-01')
+      return {
+        error:
+          'IP addresses can only be validated by HTTP-01; put them on a domain whose challenge is http-01',
+      };
+    return ['http-01'];
+  }
   if (wildcard || preference === 'dns-01') {
     return dnsProviderAvailable
       ? ['dns-01']

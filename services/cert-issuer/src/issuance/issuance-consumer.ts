@@ -24,18 +24,21 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         reason: event.data.reason,
         challenge: event.data.challenge,
         keyType: event.data.keyType,
+        profile: event.data.profile,
       });
       logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
       onQueued();
     }),
     on(certsRenewalDue, async (event, { trx }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
+      const last = await lastRequestPolicy(trx, certificate.id);
       await enqueueIssuance(trx, {
         certificateId: certificate.id,
         namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
-        challenge: await lastChallengePreference(trx, certificate.id),
+        challenge: last.challenge,
         keyType: orderableKeyType(certificate),
+        profile: last.profile,
       });
       onQueued();
     }),
@@ -67,18 +70,18 @@ function orderableKeyType(certificate: { id: string; key_type: CertificateKeyTyp
   return parsed.data;
 }
 
-/** A renewal keeps the domain's challenge policy: the preference its latest request carried. */
-async function lastChallengePreference(
+/** A renewal keeps the domain's challenge policy and ACME profile: what its latest request carried. */
+async function lastRequestPolicy(
   trx: Transaction<Database>,
   certificateId: string,
-): Promise<ChallengePreference> {
+): Promise<{ challenge: ChallengePreference; profile: string | null }> {
   const job = await trx
     .selectFrom('issuance_jobs')
-    .select('challenge')
+    .select(['challenge', 'profile'])
     .where('certificate_id', '=', certificateId)
     .where('reason', '<>', 'renewal')
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return job?.challenge ?? 'auto';
+  return { challenge: job?.challenge ?? 'auto', profile: job?.profile ?? null };
 }

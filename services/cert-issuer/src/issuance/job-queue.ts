@@ -12,6 +12,8 @@ export interface JobRequest {
   reason: IssuanceReason;
   challenge: ChallengePreference;
   keyType: KeyType;
+  /** The domain's ACME profile; undefined/null: the installation's default. */
+  profile?: string | null | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function enqueueIssuance(trx: Transaction<Database>, request: JobRe
       reason: request.reason,
       challenge: request.challenge,
       key_type: request.keyType,
+      profile: request.profile ?? null,
       status: 'queued',
       trace_headers: JSON.stringify(currentTraceHeaders()),
     })

@@ -8,7 +8,7 @@ import {
   certificateKeyContext,
   keyMatchesCertificate,
   lifetimeRenewAt,
-  qualifiesForPublicCert,
+  qualifiesForAcmeOrder,
   type SecretBox,
   splitCertificateChain,
 } from '@gatehouse/pki';
@@ -22,6 +22,7 @@ import { issuanceMetrics } from '../metrics.ts';
 import { type AttemptStep, challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
 import { holdFromAcme, namesHeldFromAcme } from './held-from-acme.ts';
 import { finishJob } from './job-queue.ts';
+import { chooseProfile } from './profile-choice.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 
 /** Whether and when an order may be placed, from the rate-limit ledger. */
@@ -78,7 +79,7 @@ export interface IssuanceDeps {
   ): Promise<BudgetDecision>;
   quickRetryDelayMs: number;
   retryLadderMs: readonly number[];
-  /** The certificate profile to order where the CA offers it (ACME_PROFILE). */
+  /** The certificate profile to order where the CA offers it (ACME_PROFILE); a job's own profile wins. */
   profile?: string | undefined;
   /** Source name for events. */
   source: string;
@@ -133,13 +134,13 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   }
 
   // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in another
-  // mode than acme never has its old ACME certificate renewed.
+  // mode than acme never has its old ACME certificate renewed. IP addresses may go to ACME (RFC 8738).
   if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, deps);
   const held = await namesHeldFromAcme(db, names);
   if (held.length > 0) return holdFromAcme(db, job, certificate, held, log);
 
   for (const name of names) {
-    const verdict = qualifiesForPublicCert(name);
+    const verdict = qualifiesForAcmeOrder(name);
     if (!verdict.ok) return fail(job, certificate, deps, new IssueError('policy', verdict.reason), null);
   }
 
@@ -293,7 +294,12 @@ async function attempt(
       keyType: certificate.key_type as KeyType,
       solver: deps.solvers[step.challenge]!,
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
-      profile: deps.profile,
+      profile: chooseProfile({
+        requested: job.profile,
+        installationDefault: deps.profile,
+        names: certificate.names,
+        offered: (await issuer.facts()).profiles,
+      }),
       resume: resume ? { orderUrl: resume.orderUrl, keyPem: resume.keyPem } : undefined,
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) => {
@@ -513,6 +519,7 @@ async function storeIssued(
             not_after: facts.notAfter,
             renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
             renew_reason: 'lifetime',
+            profile: result.issued.profile ?? null,
             failure_count: 0,
             next_retry_at: null,
             last_error_kind: null,
@@ -569,6 +576,7 @@ async function storeIssued(
           serial: facts.serial,
           notBefore: facts.notBefore.toISOString(),
           notAfter: facts.notAfter.toISOString(),
+          ...(result.issued.profile ? { profile: result.issued.profile } : {}),
         },
       }),
     );

@@ -37,10 +37,13 @@ export async function checkHttp01Reachable(
     : AbortSignal.timeout(options.timeoutMs);
 
   const port = options.httpPort;
-  const url = `http://${name}${port === 80 ? '' : `:${port}`}/.well-known/acme-challenge/…`;
+  // An IPv6 address is bracketed in URLs and Host headers (RFC 3986 §3.2.2), as the CA sends it.
+  const authority = isIP(name) === 6 ? `[${name}]` : name;
+  const url = `http://${authority}${port === 80 ? '' : `:${port}`}/.well-known/acme-challenge/…`;
   let addresses: string[];
   try {
-    addresses = await options.resolver.resolveAddresses(name);
+    // An IP address (RFC 8738) is where the CA connects: nothing to resolve.
+    addresses = isIP(name) !== 0 ? [name] : await options.resolver.resolveAddresses(name);
   } catch (error) {
     if (!(error instanceof DnsQueryError)) throw error;
     return result(
@@ -70,7 +73,7 @@ export async function checkHttp01Reachable(
           address,
           port,
           path: `/.well-known/acme-challenge/${token}`,
-          host: port === 80 ? name : `${name}:${port}`,
+          host: port === 80 ? authority : `${authority}:${port}`,
           signal,
         });
       } catch (error) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Db, PreflightResult } from '@gatehouse/db';
 import type { ChallengeType } from '../acme/issuer.ts';
 import { checkCaa } from './caa.ts';
@@ -49,52 +50,96 @@ export async function runPreflight(
   if (options.mode === 'off') return { ok: true, blocking: [], results: [] };
   const perName = await Promise.all(
     names.map((name) =>
-      Promise.all([
-        // DNS-01 proves control of the zone, not of an address: the name need not resolve yet (often the
-        // reason to use DNS-01 is that this server is not reachable from the CA at all).
-        options.challenge === 'dns-01'
-          ? Promise.resolve<PreflightResult>({
-              name,
-              check: 'dns',
-              ok: true,
-              detail: 'skipped: DNS-01 does not need the name to resolve',
-            })
-          : bounded(name, 'dns', options, () =>
-              checkResolves(name, {
+      isIP(name) !== 0
+        ? preflightIpAddress(name, options)
+        : Promise.all([
+            // DNS-01 proves control of the zone, not of an address: the name need not resolve yet (often the
+            // reason to use DNS-01 is that this server is not reachable from the CA at all).
+            options.challenge === 'dns-01'
+              ? Promise.resolve<PreflightResult>({
+                  name,
+                  check: 'dns',
+                  ok: true,
+                  detail: 'skipped: DNS-01 does not need the name to resolve',
+                })
+              : bounded(name, 'dns', options, () =>
+                  checkResolves(name, {
+                    resolver: options.resolver,
+                    expectedAddresses: options.expectedAddresses,
+                  }),
+                ),
+            bounded(name, 'caa', options, () =>
+              checkCaa(name, {
                 resolver: options.resolver,
-                expectedAddresses: options.expectedAddresses,
+                caaIdentities: options.caaIdentities,
+                challenge: options.challenge,
               }),
             ),
-        bounded(name, 'caa', options, () =>
-          checkCaa(name, {
-            resolver: options.resolver,
-            caaIdentities: options.caaIdentities,
-            challenge: options.challenge,
-          }),
-        ),
-        options.challenge === 'dns-01'
-          ? Promise.resolve<PreflightResult>({
-              name,
-              check: 'http-01',
-              ok: true,
-              detail: 'skipped: the order uses DNS-01',
-            })
-          : bounded(name, 'http-01', options, (signal) =>
-              checkHttp01Reachable(name, {
-                db: options.db,
-                resolver: options.resolver,
-                httpPort: options.httpPort,
-                // A little under the bound, so the check's own, more specific timeout detail wins.
-                timeoutMs: Math.max(1, options.timeoutMs - 50),
-                signal,
-              }),
-            ),
-      ]),
+            options.challenge === 'dns-01'
+              ? Promise.resolve<PreflightResult>({
+                  name,
+                  check: 'http-01',
+                  ok: true,
+                  detail: 'skipped: the order uses DNS-01',
+                })
+              : bounded(name, 'http-01', options, (signal) =>
+                  checkHttp01Reachable(name, {
+                    db: options.db,
+                    resolver: options.resolver,
+                    httpPort: options.httpPort,
+                    // A little under the bound, so the check's own, more specific timeout detail wins.
+                    timeoutMs: Math.max(1, options.timeoutMs - 50),
+                    signal,
+                  }),
+                ),
+          ]),
     ),
   );
   const results = perName.flat();
   const blocking = results.filter((result) => !result.ok);
   return { ok: options.mode === 'advisory' || blocking.length === 0, blocking, results };
+}
+
+/**
+ * An IP address (RFC 8738) has no DNS name to resolve and no CAA records: the CA connects to the address itself.
+ * What is left to check is that it is one of this server's addresses (when those are configured) and, for
+ * HTTP-01, that the challenge path answers on it. DNS-01 cannot validate an IP address at all.
+ */
+async function preflightIpAddress(name: string, options: PreflightOptions): Promise<PreflightResult[]> {
+  const expected = options.expectedAddresses;
+  const dns: PreflightResult =
+    expected && expected.length > 0 && !expected.includes(name)
+      ? {
+          name,
+          check: 'dns',
+          ok: false,
+          detail: `${name} is not one of this server's addresses (${expected.join(', ')})`,
+        }
+      : { name, check: 'dns', ok: true, detail: 'skipped: an IP address is not looked up in DNS' };
+  const caa: PreflightResult = {
+    name,
+    check: 'caa',
+    ok: true,
+    detail: 'skipped: CAA does not apply to IP addresses',
+  };
+  const http01 =
+    options.challenge === 'dns-01'
+      ? {
+          name,
+          check: 'http-01',
+          ok: false,
+          detail: `${name} is an IP address: DNS-01 cannot validate it, use HTTP-01`,
+        }
+      : await bounded(name, 'http-01', options, (signal) =>
+          checkHttp01Reachable(name, {
+            db: options.db,
+            resolver: options.resolver,
+            httpPort: options.httpPort,
+            timeoutMs: Math.max(1, options.timeoutMs - 50),
+            signal,
+          }),
+        );
+  return [dns, caa, http01];
 }
 
 /** Runs one check with a hard deadline; a timeout, abort or unexpected error becomes a failed result. */

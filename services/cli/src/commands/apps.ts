@@ -8,7 +8,8 @@ import { type AppView, appPageSchema, appSchema, parseAnswer } from '../views.ts
 const usage = `usage: gatehouse apps ls
        gatehouse apps create <name> --image <ref> --port <n> --domain <https://host> [--domain …]
                              [--www none|redirect-to-apex|redirect-to-www|both] [--challenge auto|http-01|dns-01]
-                             [--mode acme|custom|fallback-only|local-ca] [--env KEY=VALUE …]
+                             [--mode acme|custom|fallback-only|local-ca]
+                             [--profile <ACME profile, e.g. shortlived>] [--env KEY=VALUE …]
        gatehouse apps rm <name>`;
 
 /** `gatehouse apps ls | create | rm`. */
@@ -47,6 +48,7 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
           challenge: { type: 'string' },
           // The certificate mode of every --domain; without it the api picks by name (local-ca for internal names).
           mode: { type: 'string' },
+          profile: { type: 'string' },
           env: { type: 'string', multiple: true },
         },
         strict: true,
@@ -61,15 +63,18 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
         if (equals < 1) throw new CliError(`--env ${pair}: give KEY=VALUE`, exitCodes.usage);
         env[pair.slice(0, equals)] = pair.slice(equals + 1);
       }
-      const domains = (values.domain ?? []).map((url) =>
-        values.challenge || values.mode
+      // A profile chooses the kind of certificate, so it goes only with https:// domains (the api refuses it on http://).
+      const domains = (values.domain ?? []).map((url) => {
+        const profile = values.profile && /^https:/i.test(url) ? { profile: values.profile } : {};
+        return values.challenge || values.mode || 'profile' in profile
           ? {
               url,
               ...(values.challenge ? { challenge: values.challenge } : {}),
               ...(values.mode ? { mode: values.mode } : {}),
+              ...profile,
             }
-          : url,
-      );
+          : url;
+      });
       // The api validates every field and says what is wrong; the CLI only shapes the request.
       const { body } = await context.client.request('POST', '/v1/apps', {
         name,

@@ -96,7 +96,7 @@ export function describeCertificate(detail: CertificateDetail): string {
     `Certificate ${detail.id}`,
     `  Names:        ${detail.names.join(', ')}`,
     `  Status:       ${detail.status} (source ${detail.source}, key ${detail.keyType})`,
-    `  Issuer:       ${detail.issuer ?? '-'}`,
+    `  Issuer:       ${detail.issuer ?? '-'}${detail.profile ? ` (profile ${detail.profile})` : ''}`,
     `  Not after:    ${detail.notAfter ? `${detail.notAfter} (${relative(detail.notAfter)})` : 'not issued yet'}`,
     `  Next renewal: ${detail.nextRenewal.at ? `${detail.nextRenewal.at} (${relative(detail.nextRenewal.at)}), ` : ''}${detail.nextRenewal.reason}: ${detail.nextRenewal.detail}`,
     `  Apps:         ${detail.apps.join(', ') || '-'}`,
