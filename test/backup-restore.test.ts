@@ -163,6 +163,19 @@ describe.each([
     expect(foreign.status).toBe(400);
     expect(((await foreign.json()) as { detail: string }).detail).toMatch(/another key/);
 
+    // The empty installation made a local CA of its own meanwhile (its first internal name, say): it signed
+    // nothing that is stored, so the archive's CA, which operators trust, replaces it.
+    await stack.database.db
+      .insertInto('local_ca_certificates')
+      .values({
+        id: crypto.randomUUID(),
+        kind: 'root',
+        cert_pem: 'a root made by the new installation',
+        key_sealed: 'sealed',
+        not_before: new Date(),
+        not_after: new Date(Date.now() + 86_400_000),
+      })
+      .execute();
     const restored = await cli(['restore', 'site.backup']);
     expect(restored.stdout).toMatch(/restored \d+ rows/);
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Db, databaseGrants } from '@gatehouse/db';
+import type { Db } from '@gatehouse/db';
 import { certsRenewalDue, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { certificateKeyContext, createSecretBox, splitCertificateChain } from '@gatehouse/pki';
@@ -267,11 +267,6 @@ describe('local CA', { timeout: 180_000 }, () => {
     } finally {
       await fresh.drop();
     }
-  });
-
-  it('local CA - the roles grant cert-issuer the CA table and the api what it serves and restores', () => {
-    expect(databaseGrants['cert-issuer'].local_ca_certificates).toBe('si');
-    expect(databaseGrants.api.local_ca_certificates).toBe('sid');
   });
 });
 

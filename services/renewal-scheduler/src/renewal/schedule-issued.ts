@@ -1,6 +1,6 @@
 import type { Database } from '@gatehouse/db';
 import { type Random, spreadRenewAt } from '@gatehouse/pki';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 
 export interface IssuedCertificate {
   certificateId: string;
@@ -10,10 +10,10 @@ export interface IssuedCertificate {
 }
 
 /**
- * A new certificate's renewal time: the lifetime rule, spread so a fleet does not renew in lockstep, and an
- * ARI poll at once (the poll finds out whether the CA offers ARI, and if so moves `renew_at` into its
- * window; local CA certificates are never polled, ari-poll reads ACME ones only). Applied only while the row still holds this serial: a late event for an older certificate
- * changes nothing. The expiry notice is re-armed for the new `not_after`.
+ * A new certificate's renewal time: the lifetime rule, spread so a fleet does not renew in lockstep, and for an
+ * ACME certificate an ARI poll at once (the poll finds out whether the CA offers ARI, and if so moves `renew_at`
+ * into its window; a local CA certificate has no CA to ask). Applied only while the row still holds this serial:
+ * a late event for an older certificate changes nothing. The expiry notice is re-armed for the new `not_after`.
  */
 export async function scheduleIssued(
   trx: Transaction<Database>,
@@ -29,7 +29,8 @@ export async function scheduleIssued(
       renew_reason: 'lifetime',
       ari_window_start: null,
       ari_window_end: null,
-      ari_next_poll_at: now,
+      // Only ACME certificates have a CA to ask; a local CA row with a poll time would sit in the poll index.
+      ari_next_poll_at: sql<Date | null>`case when source = 'acme' then ${now}::timestamptz else null end`,
       updated_at: now,
     })
     .where('id', '=', issued.certificateId)
