@@ -1,7 +1,8 @@
+import type { AcmeHttpClient } from '@gatehouse/acme-http';
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import type { AcmeAccount } from './account-store.ts';
-import { classifyAcmeError, clearLastProblem, runCapturingProblems } from './acme-problem.ts';
+import { classifyAcmeError, clearLastProblem, lastProblem, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
 import { generatePrivateKeyPem } from './keys.ts';
@@ -23,9 +24,18 @@ export function isProfileRejection(error: IssueError): boolean {
 
 export interface AcmeIssuerOptions {
   account: AcmeAccount;
+  /** The shared ACME HTTP client (`configureAcmeHttp`): directory cache and this CA's nonce pool. */
+  http: AcmeHttpClient;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
   preferredChain?: string | undefined;
-  /** Polling backoff for pending orders and challenges; acme-client's 5 s default is slow. */
+  /**
+   * Polling of pending challenges and processing orders: the first poll at once, then after `pollMinMs`,
+   * doubling up to `pollMaxMs`, at most `pollAttempts` polls (the defaults wait ~35 s in all). A short first
+   * interval adapts to the CA: a test CA or a fast one answers within a few tens of ms and costs one or two
+   * polls; a slow one (Let's Encrypt takes about a second to validate) is asked a handful of times more,
+   * read from pooled nonces on a kept-alive connection, which is cheap for both sides. acme-client's 5 s
+   * default would add seconds to every order.
+   */
   pollMinMs?: number;
   pollMaxMs?: number;
   pollAttempts?: number;
@@ -43,22 +53,18 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     directoryUrl,
     accountKey: account.keyPem,
     accountUrl: account.accountUrl,
-    backoffMin: options.pollMinMs ?? 100,
+    backoffMin: options.pollMinMs ?? 10,
     backoffMax: options.pollMaxMs ?? 2_000,
-    backoffAttempts: options.pollAttempts ?? 20,
+    backoffAttempts: options.pollAttempts ?? 24,
   });
-  poolNonces(client);
+  poolNonces(client, options.http.nonces(directoryUrl));
   let factsCache: CaFacts | undefined;
 
   async function facts(): Promise<CaFacts> {
     if (factsCache) return factsCache;
     const directory = await runCapturingProblems(async () => {
       try {
-        const response = await acme.axios.get<{
-          meta?: { caaIdentities?: string[]; profiles?: Record<string, unknown> };
-          renewalInfo?: string;
-        }>(directoryUrl);
-        return response.data;
+        return await options.http.directory(directoryUrl);
       } catch (error) {
         throw classifyAcmeError(error);
       }
@@ -67,10 +73,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       directoryUrl,
       caaIdentities: directory.meta?.caaIdentities ?? [],
       renewalInfo: typeof directory.renewalInfo === 'string',
-      profiles:
-        directory.meta?.profiles && typeof directory.meta.profiles === 'object'
-          ? Object.keys(directory.meta.profiles)
-          : [],
+      profiles: Object.keys(directory.meta?.profiles ?? {}),
     };
     return factsCache;
   }
@@ -134,6 +137,25 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     }
   }
 
+  /**
+   * Finalizes an order whose authorizations are all valid. The order is not polled first: once its last
+   * authorization is valid the order is `ready` (RFC 8555 §7.1.6), so the poll would only cost a round trip.
+   * A CA that has not caught up yet answers `orderNotReady`; then the order is polled until ready and
+   * finalized again.
+   */
+  async function finalize(order: Order, csr: Buffer, request: IssueRequest): Promise<Order> {
+    await request.beforeRequest?.();
+    try {
+      return await client.finalizeOrder(order, csr);
+    } catch (error) {
+      if (!lastProblem()?.type.endsWith(':orderNotReady')) throw error;
+      clearLastProblem();
+      const ready = await waitForOrder(order);
+      await request.beforeRequest?.();
+      return client.finalizeOrder(ready, csr);
+    }
+  }
+
   async function issue(request: IssueRequest): Promise<IssuedCertificate> {
     return runCapturingProblems(async () => {
       try {
@@ -151,24 +173,30 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         let replaced: string | undefined;
         let profile: string | undefined;
         if (!order) {
-          ({ order, replaced, profile } = await createOrder(request));
-          await request.checkpoint({ orderUrl: order.url });
+          // The certificate key is made on the thread pool while newOrder is on the wire, and saved with the
+          // order URL in one checkpoint (before finalize, so a resumed finalize uses the same key).
+          const [created, freshKey] = await Promise.all([
+            createOrder(request),
+            generatePrivateKeyPem(request.keyType),
+          ]);
+          ({ order, replaced, profile } = created);
+          keyPem = freshKey;
+          await request.checkpoint({ orderUrl: order.url, keyPem });
         }
 
         if (order.status === 'pending') {
           await request.beforeRequest?.();
           const authorizations = await client.getAuthorizations(order);
+          // Every challenge is submitted at once; already-valid (reused) authorizations are skipped.
           await Promise.all(authorizations.map((authorization) => solve(authorization, request)));
-          order = await waitForOrder(order); // pending → ready once every authorization is valid
         }
         if (order.status === 'pending' || order.status === 'ready') {
           if (!keyPem) {
-            keyPem = generatePrivateKeyPem(request.keyType);
+            keyPem = await generatePrivateKeyPem(request.keyType);
             await request.checkpoint({ orderUrl: order.url, keyPem });
           }
           const [, csr] = await acme.crypto.createCsr({ altNames: request.names }, keyPem);
-          await request.beforeRequest?.();
-          order = await client.finalizeOrder(order, csr);
+          order = await finalize(order, csr, request);
         }
         if (order.status === 'processing') order = await waitForOrder(order);
         if (order.status !== 'valid' || !keyPem) {
