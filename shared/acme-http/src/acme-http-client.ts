@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import type { Agent } from 'node:https';
 import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import { createAcmeAgent } from './acme-agent.ts';
 import { AcmeDirectoryError } from './acme-directory.ts';
 import { createDirectoryCache, type DirectoryCache } from './directory-cache.ts';

@@ -1,4 +1,4 @@
-import { AcmeDirectoryError, type AcmeDirectory, acmeDirectorySchema } from './acme-directory.ts';
+import { type AcmeDirectory, AcmeDirectoryError, acmeDirectorySchema } from './acme-directory.ts';
 
 export interface DirectoryCacheOptions {
   /** Reads a directory's JSON body; its errors are passed on as they are (callers classify them). */
@@ -23,7 +23,9 @@ export function createDirectoryCache(options: DirectoryCacheOptions): DirectoryC
     const body = await options.load(directoryUrl);
     const parsed = acmeDirectorySchema.safeParse(body);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+      const problems = parsed.error.issues.map(
+        (issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`,
+      );
       throw new AcmeDirectoryError(`${directoryUrl} is not an ACME directory (${problems.join('; ')})`);
     }
     return parsed.data;

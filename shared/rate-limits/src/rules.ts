@@ -11,10 +11,15 @@ export const limitNames = [
 
 export type LimitName = (typeof limitNames)[number];
 
-/** At most `max` counted events in any sliding window of `windowMs`. */
+/** At most `max` counted events in any sliding window of `windowMs`; `max` Infinity: the CA has no such limit. */
 export interface LimitRule {
   max: number;
   windowMs: number;
+}
+
+/** Whether a rule can never refuse (`"unlimited"` in ACME_RATE_LIMITS): then nothing needs counting. */
+export function isUnlimited(rule: LimitRule): boolean {
+  return rule.max === Number.POSITIVE_INFINITY;
 }
 
 export type LimitRules = Record<LimitName, LimitRule>;
@@ -62,7 +67,11 @@ const ruleOverrideSchema = z.strictObject(
   },
 );
 
-const ruleOverride = ruleOverrideSchema.partial().optional();
+/**
+ * `"unlimited"`: the CA publishes no such limit (Pebble, a private CA), so Gatehouse neither counts nor waits for
+ * it, and spends no database work on it (the per-request throttle then costs nothing).
+ */
+const ruleOverride = z.union([z.literal('unlimited'), ruleOverrideSchema.partial()]).optional();
 const directoryOverridesSchema = z.strictObject(
   {
     'new-orders-per-account': ruleOverride,
@@ -92,7 +101,8 @@ export type RateLimitOverrides = z.infer<typeof overridesSchema>;
 
 /**
  * Parses `ACME_RATE_LIMITS`: `{"<directory URL or *>": {"<limit name>": {"max": 5, "windowSeconds": 10800}}}`.
- * Either field of a limit may be left out (it keeps the value below it). Unknown limit names are refused so a
+ * Either field of a limit may be left out (it keeps the value below it); `"unlimited"` instead of the object
+ * turns the limit off for that CA. Unknown limit names are refused so a
  * typo never silently leaves the default in place. Throws RateLimitConfigError listing every problem.
  */
 export function parseRateLimitOverrides(json: string): RateLimitOverrides {
@@ -135,6 +145,10 @@ export function limitsFor(directoryUrl: string, overrides: RateLimitOverrides = 
     for (const layer of layers) {
       const override = layer?.[name];
       if (!override) continue;
+      if (override === 'unlimited') {
+        rules[name] = { max: Number.POSITIVE_INFINITY, windowMs: rules[name].windowMs };
+        continue;
+      }
       rules[name] = {
         max: override.max ?? rules[name].max,
         windowMs:

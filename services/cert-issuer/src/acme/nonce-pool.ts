@@ -32,7 +32,8 @@ export function poolNonces(client: object, pool: NoncePool): void {
     const nonce = response.headers['replay-nonce'];
     // Not pooled: a HEAD newNonce answer (getNonce returns it itself) and an error answer (acme-client
     // retries a badNonce with that very nonce): either would be handed out twice.
-    if (typeof nonce === 'string' && response.status < 400 && method.toLowerCase() !== 'head') pool.add(nonce);
+    if (typeof nonce === 'string' && response.status < 400 && method.toLowerCase() !== 'head')
+      pool.add(nonce);
     return response;
   };
   http.getNonce = async () => pool.take() ?? getNonce();

@@ -31,7 +31,10 @@ export function createAriClient(options: {
 }): AriClient {
   // The shared ACME HTTP client: keep-alive agent and directory cache (re-read hourly: a CA may start or stop
   // offering ARI), the same pieces cert-issuer speaks ACME through.
-  const http = createAcmeHttpClient({ caBundlePem: options.caBundlePem, timeoutMs: options.timeoutMs ?? 10_000 });
+  const http = createAcmeHttpClient({
+    caBundlePem: options.caBundlePem,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  });
 
   return {
     async renewalInfo(directoryUrl, chainPem) {
