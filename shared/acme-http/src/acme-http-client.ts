@@ -21,8 +21,17 @@ export interface AcmeHttpClientOptions {
   loadDirectory?: (directoryUrl: string) => Promise<unknown>;
 }
 
+export interface AcmeRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer | undefined;
+  /** Overrides the client's timeout for this request. */
+  timeoutMs?: number | undefined;
+}
+
 export interface AcmeAnswer {
   status: number;
+  statusText: string;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -39,34 +48,52 @@ export interface AcmeHttpClient {
   nonces(directoryUrl: string): NoncePool;
   /** GET (unsigned; for the directory and renewalInfo, RFC 9773 §4.2), body as text. */
   get(url: string): Promise<AcmeAnswer>;
+  /**
+   * Any ACME request through the agent, body as text (an ACME answer is JSON or PEM). Rejects on a network
+   * error (its `code` kept: ECONNREFUSED, ETIMEDOUT, …) or an answer over 4 MiB; never on an HTTP status.
+   */
+  request(url: string, init?: AcmeRequest): Promise<AcmeAnswer>;
   /** Closes idle connections. */
   close(): void;
 }
+
+/** Far above any ACME answer (a chain is a few KiB); a bound so a broken or hostile server cannot fill memory. */
+const maxBodyBytes = 4 * 1024 * 1024;
 
 export function createAcmeHttpClient(options: AcmeHttpClientOptions = {}): AcmeHttpClient {
   const agent = createAcmeAgent({ caBundlePem: options.caBundlePem });
   const timeoutMs = options.timeoutMs ?? 30_000;
   const pools = new Map<string, NoncePool>();
 
-  function get(url: string): Promise<AcmeAnswer> {
+  function request(url: string, init: AcmeRequest = {}): Promise<AcmeAnswer> {
     const target = new URL(url);
     // http only for a local test CA; a production directory is https.
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const timeout = init.timeoutMs ?? timeoutMs;
     return new Promise((resolve, reject) => {
       const req = send(
         target,
         {
-          method: 'GET',
+          method: init.method ?? 'GET',
           ...(target.protocol === 'https:' ? { agent } : {}),
-          timeout: timeoutMs,
-          headers: { accept: 'application/json' },
+          timeout,
+          headers: { accept: 'application/json', ...init.headers },
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxBodyBytes) {
+              res.destroy(new Error(`the answer from ${target.host} is larger than ${maxBodyBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
           res.on('end', () =>
             resolve({
               status: res.statusCode ?? 0,
+              statusText: res.statusMessage ?? '',
               headers: res.headers,
               body: Buffer.concat(chunks).toString('utf8'),
             }),
@@ -74,11 +101,19 @@ export function createAcmeHttpClient(options: AcmeHttpClientOptions = {}): AcmeH
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs} ms`)));
+      req.on('timeout', () =>
+        req.destroy(
+          Object.assign(new Error(`no answer from ${target.host} within ${timeout} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      );
       req.on('error', reject);
-      req.end();
+      req.end(init.body);
     });
   }
+
+  const get = (url: string) => request(url);
 
   async function getJson(url: string): Promise<unknown> {
     const answer = await get(url);
@@ -107,6 +142,7 @@ export function createAcmeHttpClient(options: AcmeHttpClientOptions = {}): AcmeH
       return pool;
     },
     get,
+    request,
     close: () => agent.destroy(),
   };
 }

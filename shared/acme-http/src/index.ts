@@ -4,6 +4,7 @@ export {
   type AcmeAnswer,
   type AcmeHttpClient,
   type AcmeHttpClientOptions,
+  type AcmeRequest,
   createAcmeHttpClient,
 } from './acme-http-client.ts';
 export { createDirectoryCache, type DirectoryCache, type DirectoryCacheOptions } from './directory-cache.ts';

@@ -1,10 +1,10 @@
 import { type AcmeHttpClient, createAcmeHttpClient } from '@gatehouse/acme-http';
 import { SpanKind, withSpan } from '@gatehouse/telemetry';
 import acme from 'acme-client';
-import axios, { type AxiosAdapter } from 'axios';
 import { acmeMetrics } from '../metrics.ts';
 import { caLabel, createAcmeEndpoints } from './acme-endpoints.ts';
 import { observeNetworkError, observeResponse } from './acme-problem.ts';
+import { createAcmeTransport } from './acme-transport.ts';
 
 let configured: AcmeHttpClient | undefined;
 
@@ -38,12 +38,12 @@ export function configureAcmeHttp({
     settings.retryMaxAttempts = 1;
     settings.retryDefaultDelay = 1;
   }
-  acme.axios.defaults.httpsAgent = http.agent;
+  // Every request goes through the shared client (keep-alive agent, extra trust) via `createAcmeTransport`.
   // acme-client's retry interceptor loses the network error once its retries are used up (it throws
   // a TypeError instead), so the transport itself reports network failures for classification.
   // The transport is also where every ACME request is measured (gatehouse_acme_requests_total, ..._seconds)
   // and gets its span (CA, endpoint, status), a child of the issuance round that made it.
-  const transport: AxiosAdapter = axios.getAdapter(acme.axios.defaults.adapter);
+  const transport = createAcmeTransport(http);
   const endpoints = createAcmeEndpoints();
   acme.axios.defaults.adapter = async (config) => {
     const url = config.url ?? '';

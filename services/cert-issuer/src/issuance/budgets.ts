@@ -20,7 +20,7 @@ import {
   reserveSlots,
 } from '@gatehouse/rate-limits';
 import { sql } from 'kysely';
-import type { BudgetDecision } from './process-job.ts';
+import type { BudgetDecision } from './issuance-deps.ts';
 
 /**
  * How many request slots one reservation takes: a quarter of the budget (5 of Let's Encrypt's 20 per
