@@ -8,6 +8,8 @@ import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.
 import { generatePrivateKeyPem } from './keys.ts';
 import { poolNonces } from './nonce-pool.ts';
 
+const noError = () => undefined;
+
 /**
  * Whether a newOrder failed because of its `replaces` field: `alreadyReplaced` (RFC 9773 §5), or any
  * problem whose detail names `replaces` (CAs answer `malformed` for an identifier they do not accept).
@@ -78,7 +80,16 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     return factsCache;
   }
 
-  async function solve(authorization: Authorization, request: IssueRequest): Promise<void> {
+  /**
+   * Proves one authorization. On success the solver's cleanup is not waited for: it is handed to `cleanups`
+   * and runs while the order is finalized (the issue waits for it before it returns); on failure it is
+   * waited for here.
+   */
+  async function solve(
+    authorization: Authorization,
+    request: IssueRequest,
+    cleanups: Array<Promise<{ error: unknown } | undefined>>,
+  ): Promise<void> {
     if (authorization.status === 'valid') return; // Reused authorization: nothing to prove.
     const name = authorization.identifier.value;
     const challenge = authorization.challenges.find((candidate) => candidate.type === request.solver.type);
@@ -91,14 +102,18 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     const identifier = authorization.wildcard ? `*.${name}` : name;
     const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
     await request.solver.present(identifier, challenge.token, keyAuthorization);
+    const cleanup = () => request.solver.cleanup(identifier, challenge.token, keyAuthorization);
     try {
       await request.beforeRequest?.();
       // A resumed order may find the challenge already submitted: then only wait for its outcome.
       if (challenge.status === 'pending') await client.completeChallenge(challenge);
       await client.waitForValidStatus(challenge);
-    } finally {
-      await request.solver.cleanup(identifier, challenge.token, keyAuthorization);
+    } catch (error) {
+      await cleanup();
+      throw error;
     }
+    // Settled into a value at once: a cleanup that fails before the issue waits for it is no unhandled rejection.
+    cleanups.push(cleanup().then(noError, (error: unknown) => ({ error })));
   }
 
   /** acme-client returns the order body without its URL; keep it, later steps need it. */
@@ -157,6 +172,8 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
   }
 
   async function issue(request: IssueRequest): Promise<IssuedCertificate> {
+    // Cleanups of proven challenges, run alongside finalize; every one is waited for before issue returns.
+    const cleanups: Array<Promise<{ error: unknown } | undefined>> = [];
     return runCapturingProblems(async () => {
       try {
         let order: Order | undefined;
@@ -172,6 +189,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         let replaced: string | undefined;
         let profile: string | undefined;
+        let checkpointed: Promise<void> = Promise.resolve();
         if (!order) {
           // The certificate key is made on the thread pool while newOrder is on the wire, and saved with the
           // order URL in one checkpoint (before finalize, so a resumed finalize uses the same key).
@@ -181,15 +199,20 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
           ]);
           ({ order, replaced, profile } = created);
           keyPem = freshKey;
-          await request.checkpoint({ orderUrl: order.url, keyPem });
+          checkpointed = request.checkpoint({ orderUrl: order.url, keyPem });
+          // Awaited below; handled now so a failure while the next request waits is not an unhandled rejection.
+          checkpointed.catch(noError);
         }
 
         if (order.status === 'pending') {
           await request.beforeRequest?.();
-          const authorizations = await client.getAuthorizations(order);
+          // Reading the authorizations changes nothing at the CA, so it runs while the checkpoint is written;
+          // no challenge is answered before the checkpoint is stored.
+          const [authorizations] = await Promise.all([client.getAuthorizations(order), checkpointed]);
           // Every challenge is submitted at once; already-valid (reused) authorizations are skipped.
-          await Promise.all(authorizations.map((authorization) => solve(authorization, request)));
+          await Promise.all(authorizations.map((authorization) => solve(authorization, request, cleanups)));
         }
+        await checkpointed;
         if (order.status === 'pending' || order.status === 'ready') {
           if (!keyPem) {
             keyPem = await generatePrivateKeyPem(request.keyType);
@@ -204,8 +227,11 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         await request.beforeRequest?.();
         const chainPem = await client.getCertificate(order, options.preferredChain);
+        for (const failed of await Promise.all(cleanups)) if (failed) throw failed.error;
         return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl, replaced, profile };
       } catch (error) {
+        // A failure after the challenges were proven still waits for their cleanups (never left behind).
+        await Promise.all(cleanups);
         throw classifyAcmeError(error);
       }
     });

@@ -47,34 +47,39 @@ export async function attempt(
     const { issuer, accountId: account, accountUrl } = await deps.issuerFor(step.directoryUrl);
     accountId = account;
 
-    const failedAuthz = await deps.checkFailedAuthorizationBudget(
-      step.directoryUrl,
-      accountUrl,
-      certificate.names,
-    );
+    // Two reads, side by side.
+    const [failedAuthz, resume] = await Promise.all([
+      deps.checkFailedAuthorizationBudget(step.directoryUrl, accountUrl, certificate.names),
+      findOpenOrder(db, deps.box, certificate.id, step.directoryUrl),
+    ]);
     if (!failedAuthz.allowed)
       return { kind: 'budget', retryAt: failedAuthz.retryAt, reason: failedAuthz.reason };
 
-    const resume = await findOpenOrder(db, deps.box, certificate.id, step.directoryUrl);
     if (!resume) {
       // Providers and credentials first: a wrong DNS secret must not cost an order at the CA.
       if (step.challenge === 'dns-01') await deps.solvers['dns-01']?.prepare(certificate.names);
-      const preflight = await deps.preflight(certificate.names, step.challenge, issuer);
+      // Preflight and the order budgets run side by side (both take tens of ms); the outcome is the same as
+      // one after the other: a failed preflight wins over a refused budget, and a budget reserved for an
+      // order that preflight then forbids is handed back whole.
+      const [checked, reserved] = await Promise.allSettled([
+        deps.preflight(certificate.names, step.challenge, issuer),
+        deps.reserveOrderBudget(step.directoryUrl, accountUrl, certificate.names, certificate.names_key),
+      ]);
+      if (reserved.status === 'fulfilled' && reserved.value.allowed) reservation = reserved.value;
+      if (checked.status === 'rejected') throw checked.reason;
+      if (reserved.status === 'rejected') throw reserved.reason;
+      const preflight = checked.value;
       await recordPreflight(db, certificate.id, preflight.results);
       if (!preflight.ok) {
+        await reservation?.release?.('not-ordered');
+        reservation = undefined;
         const detail = preflight.blocking.map((result) => result.detail).join('; ');
         const error = new IssueError('preflight', `preflight failed, no order placed: ${detail}`);
         await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
         return { kind: 'preflight', error };
       }
-      const budget = await deps.reserveOrderBudget(
-        step.directoryUrl,
-        accountUrl,
-        certificate.names,
-        certificate.names_key,
-      );
+      const budget = reserved.value;
       if (!budget.allowed) return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
-      reservation = budget;
     }
     orderId = resume?.orderId ?? randomUUID();
     const currentOrderId = orderId;
