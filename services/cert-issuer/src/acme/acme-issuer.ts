@@ -7,6 +7,7 @@ import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
 import { generatePrivateKeyPem } from './keys.ts';
 import { poolNonces } from './nonce-pool.ts';
+import { createValidationEstimate } from './validation-estimate.ts';
 
 const noError = () => undefined;
 
@@ -60,6 +61,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     backoffAttempts: options.pollAttempts ?? 24,
   });
   poolNonces(client, options.http.nonces(directoryUrl));
+  const validation = createValidationEstimate();
   let factsCache: CaFacts | undefined;
 
   async function facts(): Promise<CaFacts> {
@@ -106,8 +108,16 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     try {
       await request.beforeRequest?.();
       // A resumed order may find the challenge already submitted: then only wait for its outcome.
-      if (challenge.status === 'pending') await client.completeChallenge(challenge);
-      await client.waitForValidStatus(challenge);
+      if (challenge.status === 'pending') {
+        const submitted = performance.now();
+        await client.completeChallenge(challenge);
+        const delayMs = validation.firstPollDelayMs();
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await client.waitForValidStatus(challenge);
+        validation.observe(performance.now() - submitted);
+      } else {
+        await client.waitForValidStatus(challenge);
+      }
     } catch (error) {
       await cleanup();
       throw error;
