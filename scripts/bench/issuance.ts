@@ -29,6 +29,11 @@
  * latency counts from the moment all N were "requested" (like the whole path, queueing included); the
  * time of one order alone is reported as `per_order`.
  *
+ * Where an order's time goes: last, cert-issuer's own `Issuer` (acme/acme-issuer.ts on the shared ACME HTTP
+ * client) runs `--certs` orders alone at the same concurrency (no database, queue or preflight; HTTP-01 from an
+ * in-process responder) against a fresh Pebble, and its request metrics give requests per order and mean time per
+ * ACME endpoint. It runs after the baseline because it reconfigures acme-client's transport in this process.
+ *
  * Prints a table, then one JSON line. Exits 1 if a certificate was not issued (failed or timed out) in
  * either part; a ratio below the target is reported, not an error. Everything it starts is stopped and
  * the database dropped at the end, on failure and on Ctrl-C too.
@@ -52,6 +57,9 @@ import {
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import { sql } from 'kysely';
+import { configureAcmeHttp } from '../../services/cert-issuer/src/acme/acme-http.ts';
+import { createAcmeIssuer } from '../../services/cert-issuer/src/acme/acme-issuer.ts';
+import { acmeMetrics } from '../../services/cert-issuer/src/metrics.ts';
 import { type CertIssuerProcess, startCertIssuer } from '../../services/cert-issuer/test/service.ts';
 import { requestCertificate } from '../../services/cert-issuer/test/support.ts';
 
@@ -697,6 +705,100 @@ async function bareLoop(signal: AbortSignal): Promise<BareResult> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Where the time goes: cert-issuer's Issuer alone, per ACME endpoint
+// ---------------------------------------------------------------------------------------------------------
+
+interface IssuerOnlyResult {
+  certs_per_s: number;
+  per_order_ms: Stats;
+  /** Per endpoint: requests per order and mean latency (ms). */
+  endpoints: Record<string, { per_order: number; mean_ms: number }>;
+}
+
+async function issuerOnly(signal: AbortSignal): Promise<IssuerOnlyResult> {
+  const cleanup = new Cleanup();
+  try {
+    const httpPort = await freePort();
+    const tokens = new Map<string, string>();
+    const server = createServer((request, response) => {
+      const token = /^\/\.well-known\/acme-challenge\/([^/?#]+)$/.exec(request.url ?? '')?.[1];
+      const keyAuthorization = token ? tokens.get(token) : undefined;
+      if (!keyAuthorization) response.writeHead(404).end();
+      else response.writeHead(200).end(keyAuthorization);
+    });
+    await new Promise<void>((resolve) => server.listen(httpPort, '127.0.0.1', resolve));
+    cleanup.defer('http-01 responder', async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const pebble = await startPebble({ httpPort, nonceRejectPercent: settings.nonceRejectPercent });
+    cleanup.defer('pebble', () => pebble.stop());
+    const http = configureAcmeHttp({ caBundlePem: pebble.listenerCaPem });
+    cleanup.defer('acme http client', async () => http.close());
+    const accountKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
+    const registration = new acme.Client({ directoryUrl: pebble.directoryUrl, accountKey });
+    await registration.createAccount({ termsOfServiceAgreed: true });
+    const issuer = createAcmeIssuer({
+      account: {
+        id: 'bench',
+        directoryUrl: pebble.directoryUrl,
+        accountUrl: registration.getAccountUrl(),
+        keyPem: accountKey,
+      },
+      http,
+    });
+    const solver = {
+      type: 'http-01' as const,
+      async present(_name: string, token: string, keyAuthorization: string) {
+        tokens.set(token, keyAuthorization);
+      },
+      async cleanup(_name: string, token: string) {
+        tokens.delete(token);
+      },
+    };
+    const issueOne = (label: string) =>
+      issuer.issue({ names: namesFor(label), keyType: 'ecdsa-p256', solver, checkpoint: async () => {} });
+    await issueOne('iw'); // Warm-up: directory, nonces, connection; not counted.
+    acmeMetrics.duration.reset();
+    const started = performance.now();
+    const perOrder: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: settings.concurrency }, async () => {
+        for (;;) {
+          const index = next++;
+          if (index >= settings.certs || signal.aborted) return;
+          const orderStarted = performance.now();
+          await issueOne(`i${index}`);
+          perOrder.push(performance.now() - orderStarted);
+        }
+      }),
+    );
+    signal.throwIfAborted();
+    const wallS = (performance.now() - started) / 1_000;
+    const sums = new Map<string, { sum: number; count: number }>();
+    for (const value of (await acmeMetrics.duration.get()).values) {
+      const endpoint = String(value.labels.endpoint);
+      const entry = sums.get(endpoint) ?? { sum: 0, count: 0 };
+      if (value.metricName?.endsWith('_sum')) entry.sum += value.value;
+      if (value.metricName?.endsWith('_count')) entry.count += value.value;
+      sums.set(endpoint, entry);
+    }
+    const endpoints: IssuerOnlyResult['endpoints'] = {};
+    for (const [endpoint, { sum, count }] of [...sums].sort((a, b) => b[1].sum - a[1].sum)) {
+      if (count === 0) continue;
+      endpoints[endpoint] = {
+        per_order: round2(count / settings.certs),
+        mean_ms: round2((sum / count) * 1_000),
+      };
+    }
+    return { certs_per_s: round2(settings.certs / wallS), per_order_ms: stats(perOrder), endpoints };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 /** Issue #14: one replica at 1.5× the baseline, three replicas at 40 certs/s on Pebble. */
 const targets = { oneReplicaRatio: 1.5, threeReplicasCertsPerS: 40 };
@@ -705,6 +807,7 @@ interface BenchResult {
   settings: typeof settings;
   baseline: BareResult;
   whole_paths: Array<WholePathResult & { ratio: number }>;
+  issuer_only: IssuerOnlyResult;
 }
 
 function printTable(result: BenchResult): void {
@@ -783,6 +886,16 @@ function printTable(result: BenchResult): void {
         `  cert-issuer × ${whole.replicas} warnings: ${warnings.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`,
       );
   }
+  const only = result.issuer_only;
+  console.log(
+    `  where an order's time goes (cert-issuer's Issuer alone, no database/queue/preflight): ${only.certs_per_s} certs/s, ` +
+      `one order p50 ${only.per_order_ms.p50} ms, p95 ${only.per_order_ms.p95} ms`,
+  );
+  for (const [endpoint, { per_order, mean_ms }] of Object.entries(only.endpoints)) {
+    console.log(
+      `    ${endpoint.padEnd(12)} ${String(per_order).padStart(5)} requests/order × ${String(mean_ms).padStart(7)} ms = ${round2(per_order * mean_ms)} ms/order`,
+    );
+  }
   const errors = Object.entries(bare.errors);
   if (errors.length > 0)
     console.log(`  baseline errors: ${errors.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`);
@@ -808,7 +921,8 @@ async function main(): Promise<number> {
       const ratio = baseline.certs_per_s > 0 ? round2(whole.certs_per_s / baseline.certs_per_s) : 0;
       wholePaths.push({ ...whole, ratio });
     }
-    const result: BenchResult = { settings, baseline, whole_paths: wholePaths };
+    const issuer = await issuerOnly(abort.signal);
+    const result: BenchResult = { settings, baseline, whole_paths: wholePaths, issuer_only: issuer };
     printTable(result);
     console.log(JSON.stringify({ ...result, run, targets }));
     return wholePaths.every((whole) => whole.failures === 0) && baseline.failures === 0 ? 0 : 1;
