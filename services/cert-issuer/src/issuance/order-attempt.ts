@@ -58,28 +58,24 @@ export async function attempt(
     if (!resume) {
       // Providers and credentials first: a wrong DNS secret must not cost an order at the CA.
       if (step.challenge === 'dns-01') await deps.solvers['dns-01']?.prepare(certificate.names);
-      // Preflight and the order budgets run side by side (both take tens of ms); the outcome is the same as
-      // one after the other: a failed preflight wins over a refused budget, and a budget reserved for an
-      // order that preflight then forbids is handed back whole.
-      const [checked, reserved] = await Promise.allSettled([
-        deps.preflight(certificate.names, step.challenge, issuer),
-        deps.reserveOrderBudget(step.directoryUrl, accountUrl, certificate.names, certificate.names_key),
-      ]);
-      if (reserved.status === 'fulfilled' && reserved.value.allowed) reservation = reserved.value;
-      if (checked.status === 'rejected') throw checked.reason;
-      if (reserved.status === 'rejected') throw reserved.reason;
-      const preflight = checked.value;
+      // Preflight before the budgets, not beside them: a reservation held while a preflight fails would be
+      // handed back a moment later, but another order refused meanwhile would wait for the window's refill.
+      const preflight = await deps.preflight(certificate.names, step.challenge, issuer);
       await recordPreflight(db, certificate.id, preflight.results);
       if (!preflight.ok) {
-        await reservation?.release?.('not-ordered');
-        reservation = undefined;
         const detail = preflight.blocking.map((result) => result.detail).join('; ');
         const error = new IssueError('preflight', `preflight failed, no order placed: ${detail}`);
         await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
         return { kind: 'preflight', error };
       }
-      const budget = reserved.value;
+      const budget = await deps.reserveOrderBudget(
+        step.directoryUrl,
+        accountUrl,
+        certificate.names,
+        certificate.names_key,
+      );
       if (!budget.allowed) return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
+      reservation = budget;
     }
     orderId = resume?.orderId ?? randomUUID();
     const currentOrderId = orderId;
