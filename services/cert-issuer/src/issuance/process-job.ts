@@ -12,6 +12,8 @@ import { finishJob } from './job-queue.ts';
 import { attempt, stagingTrial } from './order-attempt.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 
+// The round policy only: which steps run, in what order, and how the round ends. One step at a CA is
+// `order-attempt.ts`; every write is `issuance-store.ts`; the events are built in `issuance-events.ts`.
 export type { BudgetDecision, IssuanceDeps } from './issuance-deps.ts';
 
 /**
