@@ -11,6 +11,7 @@ WORKDIR /app
 # Manifests first, so source edits do not invalidate the `npm ci` layer. Every workspace needs its package.json
 # here (npm ci refuses a lockfile whose workspaces are missing); infra/test/compose.test.ts checks the list.
 COPY package.json package-lock.json .npmrc ./
+COPY shared/acme-http/package.json shared/acme-http/
 COPY shared/config/package.json shared/config/
 COPY shared/db/package.json shared/db/
 COPY shared/events/package.json shared/events/

@@ -1,28 +1,38 @@
 /**
- * Issuance benchmark: certificates per second through cert-issuer's whole path (a `certs.requested` event
- * in → `certs.issued` out) against Pebble, and in the same run the floor: a bare acme-client loop doing the
- * same ACME work at the same concurrency against a second, fresh Pebble. Run on demand, never in tests:
+ * Issuance benchmark: in one run, side by side, the baseline (a bare acme-client loop doing the same ACME work
+ * at the same concurrency) and certificates per second through cert-issuer's whole path (a `certs.requested`
+ * event in → `certs.issued` out) with each replica count of `--replicas` (default 1 and 3), each part against a
+ * fresh Pebble of its own. Prints one ratio line per replica count against the baseline, so a regression shows.
+ * Targets (issue #14): 1 replica ≥ 1.5× the baseline; 3 replicas ≥ 40 certs/s. Run on demand, never in tests:
  *
- *   npm run bench:issuance -- --certs 200 --concurrency 4 --replicas 1 --names 1 --challenge http-01
+ *   npm run bench:issuance -- --certs 200 --concurrency 4 --replicas 1,3 --names 1 --challenge http-01
  *
  * Needs the test bed (`npm run testbed`): Postgres (TESTBED_PG_URL), `nats-server` and `pebble` on PATH, and
  * pebble-challtestsrv (DNS on 127.0.0.1:8053, management on CHALLTESTSRV_URL) for Pebble's lookups.
  *
- * Whole path: a database, a nats-server and a Pebble of its own, and `--replicas` real cert-issuer
+ * Whole path: a database, a nats-server and a Pebble of its own, and N real cert-issuer
  * processes (services/cert-issuer/test/service.ts) with ISSUANCE_CONCURRENCY = `--concurrency`, preflight
  * in its production mode (`enforce`, so the HTTP-01 self-check is part of every order) and rate-limit
- * budgets raised far above the run's size (every budget is still reserved in Postgres, only never spent).
+ * budgets raised far above the run's size (every order budget is still reserved in Postgres, only never
+ * spent), except the per-request throttle, which is `"unlimited"` as for a CA that publishes no request limit
+ * (Pebble); `--le-request-limit` keeps Let's Encrypt's 20 requests/s per account instead.
  * Every certificate has a registered domain of its own (`c<i>-<run>.test`). One certificate first registers
  * the account and warms the processes up; it is not counted. Then all `--certs` requests are committed at
  * once, and each certificate's latency runs from its `certs.requested` outbox row to its `certs.issued`
  * outbox row (both `created_at`, i.e. Postgres `now()`); throughput is N / (last issued − first requested).
  *
- * Bare floor: one acme-client (backoffMin 100, like the service) with one account registered up front and
+ * Baseline: one acme-client used plainly (keep-alive agent, backoffMin 100 ms instead of its 5 s default, which
+ * is what cert-issuer used before issue #14) with one account registered up front and
  * one warm-up certificate, then `--concurrency` loops taking the N orders from a shared counter: createOrder,
  * getAuthorizations, solve (HTTP-01 from an in-process responder on Pebble's httpPort, or DNS-01 through
  * challtestsrv), waitForValidStatus, finalizeOrder with a fresh ECDSA P-256 key, getCertificate. Its
  * latency counts from the moment all N were "requested" (like the whole path, queueing included); the
  * time of one order alone is reported as `per_order`.
+ *
+ * Where an order's time goes: last, cert-issuer's own `Issuer` (acme/acme-issuer.ts on the shared ACME HTTP
+ * client) runs `--certs` orders alone at the same concurrency (no database, queue or preflight; HTTP-01 from an
+ * in-process responder) against a fresh Pebble, and its request metrics give requests per order and mean time per
+ * ACME endpoint. It runs after the baseline because it reconfigures acme-client's transport in this process.
  *
  * Prints a table, then one JSON line. Exits 1 if a certificate was not issued (failed or timed out) in
  * either part; a ratio below the target is reported, not an error. Everything it starts is stopped and
@@ -48,13 +58,17 @@ import {
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import { sql } from 'kysely';
+import { configureAcmeHttp } from '../../services/cert-issuer/src/acme/acme-http.ts';
+import { createAcmeIssuer } from '../../services/cert-issuer/src/acme/acme-issuer.ts';
+import { acmeMetrics } from '../../services/cert-issuer/src/metrics.ts';
 
 const { values: flags } = parseArgs({
   options: {
     certs: { type: 'string', default: '200' },
     /** cert-issuer's ISSUANCE_CONCURRENCY (per replica) and the bare loop's concurrency. */
     concurrency: { type: 'string', default: '4' },
-    replicas: { type: 'string', default: '1' },
+    /** Replica counts of the whole path, each measured in turn: `1,3`. */
+    replicas: { type: 'string', default: '1,3' },
     /** Names per certificate: `c<i>-<run>.test`, then `n<j>.c<i>-<run>.test`. */
     names: { type: 'string', default: '1' },
     challenge: { type: 'string', default: 'http-01' },
@@ -82,6 +96,15 @@ function integer(name: keyof typeof flags, min: number): number {
   return value;
 }
 
+function replicaCounts(value: string): number[] {
+  const counts = value.split(',').map((part) => Number(part.trim()));
+  if (counts.length === 0 || counts.some((count) => !Number.isInteger(count) || count < 1)) {
+    console.error(`--replicas must be a comma-separated list of integers >= 1, got ${value}`);
+    process.exit(2);
+  }
+  return counts;
+}
+
 const challenge = String(flags.challenge);
 if (challenge !== 'http-01' && challenge !== 'dns-01') {
   console.error(`--challenge must be http-01 or dns-01, got ${challenge}`);
@@ -91,7 +114,7 @@ if (challenge !== 'http-01' && challenge !== 'dns-01') {
 const settings = {
   certs: integer('certs', 1),
   concurrency: integer('concurrency', 1),
-  replicas: integer('replicas', 1),
+  replicas: replicaCounts(String(flags.replicas)),
   names: integer('names', 1),
   challenge: challenge as 'http-01' | 'dns-01',
   nonceRejectPercent: integer('nonce-reject', 0),
@@ -117,7 +140,8 @@ const rateLimits = JSON.stringify({
     'certificates-per-registered-domain': huge,
     'duplicate-certificates': huge,
     'failed-authorizations-per-name': huge,
-    ...(settings.leRequestLimit ? {} : { 'requests-per-account': huge }),
+    // Pebble publishes no request limit: the throttle is off, as it is for any CA configured so.
+    ...(settings.leRequestLimit ? {} : { 'requests-per-account': 'unlimited' }),
   },
 });
 
@@ -300,6 +324,7 @@ function logProblems(outputs: string[]): Record<string, number> {
 // ---------------------------------------------------------------------------------------------------------
 
 interface WholePathResult {
+  replicas: number;
   issued: number;
   failures: number;
   duplicates: number;
@@ -317,7 +342,7 @@ interface WholePathResult {
   warmup_ms: number;
 }
 
-async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
+async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePathResult> {
   const cleanup = new Cleanup();
   const services: CertIssuerProcess[] = [];
   let pebble: TestPebble | undefined;
@@ -334,7 +359,7 @@ async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
       pebble = startedPebble.value;
       const started = pebble;
       cleanup.defer('pebble', async () => {
-        writeLog('pebble-whole-path.log', started.output());
+        writeLog(`pebble-whole-path-${replicas}x.log`, started.output());
         await started.stop();
       });
     }
@@ -346,7 +371,7 @@ async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
 
     // Only one replica listens on Pebble's HTTP-01 port; tokens live in Postgres, so it answers for all.
     const startedServices = await Promise.allSettled(
-      Array.from({ length: settings.replicas }, (_, index) =>
+      Array.from({ length: replicas }, (_, index) =>
         startCertIssuer({
           database: database.value,
           nats: nats.value,
@@ -358,7 +383,9 @@ async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
             ACME_RATE_LIMITS: rateLimits,
             LOG_LEVEL: settings.logLevel,
             ...(settings.profile
-              ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolvePath(settings.profile)}` }
+              ? {
+                  NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolvePath(settings.profile, `${replicas}x`)}`,
+                }
               : {}),
           },
         }),
@@ -370,7 +397,7 @@ async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
       services.push(service);
       cleanup.defer(`cert-issuer ${index}`, async () => {
         await stopService(service);
-        writeLog(`cert-issuer-${index}.log`, service.output());
+        writeLog(`cert-issuer-${replicas}x-${index}.log`, service.output());
       });
     }
     for (const result of startedServices) if (result.status === 'rejected') throw result.reason;
@@ -503,6 +530,7 @@ async function wholePath(signal: AbortSignal): Promise<WholePathResult> {
     const attemptMs = done.map((row) => num(row.finished) - num(row.started));
     if (timedOut) console.error(`bench: whole path: ${rows.length - done.length} certificates still open`);
     return {
+      replicas,
       issued: done.length,
       failures: settings.certs - done.length,
       duplicates: rows.reduce((sum, row) => sum + Math.max(0, Number(row.issued_events) - 1), 0),
@@ -676,65 +704,200 @@ async function bareLoop(signal: AbortSignal): Promise<BareResult> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Where the time goes: cert-issuer's Issuer alone, per ACME endpoint
+// ---------------------------------------------------------------------------------------------------------
 
-const target = 0.7;
+interface IssuerOnlyResult {
+  certs_per_s: number;
+  per_order_ms: Stats;
+  /** Per endpoint: requests per order and mean latency (ms). */
+  endpoints: Record<string, { per_order: number; mean_ms: number }>;
+}
 
-function printTable(result: {
+async function issuerOnly(signal: AbortSignal): Promise<IssuerOnlyResult> {
+  const cleanup = new Cleanup();
+  try {
+    const httpPort = await freePort();
+    const tokens = new Map<string, string>();
+    const server = createServer((request, response) => {
+      const token = /^\/\.well-known\/acme-challenge\/([^/?#]+)$/.exec(request.url ?? '')?.[1];
+      const keyAuthorization = token ? tokens.get(token) : undefined;
+      if (!keyAuthorization) response.writeHead(404).end();
+      else response.writeHead(200).end(keyAuthorization);
+    });
+    await new Promise<void>((resolve) => server.listen(httpPort, '127.0.0.1', resolve));
+    cleanup.defer('http-01 responder', async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const pebble = await startPebble({ httpPort, nonceRejectPercent: settings.nonceRejectPercent });
+    cleanup.defer('pebble', () => pebble.stop());
+    const http = configureAcmeHttp({ caBundlePem: pebble.listenerCaPem });
+    cleanup.defer('acme http client', async () => http.close());
+    const accountKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
+    const registration = new acme.Client({ directoryUrl: pebble.directoryUrl, accountKey });
+    await registration.createAccount({ termsOfServiceAgreed: true });
+    const issuer = createAcmeIssuer({
+      account: {
+        id: 'bench',
+        directoryUrl: pebble.directoryUrl,
+        accountUrl: registration.getAccountUrl(),
+        keyPem: accountKey,
+      },
+      http,
+    });
+    const solver = {
+      type: 'http-01' as const,
+      async present(_name: string, token: string, keyAuthorization: string) {
+        tokens.set(token, keyAuthorization);
+      },
+      async cleanup(_name: string, token: string) {
+        tokens.delete(token);
+      },
+    };
+    const issueOne = (label: string) =>
+      issuer.issue({ names: namesFor(label), keyType: 'ecdsa-p256', solver, checkpoint: async () => {} });
+    await issueOne('iw'); // Warm-up: directory, nonces, connection; not counted.
+    acmeMetrics.duration.reset();
+    const started = performance.now();
+    const perOrder: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: settings.concurrency }, async () => {
+        for (;;) {
+          const index = next++;
+          if (index >= settings.certs || signal.aborted) return;
+          const orderStarted = performance.now();
+          await issueOne(`i${index}`);
+          perOrder.push(performance.now() - orderStarted);
+        }
+      }),
+    );
+    signal.throwIfAborted();
+    const wallS = (performance.now() - started) / 1_000;
+    const sums = new Map<string, { sum: number; count: number }>();
+    for (const value of (await acmeMetrics.duration.get()).values) {
+      const endpoint = String(value.labels.endpoint);
+      const entry = sums.get(endpoint) ?? { sum: 0, count: 0 };
+      if (value.metricName?.endsWith('_sum')) entry.sum += value.value;
+      if (value.metricName?.endsWith('_count')) entry.count += value.value;
+      sums.set(endpoint, entry);
+    }
+    const endpoints: IssuerOnlyResult['endpoints'] = {};
+    for (const [endpoint, { sum, count }] of [...sums].sort((a, b) => b[1].sum - a[1].sum)) {
+      if (count === 0) continue;
+      endpoints[endpoint] = {
+        per_order: round2(count / settings.certs),
+        mean_ms: round2((sum / count) * 1_000),
+      };
+    }
+    return { certs_per_s: round2(settings.certs / wallS), per_order_ms: stats(perOrder), endpoints };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Issue #14: one replica at 1.5× the baseline, three replicas at 40 certs/s on Pebble. */
+const targets = { oneReplicaRatio: 1.5, threeReplicasCertsPerS: 40 };
+
+interface BenchResult {
   settings: typeof settings;
-  whole_path: WholePathResult;
-  bare: BareResult;
-  ratio: number;
-}): void {
-  const { whole_path: whole, bare } = result;
+  baseline: BareResult;
+  whole_paths: Array<WholePathResult & { ratio: number }>;
+  issuer_only: IssuerOnlyResult;
+}
+
+function printTable(result: BenchResult): void {
+  const { baseline: bare } = result;
   const s = result.settings;
   console.log(
     `issuance bench: ${s.certs} certificates × ${s.names} name${s.names > 1 ? 's' : ''}, ${s.challenge}, ` +
-      `concurrency ${s.concurrency} × ${s.replicas} cert-issuer${s.replicas > 1 ? 's' : ''} ` +
-      `(bare loop: concurrency ${s.concurrency})`,
+      `concurrency ${s.concurrency} per cert-issuer and in the baseline loop; replicas ${s.replicas.join(', ')}`,
   );
   console.log(
     `  Pebble: nonce rejection ${s.nonceRejectPercent}%, authz reuse default, VA no-sleep; ` +
       `whole path includes preflight (PREFLIGHT=enforce${s.challenge === 'http-01' ? ', HTTP-01 self-check' : ''}); ` +
-      `rate-limit budgets raised${s.leRequestLimit ? ' except 20 requests/s per account' : ''}`,
+      `order budgets raised, requests/s per account ${s.leRequestLimit ? "20 (Let's Encrypt)" : 'unlimited'}`,
   );
   const header = ['certs/s', 'p50', 'p95', 'p99', 'max', 'failed'].map((h) => h.padStart(9)).join('');
-  console.log(`  ${''.padEnd(34)}${header}`);
+  console.log(`  ${''.padEnd(40)}${header}`);
   const row = (label: string, certsPerS: number, latency: Stats, failed: number | string) =>
     console.log(
-      `  ${label.padEnd(34)}${[certsPerS, latency.p50, latency.p95, latency.p99, latency.max, failed]
+      `  ${label.padEnd(40)}${[certsPerS, latency.p50, latency.p95, latency.p99, latency.max, failed]
         .map((value) => String(value).padStart(9))
         .join('')}`,
     );
-  row('whole path (request → issued)', whole.certs_per_s, whole.latency_ms, whole.failures);
-  row('bare acme-client (burst → done)', bare.certs_per_s, bare.latency_ms, bare.failures);
-  row('bare acme-client, one order', Number.NaN, bare.per_order_ms, '');
-  console.log(
-    `  ratio ${result.ratio} (whole path ÷ bare; target ≥ ${target}: ${result.ratio >= target ? 'met' : 'NOT met'})`,
-  );
-  console.log(
-    `  whole path per certificate (ms)${''.padEnd(10)}${['p50', 'p95', 'mean'].map((h) => h.padStart(9)).join('')}`,
-  );
-  for (const [stage, st] of Object.entries(whole.stages_ms)) {
-    console.log(
-      `    ${stage.padEnd(45)}${[st.p50, st.p95, st.mean].map((v) => String(v).padStart(9)).join('')}`,
+  row('baseline: bare acme-client (burst → done)', bare.certs_per_s, bare.latency_ms, bare.failures);
+  row('baseline: one order alone', Number.NaN, bare.per_order_ms, '');
+  for (const whole of result.whole_paths) {
+    row(
+      `cert-issuer × ${whole.replicas} (request → issued)`,
+      whole.certs_per_s,
+      whole.latency_ms,
+      whole.failures,
+    );
+    row(
+      `cert-issuer × ${whole.replicas}: one order attempt`,
+      Number.NaN,
+      whole.stages_ms['one order attempt (attempt start → end)']!,
+      '',
     );
   }
-  console.log(
-    `  worker slots busy on average: ${whole.busy_workers} of ${s.concurrency * s.replicas}; ` +
-      `failed attempts ${whole.failed_attempts}, certs.issue-failed ${whole.issue_failed_events}, duplicates ${whole.duplicates}`,
-  );
+  for (const whole of result.whole_paths) {
+    const goal =
+      whole.replicas === 1
+        ? `target ≥ ${targets.oneReplicaRatio}×: ${whole.ratio >= targets.oneReplicaRatio ? 'met' : 'NOT met'}`
+        : whole.replicas === 3
+          ? `target ≥ ${targets.threeReplicasCertsPerS} certs/s: ${whole.certs_per_s >= targets.threeReplicasCertsPerS ? 'met' : 'NOT met'}`
+          : 'no target';
+    console.log(
+      `  ratio cert-issuer × ${whole.replicas} ÷ baseline = ${whole.ratio} (${whole.certs_per_s} vs ${bare.certs_per_s} certs/s; ${goal})`,
+    );
+  }
+  for (const whole of result.whole_paths) {
+    console.log(
+      `  cert-issuer × ${whole.replicas} per certificate (ms)${''.padEnd(7)}${['p50', 'p95', 'mean'].map((h) => h.padStart(9)).join('')}`,
+    );
+    for (const [stage, st] of Object.entries(whole.stages_ms)) {
+      console.log(
+        `    ${stage.padEnd(45)}${[st.p50, st.p95, st.mean].map((v) => String(v).padStart(9)).join('')}`,
+      );
+    }
+    console.log(
+      `    worker slots busy on average: ${whole.busy_workers} of ${s.concurrency * whole.replicas}; ` +
+        `failed attempts ${whole.failed_attempts}, certs.issue-failed ${whole.issue_failed_events}, duplicates ${whole.duplicates}`,
+    );
+  }
   const cores = (cpu: Record<string, number>) =>
     Object.entries(cpu)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ');
-  console.log(`  cpu (cores of ${cpus().length}) whole path: ${cores(whole.cpu_cores)}`);
-  console.log(`  cpu (cores of ${cpus().length}) bare loop:  ${cores(bare.cpu_cores)}`);
-  const warnings = Object.entries(whole.warnings);
-  if (warnings.length > 0)
-    console.log(`  cert-issuer warnings: ${warnings.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`);
+  console.log(`  cpu (cores of ${cpus().length}) baseline: ${cores(bare.cpu_cores)}`);
+  for (const whole of result.whole_paths) {
+    console.log(
+      `  cpu (cores of ${cpus().length}) cert-issuer × ${whole.replicas}: ${cores(whole.cpu_cores)}`,
+    );
+    const warnings = Object.entries(whole.warnings);
+    if (warnings.length > 0)
+      console.log(
+        `  cert-issuer × ${whole.replicas} warnings: ${warnings.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`,
+      );
+  }
+  const only = result.issuer_only;
+  console.log(
+    `  where an order's time goes (cert-issuer's Issuer alone, no database/queue/preflight): ${only.certs_per_s} certs/s, ` +
+      `one order p50 ${only.per_order_ms.p50} ms, p95 ${only.per_order_ms.p95} ms`,
+  );
+  for (const [endpoint, { per_order, mean_ms }] of Object.entries(only.endpoints)) {
+    console.log(
+      `    ${endpoint.padEnd(12)} ${String(per_order).padStart(5)} requests/order × ${String(mean_ms).padStart(7)} ms = ${round2(per_order * mean_ms)} ms/order`,
+    );
+  }
   const errors = Object.entries(bare.errors);
   if (errors.length > 0)
-    console.log(`  bare loop errors: ${errors.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`);
+    console.log(`  baseline errors: ${errors.map(([msg, n]) => `${n}× ${msg}`).join('; ')}`);
 }
 
 async function main(): Promise<number> {
@@ -749,18 +912,19 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const wholePathResult = await wholePath(abort.signal);
-    const bare = await bareLoop(abort.signal);
-    const ratio = bare.certs_per_s > 0 ? round2(wholePathResult.certs_per_s / bare.certs_per_s) : 0;
-    const result = {
-      settings: { ...settings, run, target },
-      whole_path: wholePathResult,
-      bare,
-      ratio,
-    };
+    // The baseline first: it runs in this process, so its acme-client setup must not meet the whole path's.
+    const baseline = await bareLoop(abort.signal);
+    const wholePaths: BenchResult['whole_paths'] = [];
+    for (const replicas of settings.replicas) {
+      const whole = await wholePath(abort.signal, replicas);
+      const ratio = baseline.certs_per_s > 0 ? round2(whole.certs_per_s / baseline.certs_per_s) : 0;
+      wholePaths.push({ ...whole, ratio });
+    }
+    const issuer = await issuerOnly(abort.signal);
+    const result: BenchResult = { settings, baseline, whole_paths: wholePaths, issuer_only: issuer };
     printTable(result);
-    console.log(JSON.stringify(result));
-    return wholePathResult.failures === 0 && bare.failures === 0 ? 0 : 1;
+    console.log(JSON.stringify({ ...result, run, targets }));
+    return wholePaths.every((whole) => whole.failures === 0) && baseline.failures === 0 ? 0 : 1;
   } catch (error) {
     if (abort.signal.aborted) console.error('bench: interrupted; everything it started is stopped');
     else console.error('bench: failed:', error);

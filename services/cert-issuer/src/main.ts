@@ -27,12 +27,13 @@ await runService({
   async start({ config, runtime, db, nc, js, jsm, logger }) {
     const onDemandSettings = onDemandSettingsOrExit(config);
     const box = createSecretBox(config.GATEHOUSE_MASTER_KEY);
-    configureAcmeHttp({
+    const acmeHttp = configureAcmeHttp({
       caBundlePem: config.ACME_CA_BUNDLE ? readFileSync(config.ACME_CA_BUNDLE, 'utf8') : undefined,
     });
     const cas = createCaRegistry({
       db,
       box,
+      http: acmeHttp,
       email: config.ACME_EMAIL ?? '',
       eab: config.ACME_EAB ?? {},
       preferredChain: config.ACME_PREFERRED_CHAIN,

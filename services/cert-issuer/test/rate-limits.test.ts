@@ -2,6 +2,7 @@ import { createDb, type Db } from '@gatehouse/db';
 import {
   check,
   checkOrderAllowed,
+  isUnlimited,
   type LimitRequest,
   limitsFor,
   parseRateLimitOverrides,
@@ -320,6 +321,41 @@ describe('rate limit configuration', () => {
     const elsewhere = limitsFor('https://other.example/directory', overrides);
     expect(elsewhere['new-orders-per-account']).toEqual({ max: 100, windowMs: 3 * hour });
     expect(limitsFor(directory)['new-orders-per-account']).toEqual({ max: 300, windowMs: 3 * hour });
+  });
+
+  it('rate limit configuration - "unlimited" turns a limit off for that CA: nothing counted, nothing refused', async () => {
+    const overrides = parseRateLimitOverrides(
+      JSON.stringify({
+        [directory]: { 'requests-per-account': 'unlimited', 'new-orders-per-account': 'unlimited' },
+      }),
+    );
+    const rules = limitsFor(directory, overrides);
+    expect(isUnlimited(rules['requests-per-account'])).toBe(true);
+    expect(rules['requests-per-account'].windowMs).toBe(1_000);
+    expect(isUnlimited(limitsFor('https://other.example/directory', overrides)['requests-per-account'])).toBe(
+      false,
+    );
+    expect(() => parseRateLimitOverrides('{"*": {"requests-per-acount": "unlimited"}}')).toThrow(
+      /"requests-per-acount".*known limits/,
+    );
+    const database = await createTestDatabase('rate_limits_unlimited');
+    try {
+      const scope = uniqueAccount();
+      const request = {
+        limit: 'new-orders-per-account' as const,
+        rule: rules['new-orders-per-account'],
+        scope,
+      };
+      for (let i = 0; i < 3; i += 1)
+        expect(await reserve(database.db, [request])).toEqual({ allowed: true, events: [] });
+      expect(await reserveSlots(database.db, { ...request, limit: 'requests-per-account' }, 16)).toEqual({
+        allowed: true,
+        granted: 16,
+      });
+      expect(await countEvents(database.db, scope)).toBe(0);
+    } finally {
+      await database.drop();
+    }
   });
 
   it('rate limit configuration - bad overrides are refused with a message naming the problem', () => {

@@ -20,6 +20,7 @@ export {
 } from './order-limits.ts';
 export { describeRefusal, formatWindow } from './reason.ts';
 export {
+  isUnlimited,
   type LimitName,
   type LimitRule,
   type LimitRules,

@@ -2,7 +2,7 @@ import type { Db } from '@gatehouse/db';
 import { sql } from 'kysely';
 import { evaluateBudget } from './budget.ts';
 import { describeRefusal } from './reason.ts';
-import type { LimitName, LimitRule } from './rules.ts';
+import { isUnlimited, type LimitName, type LimitRule } from './rules.ts';
 
 /**
  * One budget to check or spend. `scope` is a string the caller builds (see `rateLimitScopes`): the account URL
@@ -78,6 +78,7 @@ export async function reserveSlots(
 ): Promise<{ allowed: true; granted: number } | Extract<LimitOutcome, { allowed: false }>> {
   if (!Number.isInteger(wanted) || wanted < 1)
     throw new Error(`reserveSlots: wanted must be >= 1, got ${wanted}`);
+  if (isUnlimited(request.rule)) return { allowed: true, granted: wanted };
   const [distinct] = distinctRequests([request]);
   const run = async (trx: Db) => {
     await lockInOrder(trx, [distinct!]);
@@ -152,9 +153,11 @@ function requestKey(request: { limit: LimitName; scope: string }): string {
   return `${request.limit}|${request.scope}`;
 }
 
+/** The requests to count, each once; an unlimited rule is not counted (no lock, no row). */
 function distinctRequests(requests: readonly LimitRequest[]): LimitRequest[] {
   const byKey = new Map<string, LimitRequest>();
   for (const request of requests) {
+    if (isUnlimited(request.rule)) continue;
     if (request.scope === '') throw new Error(`rate limit ${request.limit}: empty scope`);
     const key = requestKey(request);
     const seen = byKey.get(key);

@@ -11,10 +11,15 @@ export const limitNames = [
 
 export type LimitName = (typeof limitNames)[number];
 
-/** At most `max` counted events in any sliding window of `windowMs`. */
+/** At most `max` counted events in any sliding window of `windowMs`; `max` Infinity: the CA has no such limit. */
 export interface LimitRule {
   max: number;
   windowMs: number;
+}
+
+/** Whether a rule can never refuse (`"unlimited"` in ACME_RATE_LIMITS): then nothing needs counting. */
+export function isUnlimited(rule: LimitRule): boolean {
+  return rule.max === Number.POSITIVE_INFINITY;
 }
 
 export type LimitRules = Record<LimitName, LimitRule>;
@@ -63,6 +68,13 @@ const ruleOverrideSchema = z.strictObject(
 );
 
 const ruleOverride = ruleOverrideSchema.partial().optional();
+
+/**
+ * `"unlimited"` in place of a limit's object: the CA publishes no such limit (Pebble, a private CA), so Gatehouse
+ * neither counts nor waits for it and spends no database work on it (the per-request throttle then costs
+ * nothing). Validated as an empty override (so a misspelt limit name is still refused), then marked.
+ */
+const unlimited = 'unlimited';
 const directoryOverridesSchema = z.strictObject(
   {
     'new-orders-per-account': ruleOverride,
@@ -88,11 +100,16 @@ const overridesSchema = z.record(directoryKeySchema, directoryOverridesSchema, {
   },
 });
 
-export type RateLimitOverrides = z.infer<typeof overridesSchema>;
+type RuleOverride = z.infer<typeof ruleOverrideSchema>;
+export type RateLimitOverrides = Record<
+  string,
+  Partial<Record<LimitName, Partial<RuleOverride> | 'unlimited'>>
+>;
 
 /**
  * Parses `ACME_RATE_LIMITS`: `{"<directory URL or *>": {"<limit name>": {"max": 5, "windowSeconds": 10800}}}`.
- * Either field of a limit may be left out (it keeps the value below it). Unknown limit names are refused so a
+ * Either field of a limit may be left out (it keeps the value below it); `"unlimited"` instead of the object
+ * turns the limit off for that CA. Unknown limit names are refused so a
  * typo never silently leaves the default in place. Throws RateLimitConfigError listing every problem.
  */
 export function parseRateLimitOverrides(json: string): RateLimitOverrides {
@@ -104,8 +121,23 @@ export function parseRateLimitOverrides(json: string): RateLimitOverrides {
       cause: error,
     });
   }
+  const unlimitedRules: Array<[string, string]> = [];
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const [directory, rules] of Object.entries(value)) {
+      if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) continue;
+      for (const [limit, rule] of Object.entries(rules)) {
+        if (rule !== unlimited) continue;
+        unlimitedRules.push([directory, limit]);
+        (rules as Record<string, unknown>)[limit] = {};
+      }
+    }
+  }
   const parsed = overridesSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const overrides: RateLimitOverrides = parsed.data;
+    for (const [directory, limit] of unlimitedRules) overrides[directory]![limit as LimitName] = unlimited;
+    return overrides;
+  }
   const problems = parsed.error.issues.map((issue) => {
     const where =
       issue.path.length === 0 ? '' : `at ${issue.path.map((part) => JSON.stringify(part)).join(' → ')}: `;
@@ -135,6 +167,10 @@ export function limitsFor(directoryUrl: string, overrides: RateLimitOverrides = 
     for (const layer of layers) {
       const override = layer?.[name];
       if (!override) continue;
+      if (override === unlimited) {
+        rules[name] = { max: Number.POSITIVE_INFINITY, windowMs: rules[name].windowMs };
+        continue;
+      }
       rules[name] = {
         max: override.max ?? rules[name].max,
         windowMs:

@@ -1,6 +1,7 @@
 import type { Db } from '@gatehouse/db';
 import {
   evaluateBudget,
+  isUnlimited,
   type LimitName,
   type LimitRule,
   limitsFor,
@@ -81,7 +82,8 @@ export async function listBudgets(
       const { directoryUrl, subject } = describeScope(kind, scope, directoryOfAccount);
       const rule = ruleFor(limit, directoryUrl);
       const verdict = evaluateBudget(rule, events, now);
-      if (verdict.used === 0) continue;
+      // Unlimited (the CA has no such limit): events from before that setting say nothing.
+      if (verdict.used === 0 || isUnlimited(rule)) continue;
       budgets.push({
         kind,
         limit,

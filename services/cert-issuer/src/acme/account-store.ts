@@ -56,7 +56,7 @@ export async function ensureAccount({
       .where('email', '=', email)
       .executeTakeFirst();
     const id = forgotten?.id ?? randomUUID();
-    const keyPem = generatePrivateKeyPem('ecdsa-p256');
+    const keyPem = await generatePrivateKeyPem('ecdsa-p256');
     const client = new acme.Client({
       directoryUrl,
       accountKey: keyPem,

@@ -1,28 +1,34 @@
-import { Agent } from 'node:https';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { type AcmeHttpClient, createAcmeHttpClient } from '@gatehouse/acme-http';
 import { SpanKind, withSpan } from '@gatehouse/telemetry';
 import acme from 'acme-client';
-import axios, { type AxiosAdapter } from 'axios';
 import { acmeMetrics } from '../metrics.ts';
 import { caLabel, createAcmeEndpoints } from './acme-endpoints.ts';
 import { observeNetworkError, observeResponse } from './acme-problem.ts';
+import { createAcmeTransport } from './acme-transport.ts';
 
-let configured = false;
+let configured: AcmeHttpClient | undefined;
 
 /**
- * Configures acme-client's shared axios instance once per process: request timeout, extra trust
- * for a private or test CA (`ACME_CA_BUNDLE`), and the response observer that keeps problem
- * documents for classification. MUST run before the first ACME request.
+ * Configures acme-client's shared axios instance once per process and returns the shared ACME HTTP client
+ * (`@gatehouse/acme-http`) it now runs on: its keep-alive agent with the extra trust for a private or test CA
+ * (`ACME_CA_BUNDLE`), its directory cache (read through acme-client's transport, so measured and classified)
+ * and its nonce pools; plus the request timeout and the response observer that keeps problem documents for
+ * classification. MUST run before the first ACME request; later calls return the first client.
  */
 export function configureAcmeHttp({
   caBundlePem,
   timeoutMs = 30_000,
 }: {
-  caBundlePem?: string;
+  caBundlePem?: string | undefined;
   timeoutMs?: number;
-}): void {
-  if (configured) return;
-  configured = true;
+}): AcmeHttpClient {
+  if (configured) return configured;
+  const http = createAcmeHttpClient({
+    caBundlePem,
+    timeoutMs,
+    loadDirectory: async (directoryUrl) => (await acme.axios.get<unknown>(directoryUrl)).data,
+  });
+  configured = http;
   acme.axios.defaults.timeout = timeoutMs;
   // acme-client retries network errors and 429/503 itself, up to 5 times over 75 s, which hides an
   // unreachable CA from our policy for minutes. Allow one quick retry for a blip; the issuance
@@ -32,17 +38,12 @@ export function configureAcmeHttp({
     settings.retryMaxAttempts = 1;
     settings.retryDefaultDelay = 1;
   }
-  if (caBundlePem) {
-    // One secure context for every connection: passing `ca` to the agent would re-parse ~120 roots on
-    // each new TLS connection (~25 ms of CPU), and acme-client opens one for most requests.
-    const secureContext = createSecureContext({ ca: [...rootCertificates, caBundlePem] });
-    acme.axios.defaults.httpsAgent = new Agent({ secureContext, keepAlive: true });
-  }
+  // Every request goes through the shared client (keep-alive agent, extra trust) via `createAcmeTransport`.
   // acme-client's retry interceptor loses the network error once its retries are used up (it throws
   // a TypeError instead), so the transport itself reports network failures for classification.
   // The transport is also where every ACME request is measured (gatehouse_acme_requests_total, ..._seconds)
   // and gets its span (CA, endpoint, status), a child of the issuance round that made it.
-  const transport: AxiosAdapter = axios.getAdapter(acme.axios.defaults.adapter);
+  const transport = createAcmeTransport(http);
   const endpoints = createAcmeEndpoints();
   acme.axios.defaults.adapter = async (config) => {
     const url = config.url ?? '';
@@ -91,4 +92,5 @@ export function configureAcmeHttp({
   );
   // acme-client logs through `debug`; silence it, our own logs say what happened.
   acme.setLogger(() => {});
+  return http;
 }

@@ -1,12 +1,16 @@
+import type { AcmeHttpClient } from '@gatehouse/acme-http';
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import type { AcmeAccount } from './account-store.ts';
 import { acmeIdentifierOf } from './acme-identifier.ts';
-import { classifyAcmeError, clearLastProblem, runCapturingProblems } from './acme-problem.ts';
+import { classifyAcmeError, clearLastProblem, lastProblem, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
 import type { CaFacts, IssuedCertificate, IssueRequest, Issuer } from './issuer.ts';
 import { generatePrivateKeyPem } from './keys.ts';
 import { poolNonces } from './nonce-pool.ts';
+import { createValidationEstimate } from './validation-estimate.ts';
+
+const noError = () => undefined;
 
 /**
  * Whether a newOrder failed because of its `replaces` field: `alreadyReplaced` (RFC 9773 §5), or any
@@ -24,9 +28,18 @@ export function isProfileRejection(error: IssueError): boolean {
 
 export interface AcmeIssuerOptions {
   account: AcmeAccount;
+  /** The shared ACME HTTP client (`configureAcmeHttp`): directory cache and this CA's nonce pool. */
+  http: AcmeHttpClient;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
   preferredChain?: string | undefined;
-  /** Polling backoff for pending orders and challenges; acme-client's 5 s default is slow. */
+  /**
+   * Polling of pending challenges and processing orders: the first poll at once, then after `pollMinMs`,
+   * doubling up to `pollMaxMs`, at most `pollAttempts` polls (the defaults wait ~35 s in all). A short first
+   * interval adapts to the CA: a test CA or a fast one answers within a few tens of ms and costs one or two
+   * polls; a slow one (Let's Encrypt takes about a second to validate) is asked a handful of times more,
+   * read from pooled nonces on a kept-alive connection, which is cheap for both sides. acme-client's 5 s
+   * default would add seconds to every order.
+   */
   pollMinMs?: number;
   pollMaxMs?: number;
   pollAttempts?: number;
@@ -44,22 +57,19 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     directoryUrl,
     accountKey: account.keyPem,
     accountUrl: account.accountUrl,
-    backoffMin: options.pollMinMs ?? 100,
+    backoffMin: options.pollMinMs ?? 10,
     backoffMax: options.pollMaxMs ?? 2_000,
-    backoffAttempts: options.pollAttempts ?? 20,
+    backoffAttempts: options.pollAttempts ?? 24,
   });
-  poolNonces(client);
+  poolNonces(client, options.http.nonces(directoryUrl));
+  const validation = createValidationEstimate();
   let factsCache: CaFacts | undefined;
 
   async function facts(): Promise<CaFacts> {
     if (factsCache) return factsCache;
     const directory = await runCapturingProblems(async () => {
       try {
-        const response = await acme.axios.get<{
-          meta?: { caaIdentities?: string[]; profiles?: Record<string, unknown> };
-          renewalInfo?: string;
-        }>(directoryUrl);
-        return response.data;
+        return await options.http.directory(directoryUrl);
       } catch (error) {
         throw classifyAcmeError(error);
       }
@@ -68,15 +78,21 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       directoryUrl,
       caaIdentities: directory.meta?.caaIdentities ?? [],
       renewalInfo: typeof directory.renewalInfo === 'string',
-      profiles:
-        directory.meta?.profiles && typeof directory.meta.profiles === 'object'
-          ? Object.keys(directory.meta.profiles)
-          : [],
+      profiles: Object.keys(directory.meta?.profiles ?? {}),
     };
     return factsCache;
   }
 
-  async function solve(authorization: Authorization, request: IssueRequest): Promise<void> {
+  /**
+   * Proves one authorization. On success the solver's cleanup is not waited for: it is handed to `cleanups`
+   * and runs while the order is finalized (the issue waits for it before it returns); on failure it is
+   * waited for here.
+   */
+  async function solve(
+    authorization: Authorization,
+    request: IssueRequest,
+    cleanups: Array<Promise<{ error: unknown } | undefined>>,
+  ): Promise<void> {
     if (authorization.status === 'valid') return; // Reused authorization: nothing to prove.
     const name = authorization.identifier.value;
     const challenge = authorization.challenges.find((candidate) => candidate.type === request.solver.type);
@@ -89,14 +105,26 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     const identifier = authorization.wildcard ? `*.${name}` : name;
     const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
     await request.solver.present(identifier, challenge.token, keyAuthorization);
+    const cleanup = () => request.solver.cleanup(identifier, challenge.token, keyAuthorization);
     try {
       await request.beforeRequest?.();
       // A resumed order may find the challenge already submitted: then only wait for its outcome.
-      if (challenge.status === 'pending') await client.completeChallenge(challenge);
-      await client.waitForValidStatus(challenge);
-    } finally {
-      await request.solver.cleanup(identifier, challenge.token, keyAuthorization);
+      if (challenge.status === 'pending') {
+        const submitted = performance.now();
+        await client.completeChallenge(challenge);
+        const delayMs = validation.firstPollDelayMs();
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await client.waitForValidStatus(challenge);
+        validation.observe(performance.now() - submitted);
+      } else {
+        await client.waitForValidStatus(challenge);
+      }
+    } catch (error) {
+      await cleanup();
+      throw error;
     }
+    // Settled into a value at once: a cleanup that fails before the issue waits for it is no unhandled rejection.
+    cleanups.push(cleanup().then(noError, (error: unknown) => ({ error })));
   }
 
   /** acme-client returns the order body without its URL; keep it, later steps need it. */
@@ -135,7 +163,28 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     }
   }
 
+  /**
+   * Finalizes an order whose authorizations are all valid. The order is not polled first: once its last
+   * authorization is valid the order is `ready` (RFC 8555 §7.1.6), so the poll would only cost a round trip.
+   * A CA that has not caught up yet answers `orderNotReady`; then the order is polled until ready and
+   * finalized again.
+   */
+  async function finalize(order: Order, csr: Buffer, request: IssueRequest): Promise<Order> {
+    await request.beforeRequest?.();
+    try {
+      return await client.finalizeOrder(order, csr);
+    } catch (error) {
+      if (!lastProblem()?.type.endsWith(':orderNotReady')) throw error;
+      clearLastProblem();
+      const ready = await waitForOrder(order);
+      await request.beforeRequest?.();
+      return client.finalizeOrder(ready, csr);
+    }
+  }
+
   async function issue(request: IssueRequest): Promise<IssuedCertificate> {
+    // Cleanups of proven challenges, run alongside finalize; every one is waited for before issue returns.
+    const cleanups: Array<Promise<{ error: unknown } | undefined>> = [];
     return runCapturingProblems(async () => {
       try {
         let order: Order | undefined;
@@ -151,26 +200,38 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         let replaced: string | undefined;
         let profile: string | undefined;
+        let checkpointed: Promise<void> = Promise.resolve();
         if (!order) {
-          ({ order, replaced, profile } = await createOrder(request));
-          await request.checkpoint({ orderUrl: order.url });
+          // The certificate key is made on the thread pool while newOrder is on the wire, and saved with the
+          // order URL in one checkpoint (before finalize, so a resumed finalize uses the same key).
+          const [created, freshKey] = await Promise.all([
+            createOrder(request),
+            generatePrivateKeyPem(request.keyType),
+          ]);
+          ({ order, replaced, profile } = created);
+          keyPem = freshKey;
+          checkpointed = request.checkpoint({ orderUrl: order.url, keyPem });
+          // Awaited below; handled now so a failure while the next request waits is not an unhandled rejection.
+          checkpointed.catch(noError);
         }
 
         if (order.status === 'pending') {
           await request.beforeRequest?.();
-          const authorizations = await client.getAuthorizations(order);
-          await Promise.all(authorizations.map((authorization) => solve(authorization, request)));
-          order = await waitForOrder(order); // pending → ready once every authorization is valid
+          // Reading the authorizations changes nothing at the CA, so it runs while the checkpoint is written;
+          // no challenge is answered before the checkpoint is stored.
+          const [authorizations] = await Promise.all([client.getAuthorizations(order), checkpointed]);
+          // Every challenge is submitted at once; already-valid (reused) authorizations are skipped.
+          await Promise.all(authorizations.map((authorization) => solve(authorization, request, cleanups)));
         }
+        await checkpointed;
         if (order.status === 'pending' || order.status === 'ready') {
           if (!keyPem) {
-            keyPem = generatePrivateKeyPem(request.keyType);
+            keyPem = await generatePrivateKeyPem(request.keyType);
             await request.checkpoint({ orderUrl: order.url, keyPem });
           }
           // acme-client writes an IP address as an iPAddress SAN (RFC 8738 §3), every other name as a dNSName.
           const [, csr] = await acme.crypto.createCsr({ altNames: request.names }, keyPem);
-          await request.beforeRequest?.();
-          order = await client.finalizeOrder(order, csr);
+          order = await finalize(order, csr, request);
         }
         if (order.status === 'processing') order = await waitForOrder(order);
         if (order.status !== 'valid' || !keyPem) {
@@ -178,8 +239,11 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         }
         await request.beforeRequest?.();
         const chainPem = await client.getCertificate(order, options.preferredChain);
+        for (const failed of await Promise.all(cleanups)) if (failed) throw failed.error;
         return { chainPem, keyPem, orderUrl: order.url, accountUrl: account.accountUrl, replaced, profile };
       } catch (error) {
+        // A failure after the challenges were proven still waits for their cleanups (never left behind).
+        await Promise.all(cleanups);
         throw classifyAcmeError(error);
       }
     });

@@ -1,3 +1,4 @@
+import type { AcmeHttpClient } from '@gatehouse/acme-http';
 import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import {
@@ -12,6 +13,8 @@ import type { Issuer } from './issuer.ts';
 export interface CaRegistryOptions {
   db: Db;
   box: SecretBox;
+  /** The shared ACME HTTP client (`configureAcmeHttp`). */
+  http: AcmeHttpClient;
   email: string;
   /** EAB credentials by directory URL. */
   eab: Record<string, ExternalAccountBinding>;
@@ -37,7 +40,7 @@ export function createCaRegistry(options: CaRegistryOptions) {
         eab: options.eab[directoryUrl],
       }).then((account) => ({
         account,
-        issuer: createAcmeIssuer({ account, preferredChain: options.preferredChain }),
+        issuer: createAcmeIssuer({ account, http: options.http, preferredChain: options.preferredChain }),
       }));
       // A failed registration (CA down) is not cached: the next attempt tries again.
       entry.catch(() => issuers.delete(directoryUrl));

@@ -2,6 +2,7 @@ import type { Db } from '@gatehouse/db';
 import {
   check,
   failedAuthorizationRequests,
+  isUnlimited,
   type LimitName,
   type LimitOutcome,
   type LimitRule,
@@ -19,7 +20,7 @@ import {
   reserveSlots,
 } from '@gatehouse/rate-limits';
 import { sql } from 'kysely';
-import type { BudgetDecision } from './process-job.ts';
+import type { BudgetDecision } from './issuance-deps.ts';
 
 /**
  * How many request slots one reservation takes: a quarter of the budget (5 of Let's Encrypt's 20 per
@@ -99,6 +100,8 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
      */
     async throttleRequest(directoryUrl: string, accountUrl: string, signal?: AbortSignal): Promise<void> {
       const rule = limitsFor(directoryUrl, overrides)['requests-per-account'];
+      // A CA without a request limit (configured `"unlimited"`): no ledger, no wait, no database round trip.
+      if (isUnlimited(rule)) return;
       const key = `${directoryUrl}\n${accountUrl}`;
       for (;;) {
         const held = heldSlots.get(key);
@@ -162,7 +165,8 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
       const longest = longestWindowMs(directoryUrls.map((url) => limitsFor(url, overrides)));
       return prune(db, new Date(Date.now() - longest));
     },
-    async recordFailedAuthorizations(_directoryUrl: string, accountUrl: string, names: string[]) {
+    async recordFailedAuthorizations(directoryUrl: string, accountUrl: string, names: string[]) {
+      if (isUnlimited(limitsFor(directoryUrl, overrides)['failed-authorizations-per-name'])) return;
       for (const name of names) {
         await record(db, 'failed-authorizations-per-name', rateLimitScopes.nameForAccount(name, accountUrl));
       }

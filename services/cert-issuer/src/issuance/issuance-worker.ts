@@ -1,7 +1,7 @@
 import type { Db, IssuanceJobRow } from '@gatehouse/db';
 import type { Logger } from '@gatehouse/telemetry';
+import type { IssuanceDeps } from './issuance-deps.ts';
 import { claimDueJobs, renewLease } from './job-queue.ts';
-import type { IssuanceDeps } from './process-job.ts';
 import { processJob } from './process-job.ts';
 
 /** How soon a wake-up that found no due job looks again (the waking transaction commits meanwhile). */

@@ -1,6 +1,4 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createAcmeHttpClient } from '@gatehouse/acme-http';
 import { ariCertId } from '@gatehouse/pki';
 import { z } from 'zod';
 
@@ -27,70 +25,23 @@ const renewalInfoSchema = z.object({
   explanationURL: z.string().optional(),
 });
 
-const directorySchema = z.object({ renewalInfo: z.string().url().optional() }).loose();
-
-/** Directories are read again after this long (a CA may start or stop offering ARI). */
-const DIRECTORY_TTL_MS = 3_600_000;
-
 export function createAriClient(options: {
   caBundlePem?: string | undefined;
   timeoutMs?: number;
 }): AriClient {
-  const ca = options.caBundlePem ? [...rootCertificates, options.caBundlePem] : undefined;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const directories = new Map<string, { at: number; renewalInfo: Promise<string | undefined> }>();
-
-  function get(
-    url: string,
-  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        target,
-        { method: 'GET', ca, timeout: timeoutMs, headers: { accept: 'application/json' } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
-  async function readRenewalInfoUrl(directoryUrl: string): Promise<string | undefined> {
-    const answer = await get(directoryUrl);
-    if (answer.status !== 200) throw new Error(`the directory ${directoryUrl} answered ${answer.status}`);
-    const directory = directorySchema.safeParse(JSON.parse(answer.body));
-    if (!directory.success) throw new Error(`the directory ${directoryUrl} has a malformed renewalInfo`);
-    return directory.data.renewalInfo;
-  }
-
-  function renewalInfoUrl(directoryUrl: string): Promise<string | undefined> {
-    const cached = directories.get(directoryUrl);
-    if (cached && Date.now() - cached.at < DIRECTORY_TTL_MS) return cached.renewalInfo;
-    const renewalInfo = readRenewalInfoUrl(directoryUrl);
-    directories.set(directoryUrl, { at: Date.now(), renewalInfo });
-    renewalInfo.catch(() => directories.delete(directoryUrl));
-    return renewalInfo;
-  }
+  // The shared ACME HTTP client: keep-alive agent and directory cache (re-read hourly: a CA may start or stop
+  // offering ARI), the same pieces cert-issuer speaks ACME through.
+  const http = createAcmeHttpClient({
+    caBundlePem: options.caBundlePem,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  });
 
   return {
     async renewalInfo(directoryUrl, chainPem) {
-      const base = await renewalInfoUrl(directoryUrl);
+      const base = (await http.directory(directoryUrl)).renewalInfo;
       if (!base) return undefined;
       const url = `${base.replace(/\/$/, '')}/${ariCertId(chainPem)}`;
-      const answer = await get(url);
+      const answer = await http.get(url);
       if (answer.status !== 200) throw new Error(`renewalInfo ${url} answered ${answer.status}`);
       let body: unknown;
       try {
