@@ -11,6 +11,7 @@ import {
   wwwCounterpart,
 } from './domain-url.ts';
 import { describeBadImageReference } from './image-reference.ts';
+import { checkTcpPorts, type TcpPortSpec, tcpPortsSchema, traefikReservedPorts } from './tcp-ports.ts';
 
 /** The fields of an app an operator sets; `name` only at creation. */
 export interface AppSpecInput {
@@ -28,6 +29,8 @@ export interface AppSpecInput {
   network: AppNetwork;
   /** The certificate's key: ECDSA P-256 by default, RSA on request (some old clients need it). */
   keyType: KeyType;
+  /** TCP proxies, one Traefik instance per public port (see tcp-ports.ts). */
+  tcp: TcpPortSpec[];
 }
 
 export const appNetworks = ['shared', 'isolated'] as const;
@@ -93,6 +96,7 @@ const specShape = {
   pidsLimit: pidsSchema,
   network: networkSchema,
   keyType: keyTypeInputSchema,
+  tcp: tcpPortsSchema,
 };
 const createSchema = z.strictObject({
   name: nameSchema,
@@ -104,14 +108,22 @@ const createSchema = z.strictObject({
   pidsLimit: pidsSchema.optional(),
   network: networkSchema.optional(),
   keyType: keyTypeInputSchema.optional(),
+  tcp: tcpPortsSchema.optional(),
 });
 const patchSchema = z.strictObject(specShape).partial();
 
-/** Validates a `POST /v1/apps` body; every bad field is reported, not only the first. */
-export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
+/**
+ * Validates a `POST /v1/apps` body; every bad field is reported, not only the first. `reservedPorts`: public TCP
+ * ports no app may take, with the reason (see reservedTcpPorts).
+ */
+export function parseCreateApp(
+  body: unknown,
+  reservedPorts: ReadonlyMap<number, string> = traefikReservedPorts,
+): Parsed<CreateAppInput> {
   const shape = createSchema.safeParse(body, { error: plainErrorMap });
   const errors = shape.success ? [] : zodFieldErrors(shape.error);
   const raw = isRecord(body) ? body : {};
+  const tcp = parseTcp(raw.tcp, reservedPorts, errors) ?? [];
   const www = shape.success ? (shape.data.www ?? 'none') : wwwOrNone(raw.www);
   const domains = Array.isArray(raw.domains) ? parseDomains(raw.domains, www, errors) : [];
   const env = isRecord(raw.env) ? parseEnv(raw.env, errors) : {};
@@ -130,6 +142,7 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
       pidsLimit: shape.data.pidsLimit ?? appLimitDefaults.pidsLimit,
       network: shape.data.network ?? 'shared',
       keyType: shape.data.keyType ?? 'ecdsa-p256',
+      tcp,
     },
   };
 }
@@ -138,7 +151,11 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
  * Validates a `PATCH /v1/apps/{name}` body. `currentWww` is the app's mode, used to check the domains when
  * the body changes them without changing the mode.
  */
-export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchAppInput> {
+export function parsePatchApp(
+  body: unknown,
+  currentWww: WwwMode,
+  reservedPorts: ReadonlyMap<number, string> = traefikReservedPorts,
+): Parsed<PatchAppInput> {
   if (isRecord(body) && 'name' in body) {
     return { ok: false, errors: [{ field: 'name', message: 'cannot be changed; create a new app instead' }] };
   }
@@ -152,6 +169,8 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   const value: PatchAppInput = {};
   if (Array.isArray(raw.domains)) value.domains = parseDomains(raw.domains, www, errors);
   if (isRecord(raw.env)) value.env = parseEnv(raw.env, errors);
+  const tcp = parseTcp(raw.tcp, reservedPorts, errors);
+  if (tcp !== undefined) value.tcp = tcp;
   if (!shape.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
   const data = shape.data;
   if (data.image !== undefined) value.image = data.image;
@@ -271,6 +290,19 @@ function parseDomainEntry(
   const parsed = parseDomainUrl(url, challenge);
   if (!parsed.ok) return { ok: false, error: { field: fieldPath(path), message: parsed.reason } };
   return parsed;
+}
+
+/**
+ * Reserved and repeated public ports of a `tcp` list the schema accepts (its shape errors come from the body's
+ * schema); undefined when the list is absent or malformed.
+ */
+function parseTcp(
+  raw: unknown,
+  reservedPorts: ReadonlyMap<number, string>,
+  errors: FieldError[],
+): TcpPortSpec[] | undefined {
+  const parsed = tcpPortsSchema.safeParse(raw);
+  return parsed.success ? checkTcpPorts(parsed.data, reservedPorts, errors) : undefined;
 }
 
 const envKey = /^[A-Za-z_][A-Za-z0-9_]*$/;

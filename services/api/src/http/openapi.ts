@@ -137,6 +137,33 @@ const appSpecProperties = {
     description:
       "The certificate's key: ECDSA P-256 unless asked otherwise; changing it orders a certificate with the new key type",
   },
+  tcp: {
+    type: 'array',
+    maxItems: 16,
+    default: [],
+    description:
+      'TCP proxies (databases): each public port gets a Traefik instance of its own that forwards to the container. Ports 80, 443, the api port and TCP_RESERVED_PORTS are refused; a public port another app holds is a 409; `tls` needs an https domain (its certificate is served, routed by SNI). A PATCH replaces the whole list.',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['publicPort'],
+      properties: {
+        publicPort: { type: 'integer', minimum: 1, maximum: 65535 },
+        targetPort: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 65535,
+          description: "The container's port to forward to; default: the app's `port`",
+        },
+        tls: {
+          type: 'boolean',
+          default: false,
+          description:
+            "Terminate TLS with the app's certificate (HostSNI on its https domains); false: plain TCP",
+        },
+      },
+    },
+  },
 };
 
 const nameParameter = {
@@ -750,6 +777,7 @@ export const openApiDocument = {
           'domains',
           'container',
           'certificates',
+          'tcp',
           'createdAt',
           'updatedAt',
         ],
@@ -810,6 +838,24 @@ export const openApiDocument = {
               properties: {
                 id: { type: 'string', format: 'uuid' },
                 status: { type: 'string', enum: [...certificateStatuses] },
+              },
+            },
+          },
+          tcp: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['publicPort', 'targetPort', 'tls'],
+              properties: {
+                publicPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                targetPort: nullable({
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: 65535,
+                  description: "null: the app's `port`",
+                }),
+                tls: { type: 'boolean' },
               },
             },
           },

@@ -9,6 +9,7 @@ import * as dashboard from './0007-dashboard.ts';
 import * as appSecurity from './0008-app-security.ts';
 import * as onDemandTls from './0010-on-demand-tls.ts';
 import * as appKeyType from './0012-app-key-type.ts';
+import * as appTcpPorts from './0014-app-tcp-ports.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008-app-security': appSecurity,
   '0010-on-demand-tls': onDemandTls,
   '0012-app-key-type': appKeyType,
+  '0014-app-tcp-ports': appTcpPorts,
 };
