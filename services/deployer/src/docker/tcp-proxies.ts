@@ -96,7 +96,8 @@ export function tcpProxyCreateOptions(
     [labelKeys.appId]: proxy.appId,
     [labelKeys.role]: tcpProxyRole,
     [labelKeys.tcpPort]: String(proxy.publicPort),
-    [labelKeys.tcpSpec]: specHash(body),
+    // Everything above and the owning app: a port handed to another app gets a container labelled for it.
+    [labelKeys.tcpSpec]: specHash({ ...body, Labels: { app: proxy.appName, appId: proxy.appId } }),
   };
   return body;
 }
@@ -248,11 +249,18 @@ export function createTcpProxies(deps: {
       return running;
     }
     running = (async () => {
+      // What every pass of this run did: a caller that joined a running pass sees its effects too.
       let report: TcpProxySyncReport | undefined;
       do {
         again = false;
         try {
-          report = await pass();
+          const next = await pass();
+          report = {
+            created: [...(report?.created ?? []), ...next.created],
+            started: [...(report?.started ?? []), ...next.started],
+            removed: [...(report?.removed ?? []), ...next.removed],
+            failed: next.failed,
+          };
         } catch (error) {
           logger.warn({ err: error }, 'tcp proxy sync failed, will retry');
           report = undefined;
