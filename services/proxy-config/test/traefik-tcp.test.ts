@@ -88,7 +88,6 @@ describe('traefik tcp routers', () => {
 
   it('traefik tcp - the schema check is real: a TCP router without its service is refused', () => {
     const config = renderAppConfig(app());
-    // biome-ignore lint/performance/noDelete: making the rendered object invalid on purpose
     delete (config.tcp!.routers!['app-pg-tcp-15432'] as { service?: string }).service;
     expect(validateTraefikConfig(config).ok).toBe(false);
   });
