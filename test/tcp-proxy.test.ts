@@ -11,18 +11,17 @@
  *   service address → certificate files from `tls.certificates`), handling Postgres's SSLRequest the way Traefik
  *   does (pkg/server/router/tcp/postgres.go: peek the 8-byte SSLRequest, answer `S`, then TLS).
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { tcpProxyEntryPoint } from '@gatehouse/events';
 import { createSecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
 import {
+  buildTcpProxyStandInImage,
   createTestDatabase,
   freePort,
   makeCertificateChain,
@@ -42,42 +41,11 @@ import { createDirectoryWriter } from '../services/proxy-config/src/sync/directo
 import { createProxyDirectory } from '../services/proxy-config/src/sync/proxy-directory.ts';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
 
-const run = promisify(execFile);
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
-const standInImage = 'gatehouse-test/tcp-proxy-standin:1';
-const logger = createLogger({ service: 'tcp-proxy-test', level: 'silent' });
-
-/**
- * The Traefik image's stand-in: reads the flags the deployer passes (the entry point's address and the file
- * provider's directory) and serves that directory on the entry point's port, on loopback (host networking).
- */
-const standInEntrypoint = `#!/bin/sh
-port=""; dir=""
-for arg in "$@"; do
-  case "$arg" in
-    --entryPoints.*.address=:*) port="\${arg##*=:}"; port="\${port%/tcp}" ;;
-    --providers.file.directory=*) dir="\${arg#*=}" ;;
-  esac
-done
-[ -n "$port" ] && [ -d "$dir" ] || { echo "missing entry point or directory: $*" >&2; exit 2; }
-exec httpd -f -p "127.0.0.1:$port" -h "$dir"
-`;
-
-async function buildStandInImage(): Promise<void> {
-  const context = mkdtempSync(join(tmpdir(), 'gh-tcp-standin-'));
-  try {
-    writeFileSync(join(context, 'entrypoint.sh'), standInEntrypoint, { mode: 0o755 });
-    writeFileSync(
-      join(context, 'Dockerfile'),
-      `FROM ${testImage}\nCOPY entrypoint.sh /entrypoint.sh\nENTRYPOINT ["/bin/sh", "/entrypoint.sh"]\n`,
-    );
-    await run('docker', ['build', '--network', 'host', '-q', '-t', standInImage, context], {
-      env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    });
-  } finally {
-    rmSync(context, { recursive: true, force: true });
-  }
-}
+const logger = createLogger({
+  service: 'tcp-proxy-test',
+  level: (process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent',
+});
 
 interface DynamicFile {
   tcp?: {
@@ -165,13 +133,14 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
   let proxies: TcpProxies;
   let file: DynamicFile;
   const servers: Server[] = [];
+  let standInImage: string;
   const testbed = new URL(testbedPostgresUrl());
 
   beforeAll(async () => {
-    await buildStandInImage();
+    standInImage = await buildTcpProxyStandInImage(testImage);
     database = await createTestDatabase('tcp_proxy');
     root = mkdtempSync(join(tmpdir(), 'gh-tcp-'));
-    for (const dir of ['dynamic', 'certs']) await run('mkdir', ['-p', join(root, dir)]);
+    for (const dir of ['dynamic', 'certs']) mkdirSync(join(root, dir));
     chain = makeCertificateChain([hostname]);
     tlsPort = await freePort();
     plainPort = await freePort();
@@ -419,9 +388,13 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
   });
 
   it('tcp proxy - a killed proxy is started again by the pass its Docker event triggers', async () => {
-    const watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule());
+    let opened: () => void = () => {};
+    const open = new Promise<void>((resolve) => {
+      opened = resolve;
+    });
+    const watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule(), opened);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await open;
       const container = docker.getContainer(tcpProxyContainerName(stack, tlsPort));
       const before = await container.inspect();
       await container.kill();
@@ -432,7 +405,10 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
           return info.State.Running && info.State.StartedAt !== before.State.StartedAt;
         },
         { timeoutMs: 30_000 },
-      );
+      ).catch(async (error: unknown) => {
+        const info = await container.inspect();
+        throw new Error(`${String(error)}: ${JSON.stringify(info.State)} restarts ${info.RestartCount}`);
+      });
       expect((await container.inspect()).Id).toBe(before.Id);
     } finally {
       watch.stop();
