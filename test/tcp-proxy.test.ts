@@ -11,12 +11,15 @@
  *   service address → certificate files from `tls.certificates`), handling Postgres's SSLRequest the way Traefik
  *   does (pkg/server/router/tcp/postgres.go: peek the 8-byte SSLRequest, answer `S`, then TLS).
  */
+
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { tcpProxyEntryPoint } from '@gatehouse/events';
 import { createSecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
@@ -41,6 +44,7 @@ import { createDirectoryWriter } from '../services/proxy-config/src/sync/directo
 import { createProxyDirectory } from '../services/proxy-config/src/sync/proxy-directory.ts';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
 
+const run = promisify(execFile);
 const testImage = process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1';
 const logger = createLogger({
   service: 'tcp-proxy-test',
@@ -295,6 +299,20 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
     } finally {
       await client.end();
     }
+    // libpq too (psql 15 here: SSLRequest first, as with `pg`; `sslnegotiation=direct` needs psql 17), with
+    // verify-full: the name it checks and sends as SNI is the app's, the address is the stand-in's.
+    const rootFile = join(root, 'client-root.pem');
+    writeFileSync(rootFile, chain.root);
+    const { stdout } = await run(
+      'psql',
+      [
+        `host=${hostname} hostaddr=127.0.0.1 port=${standIn.port} dbname=${new URL(database.url).pathname.slice(1)} user=${decodeURIComponent(testbed.username)} sslmode=verify-full sslrootcert=${rootFile}`,
+        '-Atc',
+        'select 40 + 2',
+      ],
+      { env: { ...process.env, PGPASSWORD: decodeURIComponent(testbed.password), PGCONNECT_TIMEOUT: '10' } },
+    );
+    expect(stdout.trim()).toBe('42');
     // Another CA's root does not verify the served chain: the client refuses it.
     const stranger = makeCertificateChain([hostname]);
     const refused = new pg.Client({
