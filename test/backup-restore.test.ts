@@ -31,11 +31,13 @@ describe.each([
   const internalHost = `${appName}.internal`;
   let stack: TestStack;
   let appPort: number;
+  let tcpPort: number;
   const work = mkdtempSync(join(tmpdir(), 'gh-backup-'));
 
   beforeAll(async () => {
     stack = await startStack({ label: `test-backup-${suffix}${dbRoles ? '-r' : ''}`, dbRoles });
     appPort = await freePort();
+    tcpPort = await freePort();
   });
   afterAll(async () => {
     await stack?.stop();
@@ -82,6 +84,8 @@ describe.each([
         image: testImage,
         port: appPort,
         domains: [`https://${host}`, `https://${internalHost}`],
+        // A TCP port (migration 0014) travels with the app.
+        tcp: [{ publicPort: tcpPort, tls: true }],
         command: [
           'sh',
           '-c',
@@ -198,8 +202,10 @@ describe.each([
     expect((await tlsHandshake(internalAfter, internalHost, rootPem)).authorized).toBe(true);
     const app = (await (await api(`/v1/apps/${appName}`)).json()) as {
       certificates: Array<{ status: string }>;
+      tcp: unknown[];
     };
     expect(app.certificates.map((certificate) => certificate.status)).toEqual(['valid', 'valid']);
+    expect(app.tcp).toEqual([{ publicPort: tcpPort, targetPort: null, tls: true }]);
     // No order since the restore: the certificate came back from the archive, not from the CA.
     const ordersAfter = await stack.database.db
       .selectFrom('orders')

@@ -138,6 +138,21 @@ describe('database roles', { timeout: 60_000 }, () => {
     await sql`select id from deployments`.execute(deployer);
   });
 
+  it('database roles - TCP ports (migration 0014): the api writes them, the deployer and proxy-config only read them, the rest not at all', async () => {
+    const query = sql`select public_port, app_id, target_port, tls from app_tcp_ports`;
+    for (const service of ['api', 'deployer', 'proxy-config'] as const) await query.execute(as(service));
+    await sql`delete from app_tcp_ports where public_port = 0`.execute(as('api'));
+    for (const service of ['deployer', 'proxy-config'] as const) {
+      expect(
+        await errorCode(sql`delete from app_tcp_ports where public_port = 0`.execute(as(service))),
+        service,
+      ).toBe('42501');
+    }
+    for (const service of ['cert-issuer', 'renewal-scheduler', 'notifier'] as const) {
+      expect(await errorCode(query.execute(as(service))), service).toBe('42501');
+    }
+  });
+
   it('database roles - the notifier reads certificate facts but not their keys, and cannot change certificates', async () => {
     const notifier = as('notifier');
     await sql`select id, names, source, status, chain_pem, not_after from certificates`.execute(notifier);

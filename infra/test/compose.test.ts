@@ -39,6 +39,7 @@ interface Service {
 }
 
 interface ComposeFile {
+  name?: string;
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
   secrets?: Record<string, { file?: string }>;
@@ -122,6 +123,19 @@ describe('compose', () => {
     const errors = schemaErrors(broken);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.some((error) => error.instancePath.startsWith(instancePath))).toBe(true);
+  });
+
+  it('compose - the TCP proxies run the main Traefik version and mount the volumes proxy-config writes, where the files say', () => {
+    const compose = loadCompose();
+    const deployer = serviceOrThrow(compose, 'deployer');
+    const traefik = serviceOrThrow(compose, 'traefik');
+    const proxyConfig = serviceOrThrow(compose, 'proxy-config');
+    expect(deployer.environment?.TCP_PROXY_IMAGE).toBe(traefik.image);
+    // Compose names a project's volume <project>_<volume>.
+    expect(deployer.environment?.TCP_PROXY_DYNAMIC_DIR).toBe(`${compose.name}_traefik-dynamic`);
+    expect(deployer.environment?.TCP_PROXY_CERTS_DIR).toBe(`${compose.name}_traefik-certs`);
+    expect(proxyConfig.volumes).toContain(`traefik-dynamic:${proxyConfig.environment?.TRAEFIK_DYNAMIC_DIR}`);
+    expect(proxyConfig.volumes).toContain(`traefik-certs:${deployer.environment?.TCP_PROXY_CERTS_PATH}`);
   });
 
   it('compose - every Gatehouse service is built from the Dockerfile for itself', () => {

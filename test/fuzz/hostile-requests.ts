@@ -177,12 +177,30 @@ function appBody(random: Random): Record<string, unknown> {
     port: 8080,
     domains: [`https://${randomBytes(3).toString('hex')}.fuzz.test`],
   };
-  const fields = ['name', 'image', 'port', 'domains', 'env', 'command', 'www', 'extra', '__proto__'];
+  const fields = ['name', 'image', 'port', 'domains', 'env', 'command', 'www', 'tcp', 'extra', '__proto__'];
   for (let index = 0, count = 1 + random.int(3); index < count; index++) {
     const field = random.pick(fields);
-    body[field] = field === 'domains' && random.chance(0.6) ? domainList(random) : hostileValue(random);
+    body[field] =
+      field === 'domains' && random.chance(0.6)
+        ? domainList(random)
+        : field === 'tcp' && random.chance(0.6)
+          ? tcpList(random)
+          : hostileValue(random);
   }
   return body;
+}
+
+/** TCP port entries (issue 15, item 4) with hostile ports, flags and extra keys. */
+function tcpList(random: Random): unknown[] {
+  return Array.from({ length: 1 + random.int(3) }, () => {
+    const entry: Record<string, unknown> = {
+      publicPort: random.chance(0.5) ? 20_000 + random.int(40_000) : hostileValue(random),
+    };
+    if (random.chance(0.5)) entry.targetPort = random.pick([0, 65_536, -1, 5432, 1.5, hostileValue(random)]);
+    if (random.chance(0.5)) entry.tls = random.chance(0.5) ? true : hostileValue(random);
+    if (random.chance(0.2)) entry[random.pick(['__proto__', 'constructor', 'extra'])] = hostileValue(random);
+    return entry;
+  });
 }
 
 function dnsProviderBody(random: Random): Record<string, unknown> {

@@ -30,6 +30,30 @@ export const apiConfigShape = {
     }),
   /** Exec DNS providers may name programs only inside this directory; unset refuses them (as cert-issuer's). */
   DNS_EXEC_DIR: execDirectory.optional(),
+  /**
+   * Public TCP ports apps may not expose (comma-separated), besides Traefik's 80 and 443 and the api's own port,
+   * which are always refused: the other ports the host publishes (compose: Jaeger's and Mailpit's UIs, and
+   * HTTP_PORT/HTTPS_PORT when Traefik was moved).
+   */
+  TCP_RESERVED_PORTS: z
+    .string()
+    .default('8025,16686')
+    .transform((value, ctx) => {
+      const ports: number[] = [];
+      for (const part of value.split(',').map((item) => item.trim())) {
+        if (part === '') continue;
+        const port = Number(part);
+        if (!/^\d{1,5}$/.test(part) || port < 1 || port > 65535) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${part} is not a port (1-65535); expected a list such as 8025,16686`,
+          });
+          return z.NEVER;
+        }
+        ports.push(port);
+      }
+      return ports;
+    }),
   /** Internal hosts/networks webhook DNS providers may point at (as cert-issuer's); others are refused. */
   DNS_WEBHOOK_ALLOW: outboundAllowlist.optional(),
 };

@@ -1,6 +1,7 @@
 import { createSecretBox } from '@gatehouse/pki';
 import { closeServer, listen, runService } from '@gatehouse/runtime';
 import { sealLegacyAppEnv } from './apps/app-service.ts';
+import { reservedTcpPorts } from './apps/tcp-ports.ts';
 import { apiConfigShape } from './config.ts';
 import { createApiApp } from './http/app.ts';
 
@@ -19,6 +20,10 @@ await runService({
       box,
       rateLimitOverrides: config.ACME_RATE_LIMITS,
       dnsProviderPolicy: { execDir: config.DNS_EXEC_DIR, webhookAllow: config.DNS_WEBHOOK_ALLOW },
+      reservedTcpPorts: reservedTcpPorts({
+        apiPort: config.API_LISTEN.port,
+        extra: config.TCP_RESERVED_PORTS,
+      }),
     });
     const server = await listen(app, config.API_LISTEN, logger, 'api listening');
     return { stop: () => closeServer(server) };

@@ -50,7 +50,10 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(label: string): Promise<ApiHarness> {
+export async function startApiHarness(
+  label: string,
+  options: { reservedTcpPorts?: ReadonlyMap<number, string> } = {},
+): Promise<ApiHarness> {
   const database: TestDatabase = await createTestDatabase(label);
   const box = createSecretBox(randomBytes(32));
   const app = createApiApp({
@@ -60,6 +63,7 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
     box,
     // Exec DNS providers are refused unless the operator names a directory (DNS_EXEC_DIR).
     dnsProviderPolicy: { execDir: '/usr/local/bin' },
+    reservedTcpPorts: options.reservedTcpPorts,
   });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));

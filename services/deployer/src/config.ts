@@ -47,6 +47,26 @@ export const deployerConfigShape = {
   IMAGE_PULL: z.enum(['missing', 'never']).default('missing'),
   /** Upper bound on one image pull. */
   IMAGE_PULL_TIMEOUT: duration.prefault('5m'),
+  /**
+   * Image of the TCP proxies: one Traefik per exposed app port (the version compose runs for the main Traefik).
+   * Its entrypoint must take Traefik's flags as arguments.
+   */
+  TCP_PROXY_IMAGE: z.string().min(1).default('traefik:v3.5.3'),
+  /** proxy-config's TRAEFIK_DYNAMIC_DIR as Docker mounts it into a TCP proxy: a volume name or a host path. */
+  TCP_PROXY_DYNAMIC_DIR: z
+    .string()
+    .regex(/^(\/.*|[A-Za-z0-9][A-Za-z0-9_.-]*)$/, 'expected a Docker volume name or an absolute host path')
+    .default('gatehouse_traefik-dynamic'),
+  /** proxy-config's TRAEFIK_CERTS_DIR as Docker mounts it into a TCP proxy: a volume name or a host path. */
+  TCP_PROXY_CERTS_DIR: z
+    .string()
+    .regex(/^(\/.*|[A-Za-z0-9][A-Za-z0-9_.-]*)$/, 'expected a Docker volume name or an absolute host path')
+    .default('gatehouse_traefik-certs'),
+  /** Where a TCP proxy sees the certificates: the directory the dynamic files name (Traefik's view of them). */
+  TCP_PROXY_CERTS_PATH: z
+    .string()
+    .regex(/^\/[^:]*$/, 'expected an absolute path without a colon, such as /etc/traefik/certs')
+    .default('/etc/traefik/certs'),
   /** How often the full reconcile (Postgres desired state vs Docker) runs besides start and Docker events. */
   RECONCILE_INTERVAL: duration.prefault('60s'),
 };

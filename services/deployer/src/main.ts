@@ -3,6 +3,7 @@ import { runService } from '@gatehouse/runtime';
 import { deployerConfigShape } from './config.ts';
 import { createAppDeployer } from './deployments/app-deployer.ts';
 import { startAppsConsumer } from './deployments/apps-consumer.ts';
+import { createTcpProxies } from './docker/tcp-proxies.ts';
 import { createDockerClient } from './docker-client.ts';
 import { watchDockerEvents } from './reconcile/docker-events.ts';
 import { createReconciler } from './reconcile/reconciler.ts';
@@ -17,15 +18,28 @@ await runService({
     addReadinessCheck('docker', async () => {
       await docker.ping();
     });
+    const container = {
+      stack: config.GATEHOUSE_STACK,
+      network: config.DOCKER_NETWORK,
+      imagePull: config.IMAGE_PULL,
+      pullTimeoutMs: config.IMAGE_PULL_TIMEOUT,
+      traefikContainer: config.TRAEFIK_CONTAINER,
+    };
+    const tcpProxies = createTcpProxies({
+      db,
+      docker,
+      logger,
+      container,
+      proxy: {
+        image: config.TCP_PROXY_IMAGE,
+        dynamicSource: config.TCP_PROXY_DYNAMIC_DIR,
+        certsSource: config.TCP_PROXY_CERTS_DIR,
+        certsPath: config.TCP_PROXY_CERTS_PATH,
+      },
+    });
     const deployer = createAppDeployer({
       docker,
-      container: {
-        stack: config.GATEHOUSE_STACK,
-        network: config.DOCKER_NETWORK,
-        imagePull: config.IMAGE_PULL,
-        pullTimeoutMs: config.IMAGE_PULL_TIMEOUT,
-        traefikContainer: config.TRAEFIK_CONTAINER,
-      },
+      container,
       upstreamHost: config.UPSTREAM_HOST,
       readyTimeoutMs: config.DEPLOY_READY_TIMEOUT,
     });
@@ -37,16 +51,28 @@ await runService({
       logger,
       intervalMs: config.RECONCILE_INTERVAL,
       stack: config.GATEHOUSE_STACK,
+      tcpProxies,
     });
     // Watch first, so a container dying during the start-up pass is not missed.
     const watch = watchDockerEvents(docker, config.GATEHOUSE_STACK, logger, () => reconciler.schedule());
     void reconciler.reconcile();
-    const consumer = await startAppsConsumer({ nc, js, jsm, db, logger, deployer, box });
+    const consumer = await startAppsConsumer({
+      nc,
+      js,
+      jsm,
+      db,
+      logger,
+      deployer,
+      box,
+      // An app's TCP ports changed with it (or it is gone): bring the proxies in line soon.
+      onAppChanged: () => tcpProxies.schedule(),
+    });
     return {
       async stop() {
         watch.stop();
         await consumer.stop();
         await reconciler.stop();
+        await tcpProxies.stop();
       },
     };
   },

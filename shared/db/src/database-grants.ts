@@ -48,6 +48,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     ...everyService,
     apps: 'siud',
     domains: 'sid',
+    // TCP proxies an app declares (migration 0014): replaced with the app, restored from a backup.
+    app_tcp_ports: 'sid',
     app_certificates: 'sid',
     certificates: 'siud',
     dns_providers: 'sid',
@@ -67,6 +69,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
   deployer: {
     ...everyService,
     apps: 's',
+    // Which TCP proxy containers to run (one per public port).
+    app_tcp_ports: 's',
     deployments: 'siu',
   },
   'cert-issuer': {
@@ -99,6 +103,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     ...everyService,
     apps: 's',
     domains: 's',
+    // TCP routers on the per-port entry points.
+    app_tcp_ports: 's',
     app_certificates: 's',
     deployments: 's',
     certificates: 's',

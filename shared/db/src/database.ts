@@ -86,6 +86,20 @@ export interface LocalCaCertificatesTable {
   created_at: CreatedAt;
 }
 
+/**
+ * A TCP port an app exposes through a Traefik instance of its own (migration 0014). The public port is the key:
+ * one holder across all apps.
+ */
+export interface AppTcpPortsTable {
+  public_port: number;
+  app_id: string;
+  /** Null: the app's own `port`. */
+  target_port: number | null;
+  /** Terminate TLS with the app's certificate (HostSNI on its https domains); false: plain TCP. */
+  tls: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
 export interface DeploymentsTable {
   id: string;
   app_id: string;
@@ -315,6 +329,7 @@ export interface OnDemandHostsTable {
 export interface Database {
   apps: AppsTable;
   domains: DomainsTable;
+  app_tcp_ports: AppTcpPortsTable;
   app_certificates: AppCertificatesTable;
   deployments: DeploymentsTable;
   acme_accounts: AcmeAccountsTable;
@@ -342,5 +357,6 @@ export type CertificateUpdate = Updateable<CertificatesTable>;
 export type IssuanceJobRow = Selectable<IssuanceJobsTable>;
 export type AppRow = Selectable<AppsTable>;
 export type DomainRow = Selectable<DomainsTable>;
+export type AppTcpPortRow = Selectable<AppTcpPortsTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type DeadLetterRow = Selectable<DeadLettersTable>;

@@ -18,3 +18,4 @@ export {
   streamFor,
   subjectForType,
 } from './streams.ts';
+export { tcpProxyEntryPoint } from './tcp-proxy.ts';

@@ -18,6 +18,7 @@ import {
   wwwCounterpart,
 } from './domain-url.ts';
 import { describeBadImageReference } from './image-reference.ts';
+import { checkTcpPorts, type TcpPortSpec, tcpPortsSchema, traefikReservedPorts } from './tcp-ports.ts';
 
 /** The fields of an app an operator sets; `name` only at creation. */
 export interface AppSpecInput {
@@ -35,6 +36,8 @@ export interface AppSpecInput {
   network: AppNetwork;
   /** The certificate's key: ECDSA P-256 by default, RSA on request (some old clients need it). */
   keyType: KeyType;
+  /** TCP proxies, one Traefik instance per public port (see tcp-ports.ts). */
+  tcp: TcpPortSpec[];
 }
 
 /** Defaults for a small web app; the operator raises them per app. */
@@ -194,6 +197,7 @@ const specShape = {
   pidsLimit: pidsSchema,
   network: networkSchema,
   keyType: keyTypeInputSchema,
+  tcp: tcpPortsSchema,
 };
 
 /** `POST /v1/apps`: the validator, and (through OpenAPI) the documented request schema. */
@@ -207,16 +211,24 @@ export const createAppSchema = z.strictObject({
   pidsLimit: pidsSchema.optional(),
   network: networkSchema.optional(),
   keyType: keyTypeInputSchema.optional(),
+  tcp: tcpPortsSchema.optional(),
 });
 /** `PATCH /v1/apps/{name}`: any of the fields (at least one); `name` cannot change. */
 export const patchAppSchema = z.strictObject(specShape).partial().meta({ minProperties: 1 });
 
-/** Validates a `POST /v1/apps` body; every bad field is reported, not only the first. */
-export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
+/**
+ * Validates a `POST /v1/apps` body; every bad field is reported, not only the first. `reservedPorts`: public TCP
+ * ports no app may take, with the reason (see reservedTcpPorts).
+ */
+export function parseCreateApp(
+  body: unknown,
+  reservedPorts: ReadonlyMap<number, string> = traefikReservedPorts,
+): Parsed<CreateAppInput> {
   const shape = createAppSchema.safeParse(body, { error: plainErrorMap });
   if (!shape.success) return zodRefusal(shape.error);
   const www = shape.data.www ?? 'none';
   const errors = domainSetErrors(shape.data.domains, www);
+  const tcp = checkTcpPorts(shape.data.tcp ?? [], reservedPorts, errors);
   if (errors.length > 0) return { ok: false, errors, unprocessable: false };
   return {
     ok: true,
@@ -232,6 +244,7 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
       pidsLimit: shape.data.pidsLimit ?? appLimitDefaults.pidsLimit,
       network: shape.data.network ?? 'shared',
       keyType: shape.data.keyType ?? 'ecdsa-p256',
+      tcp,
     },
   };
 }
@@ -240,7 +253,11 @@ export function parseCreateApp(body: unknown): Parsed<CreateAppInput> {
  * Validates a `PATCH /v1/apps/{name}` body. `currentWww` is the app's mode, used to check the domains when
  * the body changes them without changing the mode.
  */
-export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchAppInput> {
+export function parsePatchApp(
+  body: unknown,
+  currentWww: WwwMode,
+  reservedPorts: ReadonlyMap<number, string> = traefikReservedPorts,
+): Parsed<PatchAppInput> {
   if (isRecord(body) && 'name' in body) {
     return refused({ field: 'name', message: 'cannot be changed; create a new app instead' });
   }
@@ -251,12 +268,14 @@ export function parsePatchApp(body: unknown, currentWww: WwwMode): Parsed<PatchA
   if (!shape.success) return zodRefusal(shape.error);
   const { domains, ...rest } = shape.data;
   const errors = domains === undefined ? [] : domainSetErrors(domains, rest.www ?? currentWww);
+  const tcp = rest.tcp === undefined ? undefined : checkTcpPorts(rest.tcp, reservedPorts, errors);
   if (errors.length > 0) return { ok: false, errors, unprocessable: false };
   const value: PatchAppInput = {};
   for (const [key, fieldValue] of Object.entries(rest)) {
-    if (fieldValue !== undefined) Object.assign(value, { [key]: fieldValue });
+    if (fieldValue !== undefined && key !== 'tcp') Object.assign(value, { [key]: fieldValue });
   }
   if (domains !== undefined) value.domains = domains;
+  if (tcp !== undefined) value.tcp = tcp;
   return { ok: true, value };
 }
 

@@ -1,5 +1,6 @@
 import type { AppRow, DomainRow } from '@gatehouse/db';
 import type { ChallengePreference, WwwMode } from './domain-url.ts';
+import type { TcpPortSpec } from './tcp-ports.ts';
 
 /** What the API shows for an env value unless asked to reveal it (`GET /v1/apps/{name}?reveal=env`). */
 export const maskedEnvValue = '****';
@@ -37,6 +38,8 @@ export interface AppView {
     error: { reason: string; message: string } | null;
   } | null;
   certificates: Array<{ id: string; status: string }>;
+  /** TCP proxies, one per public port; `targetPort` null means the app's `port`. */
+  tcp: TcpPortSpec[];
   createdAt: string;
   updatedAt: string;
 }
@@ -57,6 +60,7 @@ export function toAppView(
   domains: readonly DomainRow[],
   deployment: DeploymentSummary | undefined,
   certificates: ReadonlyArray<{ id: string; status: string }>,
+  tcp: readonly TcpPortSpec[] = [],
 ): AppView {
   return {
     name: app.name,
@@ -93,6 +97,7 @@ export function toAppView(
         }
       : null,
     certificates: certificates.map(({ id, status }) => ({ id, status })),
+    tcp: tcp.map(({ publicPort, targetPort, tls }) => ({ publicPort, targetPort, tls })),
     createdAt: app.created_at.toISOString(),
     updatedAt: app.updated_at.toISOString(),
   };

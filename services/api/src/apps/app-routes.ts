@@ -6,13 +6,19 @@ import type { FieldError } from '../http/field-errors.ts';
 import { parseUnfilteredPage, toPage } from '../http/pagination.ts';
 import { parseCreateApp, parsePatchApp } from './app-input.ts';
 import { createApp, deleteApp, getAppOrThrow, getAppWwwOrThrow, listApps, updateApp } from './app-service.ts';
+import { traefikReservedPorts } from './tcp-ports.ts';
 
 /** `/v1/apps`: create, list (by name, cursor pages), show, patch, delete. Refusals are thrown as ApiError for the problem handler. */
-export function appRoutes(db: Db, box: SecretBox): Router {
+export function appRoutes(
+  db: Db,
+  box: SecretBox,
+  /** Public TCP ports no app may take, with the reason (reservedTcpPorts). */
+  reservedPorts: ReadonlyMap<number, string> = traefikReservedPorts,
+): Router {
   const router = Router();
 
   router.post('/', async (request, response) => {
-    const parsed = parseCreateApp(request.body);
+    const parsed = parseCreateApp(request.body, reservedPorts);
     if (!parsed.ok) throw invalid(parsed.errors, parsed.unprocessable);
     const app = await createApp(db, box, parsed.value);
     response.status(201).location(`/v1/apps/${app.name}`).json(app);
@@ -37,7 +43,7 @@ export function appRoutes(db: Db, box: SecretBox): Router {
 
   router.patch('/:name', async (request, response) => {
     const www = await getAppWwwOrThrow(db, request.params.name);
-    const parsed = parsePatchApp(request.body, www);
+    const parsed = parsePatchApp(request.body, www, reservedPorts);
     if (!parsed.ok) throw invalid(parsed.errors, parsed.unprocessable);
     response.json(await updateApp(db, box, request.params.name, parsed.value));
   });

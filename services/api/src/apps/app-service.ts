@@ -10,19 +10,24 @@ import {
   deleteAppRow,
   findAppByName,
   findHostnameConflicts,
+  findTcpPortConflicts,
   insertApp,
   latestDeployments,
   listAppRows,
   listDomainRows,
+  listTcpPortRows,
   lockAppName,
   lockHostnames,
+  lockTcpPorts,
   replaceDomains,
+  replaceTcpPorts,
   updateAppRow,
 } from './app.repository.ts';
 import type { CreateAppInput, PatchAppInput } from './app-input.ts';
 import { type AppView, maskedEnvValue, toAppView } from './app-representation.ts';
 import { claimedHostnames, type DomainSpec, type WwwMode } from './domain-url.ts';
 import { certificateLinkKey, linkAppCertificates } from './link-certificates.ts';
+import { type TcpPortSpec, tlsWithoutCertificate } from './tcp-ports.ts';
 
 /** Event `source` of everything the api emits. */
 const source = 'api';
@@ -40,10 +45,14 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
       throw new ApiError('conflict', `an app named ${input.name} already exists; choose another name`);
     }
     await refuseTakenHostnames(trx, input.domains, input.www);
+    refuseTlsWithoutCertificate(input.tcp, input.domains);
+    await lockTcpPorts(trx, publicPorts(input.tcp));
+    await refuseTakenTcpPorts(trx, input.tcp);
     const id = randomUUID();
-    const { env, ...fields } = input;
+    const { env, tcp, ...fields } = input;
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
     await replaceDomains(trx, app.id, input.domains, input.www);
+    await replaceTcpPorts(trx, app.id, tcp);
     await linkAppCertificates(trx, box, {
       id: app.id,
       domains: input.domains,
@@ -98,7 +107,15 @@ export async function updateApp(
         eventSource: source,
       });
     }
-    const { env, ...changes } = patch;
+    // The TCP ports as they will be: a patch of only the domains must not leave a TLS port without a certificate.
+    const tcp = patch.tcp ?? toTcpPortSpecs(await listTcpPortRows(trx, [current.id]));
+    if (patch.tcp !== undefined || domainsChanged) refuseTlsWithoutCertificate(tcp, domains);
+    if (patch.tcp !== undefined) {
+      await lockTcpPorts(trx, publicPorts(tcp));
+      await refuseTakenTcpPorts(trx, tcp, current.id);
+      await replaceTcpPorts(trx, current.id, tcp);
+    }
+    const { env, tcp: _tcp, ...changes } = patch;
     const app = await updateAppRow(trx, current.id, {
       ...changes,
       ...(env !== undefined ? { envSealed: sealAppEnv(box, current.id, keepMasked(env, current, box)) } : {}),
@@ -203,14 +220,16 @@ async function viewsOf(
   revealEnv: boolean,
 ): Promise<AppView[]> {
   const ids = apps.map((app) => app.id);
-  const [domains, deployments, certificates] = await Promise.all([
+  const [domains, deployments, certificates, tcpPorts] = await Promise.all([
     listDomainRows(db, ids),
     latestDeployments(db, ids),
     listAppCertificates(db, ids),
+    listTcpPortRows(db, ids),
   ]);
   // Grouped once, so a page of 1000 apps costs linear time, not 1000 scans of each list.
   const domainsOf = groupBy(domains, (domain) => domain.app_id);
   const certificatesOf = groupBy(certificates, (certificate) => certificate.app_id);
+  const tcpPortsOf = groupBy(tcpPorts, (port) => port.app_id);
   const deploymentOf = new Map(deployments.map((deployment) => [deployment.app_id, deployment]));
   return apps.map((app) =>
     toAppView(
@@ -219,6 +238,7 @@ async function viewsOf(
       domainsOf.get(app.id) ?? [],
       deploymentOf.get(app.id),
       certificatesOf.get(app.id) ?? [],
+      toTcpPortSpecs(tcpPortsOf.get(app.id) ?? []),
     ),
   );
 }
@@ -232,6 +252,48 @@ function groupBy<Row>(rows: readonly Row[], keyOf: (row: Row) => string): Map<st
     else groups.set(key, [row]);
   }
   return groups;
+}
+
+/** 409 naming the app that holds each public port already taken (the ports are locked by the caller). */
+async function refuseTakenTcpPorts(
+  trx: Transaction<Database>,
+  ports: readonly TcpPortSpec[],
+  exceptAppId?: string,
+): Promise<void> {
+  const conflicts = await findTcpPortConflicts(trx, publicPorts(ports), exceptAppId);
+  if (conflicts.length === 0) return;
+  const list = conflicts.map(({ publicPort, app }) => `${publicPort} (app ${app})`).join(', ');
+  throw new ApiError('conflict', `TCP ports already used by another app: ${list}; remove them there first`, {
+    errors: conflicts.map(({ publicPort, app }) => ({
+      field: `tcp[${ports.findIndex((port) => port.publicPort === publicPort)}].publicPort`,
+      message: `port ${publicPort} is used by app ${app}`,
+    })),
+  });
+}
+
+function refuseTlsWithoutCertificate(ports: readonly TcpPortSpec[], domains: readonly DomainSpec[]): void {
+  const errors = tlsWithoutCertificate(
+    ports,
+    domains.some((domain) => domain.https),
+  );
+  if (errors.length === 0) return;
+  throw new ApiError(
+    'validation',
+    `the request has invalid fields: ${errors.map((e) => e.field).join(', ')}; see errors`,
+    {
+      errors,
+    },
+  );
+}
+
+function publicPorts(ports: readonly TcpPortSpec[]): number[] {
+  return ports.map((port) => port.publicPort);
+}
+
+function toTcpPortSpecs(
+  rows: ReadonlyArray<{ public_port: number; target_port: number | null; tls: boolean }>,
+): TcpPortSpec[] {
+  return rows.map((row) => ({ publicPort: row.public_port, targetPort: row.target_port, tls: row.tls }));
 }
 
 async function refuseTakenHostnames(

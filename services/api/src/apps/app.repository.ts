@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { AppNetwork, AppRow, Database, DomainRow } from '@gatehouse/db';
+import type { AppNetwork, AppRow, AppTcpPortRow, Database, DomainRow } from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
+import type { TcpPortSpec } from './tcp-ports.ts';
 
 type Queryable = Kysely<Database> | Transaction<Database>;
 
@@ -257,5 +258,66 @@ export async function latestDeployments(
     .orderBy('app_id')
     .orderBy('created_at', 'desc')
     .orderBy('updated_at', 'desc')
+    .execute();
+}
+
+const tcpPortLockClass = 7103;
+
+/**
+ * Serializes claims of these public TCP ports until the transaction ends, in ascending order (one global order,
+ * taken after the app name lock like host names). The primary key on `public_port` is the backstop.
+ */
+export async function lockTcpPorts(trx: Transaction<Database>, ports: readonly number[]): Promise<void> {
+  if (ports.length === 0) return;
+  await sql`
+    select pg_advisory_xact_lock(${tcpPortLockClass}, p)
+    from unnest(array(select distinct unnest(${[...ports]}::int[]) order by 1)) as p`.execute(trx);
+}
+
+/** Public ports in `ports` that another app holds, with that app's name. */
+export async function findTcpPortConflicts(
+  db: Queryable,
+  ports: readonly number[],
+  exceptAppId?: string,
+): Promise<Array<{ publicPort: number; app: string }>> {
+  if (ports.length === 0) return [];
+  let query = db
+    .selectFrom('app_tcp_ports')
+    .innerJoin('apps', 'apps.id', 'app_tcp_ports.app_id')
+    .select(['app_tcp_ports.public_port', 'apps.name'])
+    .where('app_tcp_ports.public_port', 'in', [...ports]);
+  if (exceptAppId !== undefined) query = query.where('app_tcp_ports.app_id', '!=', exceptAppId);
+  const rows = await query.orderBy('app_tcp_ports.public_port').execute();
+  return rows.map((row) => ({ publicPort: row.public_port, app: row.name }));
+}
+
+export async function listTcpPortRows(db: Queryable, appIds: readonly string[]): Promise<AppTcpPortRow[]> {
+  if (appIds.length === 0) return [];
+  return db
+    .selectFrom('app_tcp_ports')
+    .selectAll()
+    .where('app_id', 'in', [...appIds])
+    .orderBy('public_port', 'asc')
+    .execute();
+}
+
+/** Replaces the app's TCP ports. */
+export async function replaceTcpPorts(
+  trx: Transaction<Database>,
+  appId: string,
+  ports: readonly TcpPortSpec[],
+): Promise<void> {
+  await trx.deleteFrom('app_tcp_ports').where('app_id', '=', appId).execute();
+  if (ports.length === 0) return;
+  await trx
+    .insertInto('app_tcp_ports')
+    .values(
+      ports.map((port) => ({
+        public_port: port.publicPort,
+        app_id: appId,
+        target_port: port.targetPort,
+        tls: port.tls,
+      })),
+    )
     .execute();
 }

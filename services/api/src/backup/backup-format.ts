@@ -33,6 +33,8 @@ export const backupTables = [
   'rate_limit_events',
   'apps',
   'domains',
+  // TCP proxies of the apps (migration 0014); the deployer starts their containers again.
+  'app_tcp_ports',
   'app_certificates',
 ] as const;
 export type BackupTable = (typeof backupTables)[number];

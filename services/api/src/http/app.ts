@@ -33,6 +33,8 @@ export interface ApiAppOptions {
   rateLimitOverrides?: RateLimitOverrides | undefined;
   /** DNS_EXEC_DIR and DNS_WEBHOOK_ALLOW: which exec and webhook DNS providers may be registered. */
   dnsProviderPolicy?: DnsProviderPolicy | undefined;
+  /** Public TCP ports apps may not take, with the reason (reservedTcpPorts); default: Traefik's 80 and 443. */
+  reservedTcpPorts?: ReadonlyMap<number, string> | undefined;
 }
 
 const problemTitles: Record<ApiErrorCode, { status: number; title: string }> = {
@@ -54,6 +56,7 @@ export function createApiApp({
   box,
   rateLimitOverrides,
   dnsProviderPolicy,
+  reservedTcpPorts,
 }: ApiAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -66,7 +69,7 @@ export function createApiApp({
   v1.use(bearerAuth(token));
   v1.use(express.json({ limit: '1mb' }));
   v1.use(refuseNul());
-  v1.use('/apps', appRoutes(db, box));
+  v1.use('/apps', appRoutes(db, box, reservedTcpPorts));
   v1.use(
     '/certificates',
     certificateRoutes(db, { box, checkRenewal: ledgerRenewalCheck(db, rateLimitOverrides) }),

@@ -686,6 +686,7 @@ export const openApiDocument = {
           'domains',
           'container',
           'certificates',
+          'tcp',
           'createdAt',
           'updatedAt',
         ],
@@ -751,6 +752,24 @@ export const openApiDocument = {
               properties: {
                 id: { type: 'string', format: 'uuid' },
                 status: { type: 'string', enum: [...certificateStatuses] },
+              },
+            },
+          },
+          tcp: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['publicPort', 'targetPort', 'tls'],
+              properties: {
+                publicPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                targetPort: nullable({
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: 65535,
+                  description: "null: the app's `port`",
+                }),
+                tls: { type: 'boolean' },
               },
             },
           },

@@ -25,6 +25,8 @@ export interface AppsConsumerOptions {
   deployer: AppDeployer;
   /** Opens the apps' sealed env. */
   box: SecretBox;
+  /** Called after each app event's effect (the TCP proxies follow the app's ports). */
+  onAppChanged?: () => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export function startAppsConsumer(options: AppsConsumerOptions): Promise<Running
         `app ${event.data.appId} is at revision ${app.revision} in Postgres, the event announced ${event.data.revision}`,
       );
     await deployer.converge(context.trx, app, context.logger);
+    options.onAppChanged?.();
   };
   return startConsumer({
     nc: options.nc,
@@ -70,6 +73,7 @@ export function startAppsConsumer(options: AppsConsumerOptions): Promise<Running
           { appId: event.data.appId, revision: event.data.revision },
           context.logger,
         );
+        options.onAppChanged?.();
       }),
     ],
   });

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type Docker from 'dockerode';
 import { DeployError } from '../errors.ts';
-import { containerLabels, containerName, labelKeys, managedFilter } from './labels.ts';
+import { containerLabels, containerName, labelKeys, managedFilter, tcpProxyRole } from './labels.ts';
 
 /** What deployer needs to run one revision of an app (the `apps.*` spec or an apps row). */
 export interface AppSpec {
@@ -47,7 +47,10 @@ export function appNetworkName(stack: string, appName: string): string {
 }
 
 /** Where the app's containers are attached: the shared apps network, the app's own, or the host's. */
-export function networkOf(app: Pick<AppSpec, 'name' | 'network'>, options: ContainerOptions): string {
+export function networkOf(
+  app: Pick<AppSpec, 'name' | 'network'>,
+  options: Pick<ContainerOptions, 'stack' | 'network'>,
+): string {
   if (app.network === 'isolated' && options.network !== 'host')
     return appNetworkName(options.stack, app.name);
   return options.network;
@@ -134,11 +137,11 @@ interface DockerApiError {
   message?: string;
 }
 
-function statusOf(error: unknown): number | undefined {
+export function statusOf(error: unknown): number | undefined {
   return (error as DockerApiError | undefined)?.statusCode;
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   const apiError = error as DockerApiError | undefined;
   return apiError?.json?.message ?? apiError?.message ?? String(error);
 }
@@ -150,14 +153,18 @@ export async function listManagedContainers(
   appId?: string,
 ): Promise<ManagedContainer[]> {
   const containers = await docker.listContainers({ all: true, filters: managedFilter(stack, appId) });
-  return containers.map((container) => ({
-    id: container.Id,
-    name: (container.Names[0] ?? '').replace(/^\//, ''),
-    appId: container.Labels[labelKeys.appId] ?? '',
-    appName: container.Labels[labelKeys.app] ?? '',
-    revision: Number(container.Labels[labelKeys.revision] ?? -1),
-    state: container.State,
-  }));
+  // TCP proxies carry the managed labels too (the event watch and `docker ps` filters find them) but are not
+  // revisions of the app: tcp-proxies.ts owns them.
+  return containers
+    .filter((container) => container.Labels[labelKeys.role] !== tcpProxyRole)
+    .map((container) => ({
+      id: container.Id,
+      name: (container.Names[0] ?? '').replace(/^\//, ''),
+      appId: container.Labels[labelKeys.appId] ?? '',
+      appName: container.Labels[labelKeys.app] ?? '',
+      revision: Number(container.Labels[labelKeys.revision] ?? -1),
+      state: container.State,
+    }));
 }
 
 /**

@@ -9,7 +9,25 @@ export const labelKeys = {
   app: 'gatehouse.app',
   appId: 'gatehouse.app-id',
   revision: 'gatehouse.revision',
+  /** `tcp-proxy` on a TCP proxy's Traefik; absent on app containers (they predate the label). */
+  role: 'gatehouse.role',
+  /** The public port a TCP proxy listens on. */
+  tcpPort: 'gatehouse.tcp-port',
+  /** Hash of what the TCP proxy was created from; another hash means "recreate it". */
+  tcpSpec: 'gatehouse.tcp-spec',
 } as const;
+
+export const tcpProxyRole = 'tcp-proxy';
+
+/** One per public port and stack: the port is unique in a stack, and the stack keeps test runs apart. */
+export function tcpProxyContainerName(stack: string, publicPort: number): string {
+  return `${stack}-tcp-proxy-${publicPort}`;
+}
+
+/** Docker `filters` for this stack's TCP proxies. */
+export function tcpProxyFilter(stack: string): { label: string[] } {
+  return { label: [...managedFilter(stack).label, `${labelKeys.role}=${tcpProxyRole}`] };
+}
 
 export function containerName(appName: string, revision: number): string {
   return `gatehouse-app-${appName}-r${revision}`;

@@ -19,6 +19,8 @@ export function watchDockerEvents(
   stack: string,
   logger: Logger,
   onChange: () => void,
+  /** Called each time the event stream is (re)opened: events from then on are seen (tests wait for it). */
+  onOpen?: () => void,
 ): DockerEventWatch {
   let stopped = false;
   let current: NodeJS.ReadableStream | undefined;
@@ -30,6 +32,7 @@ export function watchDockerEvents(
           filters: { ...managedFilter(stack), type: ['container'], event: watchedEvents },
         });
         current = stream;
+        onOpen?.();
         let buffered = '';
         await new Promise<void>((resolve) => {
           stream.on('data', (chunk: Buffer) => {

@@ -17,6 +17,8 @@ export interface ReconcilerOptions {
   intervalMs: number;
   /** GATEHOUSE_STACK: only this stack's containers are looked at. */
   stack: string;
+  /** The TCP proxies, brought in line at the end of every pass (a killed proxy is started again). */
+  tcpProxies?: { sync(): Promise<unknown> } | undefined;
   /** Quiet time after a Docker event before reconciling, so a burst (kill, die, stop) runs it once. */
   debounceMs?: number;
 }
@@ -77,6 +79,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         await removeContainer(docker, orphan.id);
       });
     }
+    await options.tcpProxies?.sync();
   }
 
   function reconcile(): Promise<void> {

@@ -238,9 +238,12 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
         await writeYaml(ON_DEMAND_FILE_NAME, renderOnDemandConfig({ upstreamUrl, hosts: rendered }));
         return pemNames;
       },
-      /** Writes one app's PEMs and file; undefined (nothing written) when it has no upstream or domain yet. */
+      /**
+       * Writes one app's PEMs and file; undefined (nothing written) when it has no upstream yet, or neither a
+       * domain nor a TCP port.
+       */
       async writeApp(app: AppModel): Promise<AppFiles | undefined> {
-        if (!app.upstream || app.domains.length === 0) return undefined;
+        if (!app.upstream || (app.domains.length === 0 && app.tcp.length === 0)) return undefined;
         const pemNames: string[] = [];
         const certificates = [];
         for (const choice of app.certificates) {
@@ -254,7 +257,13 @@ export function createDirectoryWriter(options: DirectoryWriterOptions) {
         const file = appFileName(app.slug);
         await writeYaml(
           file,
-          renderAppConfig({ slug: app.slug, upstream: app.upstream, domains: app.domains, certificates }),
+          renderAppConfig({
+            slug: app.slug,
+            upstream: app.upstream,
+            domains: app.domains,
+            certificates,
+            tcp: app.tcp,
+          }),
         );
         return { file, pems: pemNames };
       },

@@ -1,7 +1,7 @@
 import { type Db, settingKeys } from '@gatehouse/db';
 import { certificateKeyContext } from '@gatehouse/pki';
 import { sql } from 'kysely';
-import { type AppDomain, tlsHostnames } from '../traefik/index.ts';
+import { type AppDomain, type AppTcpRoute, tlsHostnames } from '../traefik/index.ts';
 import {
   type AppCertificateRow,
   type CertificateChoice,
@@ -15,6 +15,8 @@ export interface AppModel {
   slug: string;
   upstream: { host: string; port: number } | undefined;
   domains: AppDomain[];
+  /** TCP proxies (app_tcp_ports), by public port. */
+  tcp: AppTcpRoute[];
   /** The certificates to list, keys still sealed (see select-certificates.ts for the choice). */
   certificates: CertificateChoice[];
 }
@@ -31,7 +33,7 @@ export async function loadAppModels(
 ): Promise<AppModel[]> {
   if (appIds?.length === 0) return [];
   const ids = appIds ? [...new Set(appIds)] : undefined;
-  const [apps, domains, deployments, linked, fallbackSetting] = await Promise.all([
+  const [apps, domains, deployments, linked, fallbackSetting, tcpPorts] = await Promise.all([
     db
       .selectFrom('apps')
       .select(['id', 'name'])
@@ -76,6 +78,12 @@ export async function loadAppModels(
       .select('value')
       .where('key', '=', settingKeys.fallbackCertificateId)
       .executeTakeFirst(),
+    db
+      .selectFrom('app_tcp_ports')
+      .select(['app_id', 'public_port', 'target_port', 'tls'])
+      .$if(ids !== undefined, (q) => q.where('app_id', 'in', ids!))
+      .orderBy('public_port')
+      .execute(),
   ]);
 
   // For a few apps, only custom certificates that could cover their names (the GIN index on names): a scan
@@ -107,6 +115,7 @@ export async function loadAppModels(
   const domainsByApp = groupBy(domains, (row) => row.app_id);
   const upstreamByApp = new Map(deployments.map((row) => [row.app_id, row]));
   const certificatesByApp = groupBy(linked, (row) => row.app_id);
+  const tcpByApp = groupBy(tcpPorts, (row) => row.app_id);
 
   return apps.map((app) => {
     const appDomains = (domainsByApp.get(app.id) ?? []).map(toAppDomain);
@@ -130,6 +139,11 @@ export async function loadAppModels(
           ? { host: deployment.upstream_host, port: deployment.upstream_port }
           : undefined,
       domains: appDomains,
+      tcp: (tcpByApp.get(app.id) ?? []).map((row) => ({
+        publicPort: row.public_port,
+        targetPort: row.target_port,
+        tls: row.tls,
+      })),
       certificates: chooseCertificates(appDomains, (hostnames) =>
         selectCertificates({ hostnames, appCertificates, customCertificates, operatorFallback, now }),
       ),

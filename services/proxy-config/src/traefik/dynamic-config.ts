@@ -29,14 +29,17 @@ export interface TraefikCertificateFiles {
   keyFile: string;
 }
 
-/** A TCP router; proxy-config emits one: the on-demand TLS catch-all (TLS passthrough to cert-issuer). */
+/**
+ * A TCP router: the on-demand TLS catch-all (TLS passthrough to cert-issuer) and the apps' TCP proxies (plain,
+ * or TLS terminated with a certificate from the store matching SNI: `tls: {}`).
+ */
 export interface TraefikTcpRouter {
   entryPoints: string[];
   rule: string;
   service: string;
   /** Orders TCP routers among themselves only; non-negative in the v3 schema. */
   priority?: number;
-  tls?: { passthrough: boolean };
+  tls?: { passthrough?: boolean };
 }
 
 export interface TraefikTcpLoadBalancerService {

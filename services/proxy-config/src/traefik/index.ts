@@ -29,6 +29,7 @@ export {
   appMiddlewareName,
   appRouterName,
   appServiceName,
+  appTcpRouterName,
   CORE_FILE_NAME,
   ON_DEMAND_FILE_NAME,
   ON_DEMAND_TLS_ROUTER_NAME,
@@ -40,7 +41,7 @@ export {
   REDIRECT_TO_HTTPS_MIDDLEWARE_NAME,
   REDIRECT_TO_HTTPS_MIDDLEWARE_REF,
 } from './names.ts';
-export type { AppDomain, AppProxyInput, WwwMode } from './render-app.ts';
+export type { AppDomain, AppProxyInput, AppTcpRoute, WwwMode } from './render-app.ts';
 export { renderAppConfig, tlsHostnames, WEB_ENTRYPOINT, WEBSECURE_ENTRYPOINT } from './render-app.ts';
 export type { CoreProxyInput } from './render-core.ts';
 export { ACME_HTTP01_PRIORITY, ON_DEMAND_TLS_PRIORITY, renderCoreConfig } from './render-core.ts';

@@ -44,6 +44,15 @@ export function appMiddlewareName(slug: string, kind: AppMiddlewareKind): string
   return `app-${slug}-${kind}`;
 }
 
+/** An app's TCP router for one public port, and the service it forwards to (same name, other namespace). */
+export function appTcpRouterName(slug: string, publicPort: number): string {
+  assertAppSlug(slug);
+  if (!Number.isInteger(publicPort) || publicPort < 1 || publicPort > 65535) {
+    throw new RangeError(`${publicPort} is not a TCP port`);
+  }
+  return `app-${slug}-tcp-${publicPort}`;
+}
+
 /** The dynamic-config file holding one app's routers, services, middlewares and certificates. */
 export function appFileName(slug: string): string {
   assertAppSlug(slug);

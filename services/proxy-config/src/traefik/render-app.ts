@@ -1,14 +1,18 @@
+import { tcpProxyEntryPoint } from '@gatehouse/events';
 import type {
   TraefikCertificateFiles,
   TraefikDynamicConfig,
   TraefikMiddleware,
   TraefikRouter,
+  TraefikTcpLoadBalancerService,
+  TraefikTcpRouter,
 } from './dynamic-config.ts';
 import type { AppRouterKind } from './names.ts';
 import {
   appMiddlewareName,
   appRouterName,
   appServiceName,
+  appTcpRouterName,
   assertAppSlug,
   REDIRECT_TO_HTTPS_MIDDLEWARE_REF,
 } from './names.ts';
@@ -34,6 +38,16 @@ export interface AppProxyInput {
   domains: AppDomain[];
   /** PEM paths as Traefik sees them; only the current version of each certificate (never old beside new). */
   certificates: TraefikCertificateFiles[];
+  /** TCP proxies: one router per public port, on that port's entry point (a Traefik instance of its own). */
+  tcp?: AppTcpRoute[];
+}
+
+export interface AppTcpRoute {
+  publicPort: number;
+  /** The container's port; null: the app's HTTP upstream port. */
+  targetPort: number | null;
+  /** Terminate TLS with the app's certificate (from this file's `tls.certificates`), routed by SNI. */
+  tls: boolean;
 }
 
 /**
@@ -116,13 +130,17 @@ export function renderAppConfig(app: AppProxyInput): TraefikDynamicConfig {
     addRouter('redirect-www-http', hosts.toWww.filter(isHttpOnly(hosts)), { https: false, middleware: name });
   }
 
-  const config: TraefikDynamicConfig = {
-    http: {
+  const config: TraefikDynamicConfig = {};
+  // An app with only TCP ports has no HTTP routers, and then no HTTP service either.
+  if (app.domains.length > 0) {
+    config.http = {
       routers,
       services: { [service]: { loadBalancer: { servers: [{ url: upstreamUrl(app.upstream) }] } } },
-    },
-  };
-  if (Object.keys(middlewares).length > 0) config.http!.middlewares = middlewares;
+    };
+    if (Object.keys(middlewares).length > 0) config.http.middlewares = middlewares;
+  }
+  const tcp = renderTcpRoutes(app, hosts);
+  if (tcp) config.tcp = tcp;
   if (app.certificates.length > 0) {
     config.tls = {
       certificates: [...app.certificates]
@@ -131,6 +149,55 @@ export function renderAppConfig(app: AppProxyInput): TraefikDynamicConfig {
     };
   }
   return config;
+}
+
+/**
+ * One TCP router and service per public port, on the entry point the deployer gives that port's Traefik:
+ * - plain: HostSNI of `*` (the only rule a non-TLS TCP router can have; the port alone selects the app);
+ * - tls: the app's TLS host names as HostSNI, TLS terminated with the certificate from the store (the app's,
+ *   listed in this file), so clients verify the app's name; the container gets plain TCP.
+ * The service is the container's address as the HTTP service has it (the deployer's upstream host), on the
+ * target port or the app's port.
+ */
+function renderTcpRoutes(
+  app: AppProxyInput,
+  hosts: ClassifiedHosts,
+): TraefikDynamicConfig['tcp'] | undefined {
+  if (!app.tcp || app.tcp.length === 0) return undefined;
+  const routers: Record<string, TraefikTcpRouter> = {};
+  const services: Record<string, TraefikTcpLoadBalancerService> = {};
+  const tlsNames = [...hosts.served, ...hosts.toApex, ...hosts.toWww].filter(isHttps(hosts)).sort();
+  for (const route of [...app.tcp].sort((a, b) => a.publicPort - b.publicPort)) {
+    const name = appTcpRouterName(app.slug, route.publicPort);
+    if (route.tls && tlsNames.length === 0) {
+      throw new TypeError(
+        `TCP port ${route.publicPort} of app ${app.slug} terminates TLS but the app has no https domain to serve`,
+      );
+    }
+    routers[name] = {
+      entryPoints: [tcpProxyEntryPoint(route.publicPort)],
+      rule: route.tls ? sniRule(tlsNames) : 'HostSNI(`*`)',
+      service: name,
+      ...(route.tls ? { tls: {} } : {}),
+    };
+    services[name] = {
+      loadBalancer: {
+        servers: [{ address: upstreamAddress(app.upstream.host, route.targetPort ?? app.upstream.port) }],
+      },
+    };
+  }
+  return { routers, services };
+}
+
+/** `HostSNI(`a`) || HostSNI(`b`)`; a wildcard `*.example.com` becomes a HostSNIRegexp for one extra label. */
+function sniRule(hostnames: readonly string[]): string {
+  return hostnames
+    .map((name) =>
+      name.startsWith('*.')
+        ? `HostSNIRegexp(\`^[a-z0-9-]+\\.${name.slice(2).replaceAll('.', '\\.')}$\`)`
+        : `HostSNI(\`${name}\`)`,
+    )
+    .join(' || ');
 }
 
 /**
@@ -218,12 +285,16 @@ export function assertHostname(hostname: string): void {
 }
 
 function upstreamUrl(upstream: AppProxyInput['upstream']): string {
-  if (!Number.isInteger(upstream.port) || upstream.port < 1 || upstream.port > 65535) {
-    throw new RangeError(`upstream port ${upstream.port} is not a TCP port`);
+  return `http://${upstreamAddress(upstream.host, upstream.port)}`;
+}
+
+/** `host:port`, an IPv6 host in brackets. */
+function upstreamAddress(hostname: string, port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`upstream port ${port} is not a TCP port`);
   }
-  const host =
-    upstream.host.includes(':') && !upstream.host.startsWith('[') ? `[${upstream.host}]` : upstream.host;
-  return `http://${host}:${upstream.port}`;
+  const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+  return `${host}:${port}`;
 }
 
 function compare(a: string, b: string): number {

@@ -10,6 +10,7 @@ import * as appSecurity from './0008-app-security.ts';
 import * as onDemandTls from './0010-on-demand-tls.ts';
 import * as appKeyType from './0012-app-key-type.ts';
 import * as localCa from './0013-local-ca.ts';
+import * as appTcpPorts from './0014-app-tcp-ports.ts';
 import * as acmeProfiles from './0015-acme-profiles.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
@@ -25,5 +26,6 @@ export const migrations: Record<string, Migration> = {
   '0010-on-demand-tls': onDemandTls,
   '0012-app-key-type': appKeyType,
   '0013-local-ca': localCa,
+  '0014-app-tcp-ports': appTcpPorts,
   '0015-acme-profiles': acmeProfiles,
 };
