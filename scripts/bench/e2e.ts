@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort } from '@gatehouse/testing';
+import { sql } from 'kysely';
 import { parse } from 'yaml';
 import { startStack, type TestStack } from '../../test/stack.ts';
 
@@ -32,6 +33,8 @@ const { values: flags } = parseArgs({
     /** Per app: how long to wait for a servable certificate before the round fails. */
     'timeout-s': { type: 'string', default: '300' },
     image: { type: 'string', default: process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1' },
+    /** Also print, per round, the median time at which each hop of the path was reached (see hopTimes). */
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -53,6 +56,8 @@ const run = randomBytes(3).toString('hex');
 
 interface RoundResult {
   apps: number;
+  /** With --profile: per hop, the median ms after the POST at which an app reached it. */
+  hops?: Record<string, number>;
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
@@ -120,9 +125,11 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
     })),
   );
   const started = performance.now();
+  const wallClock = new Map<string, { posted: number; servable: number }>();
   const latencies = await Promise.all(
     apps.map(async (app) => {
       const posted = performance.now();
+      const postedWall = Date.now();
       await postApp(apiUrl, app.name, app.domain, app.port);
       while (!servable(app.name)) {
         if (performance.now() - posted > timeoutMs) {
@@ -130,6 +137,7 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      wallClock.set(app.name, { posted: postedWall, servable: Date.now() });
       return performance.now() - posted;
     }),
   );
@@ -141,7 +149,40 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
     p95Ms: Math.round(percentile(sorted, 95)),
     maxMs: Math.round(sorted.at(-1) ?? Number.NaN),
     appsPerSecond: Number(((count * 1000) / wallMs).toFixed(2)),
+    ...(flags.profile ? { hops: await hopTimes(wallClock) } : {}),
   };
+}
+
+/**
+ * Where an app's time goes: for each hop, ms from its POST to the moment the hop was reached, as the
+ * database recorded it (same host, same clock). Postgres `now()` columns (`created_at`, `processed_at`) are
+ * the start of the writing transaction, so `processed_at` is when a consumer's handler began; `published_at`
+ * is when the relay had JetStream's ack. Returns the median over the round's apps per hop.
+ */
+async function hopTimes(wallClock: Map<string, { posted: number; servable: number }>) {
+  const names = [...wallClock.keys()];
+  const { rows } = await sql<{ name: string; hop: string; at: Date }>`with app as (select id, name from apps where name in (${sql.join(names)})),
+     subjects as (
+       select app.name, app.id::text as subject from app
+       union all select app.name, ac.certificate_id::text from app join app_certificates ac on ac.app_id = app.id),
+     events as (select s.name, o.* from outbox o join subjects s on s.subject = o.subject)
+     select name, type || ' committed' as hop, created_at as at from events
+     union all select name, type || ' published', published_at from events where published_at is not null
+     union all select e.name, e.type || ' handled by ' || regexp_replace(p.consumer, '-bench-.*$', ''), p.processed_at
+       from events e join processed_events p on p.event_id = e.event_id
+     union all select s.name, 'order attempt started', min(a.started_at) from subjects s
+       join order_attempts a on a.certificate_id::text = s.subject group by s.name
+     union all select s.name, 'order attempt finished', max(a.finished_at) from subjects s
+       join order_attempts a on a.certificate_id::text = s.subject group by s.name`.execute(stack!.database.db);
+  const byHop = new Map<string, number[]>();
+  const add = (hop: string, ms: number) => byHop.set(hop, [...(byHop.get(hop) ?? []), ms]);
+  for (const row of rows) add(row.hop, row.at.getTime() - wallClock.get(row.name)!.posted);
+  for (const { posted, servable } of wallClock.values()) add('servable (YAML + PEMs on disk)', servable - posted);
+  const medians = [...byHop].map(([hop, values]) => {
+    const sorted = values.sort((a, b) => a - b);
+    return [hop, Math.round(percentile(sorted, 50))] as const;
+  });
+  return Object.fromEntries(medians.sort((a, b) => a[1] - b[1]));
 }
 
 async function main(): Promise<void> {
@@ -158,6 +199,8 @@ async function main(): Promise<void> {
     console.log(
       `apps=${String(result.apps).padStart(4)}  p50=${String(result.p50Ms).padStart(6)} ms  p95=${String(result.p95Ms).padStart(6)} ms  max=${String(result.maxMs).padStart(6)} ms  ${result.appsPerSecond} apps/s`,
     );
+    for (const [hop, ms] of Object.entries(result.hops ?? {}))
+      console.log(`    ${String(ms).padStart(6)} ms  ${hop}`);
   }
   console.log(JSON.stringify({ bench: 'e2e', results }));
 }

@@ -270,7 +270,8 @@ export async function waitUntilAnswers(
         `container ${info.Name.replace(/^\//, '')} did not accept connections on ${upstream.host}:${upstream.port} within ${timeoutMs} ms`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A first answer usually comes within tens of milliseconds of the start; every poll is a local inspect.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
