@@ -33,6 +33,8 @@ const { values: flags } = parseArgs({
     /** Per app: how long to wait for a servable certificate before the round fails. */
     'timeout-s': { type: 'string', default: '300' },
     image: { type: 'string', default: process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1' },
+    /** cert-issuer's ISSUANCE_CONCURRENCY; unset, its default. Issuance bounds the 100-app round. */
+    'issuance-concurrency': { type: 'string' },
     /** Also print, per round, the median time at which each hop of the path was reached (see hopTimes). */
     profile: { type: 'boolean', default: false },
   },
@@ -186,7 +188,12 @@ async function hopTimes(wallClock: Map<string, { posted: number; servable: numbe
 }
 
 async function main(): Promise<void> {
-  stack = await startStack({ label: `bench-e2e-${run}`, logLevel: 'warn' });
+  const issuanceConcurrency = flags['issuance-concurrency'];
+  stack = await startStack({
+    label: `bench-e2e-${run}`,
+    logLevel: 'warn',
+    env: issuanceConcurrency ? { 'cert-issuer': { ISSUANCE_CONCURRENCY: issuanceConcurrency } } : {},
+  });
   const apiUrl = stack.apiUrl;
 
   // Warm-up (not counted): registers the ACME account and brings every code path into the JIT.
