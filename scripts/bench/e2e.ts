@@ -163,7 +163,11 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
  */
 async function hopTimes(wallClock: Map<string, { posted: number; servable: number }>) {
   const names = [...wallClock.keys()];
-  const { rows } = await sql<{ name: string; hop: string; at: Date }>`with app as (select id, name from apps where name in (${sql.join(names)})),
+  const { rows } = await sql<{
+    name: string;
+    hop: string;
+    at: Date;
+  }>`with app as (select id, name from apps where name in (${sql.join(names)})),
      subjects as (
        select app.name, app.id::text as subject from app
        union all select app.name, ac.certificate_id::text from app join app_certificates ac on ac.app_id = app.id),
@@ -175,11 +179,14 @@ async function hopTimes(wallClock: Map<string, { posted: number; servable: numbe
      union all select s.name, 'order attempt started', min(a.started_at) from subjects s
        join order_attempts a on a.certificate_id::text = s.subject group by s.name
      union all select s.name, 'order attempt finished', max(a.finished_at) from subjects s
-       join order_attempts a on a.certificate_id::text = s.subject group by s.name`.execute(stack!.database.db);
+       join order_attempts a on a.certificate_id::text = s.subject group by s.name`.execute(
+    stack!.database.db,
+  );
   const byHop = new Map<string, number[]>();
   const add = (hop: string, ms: number) => byHop.set(hop, [...(byHop.get(hop) ?? []), ms]);
   for (const row of rows) add(row.hop, row.at.getTime() - wallClock.get(row.name)!.posted);
-  for (const { posted, servable } of wallClock.values()) add('servable (YAML + PEMs on disk)', servable - posted);
+  for (const { posted, servable } of wallClock.values())
+    add('servable (YAML + PEMs on disk)', servable - posted);
   const medians = [...byHop].map(([hop, values]) => {
     const sorted = values.sort((a, b) => a - b);
     return [hop, Math.round(percentile(sorted, 50))] as const;

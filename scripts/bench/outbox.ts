@@ -46,6 +46,8 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '10' },
     /** Target events/s over all producers; 0 = as fast as they can. */
     rate: { type: 'string', default: '0' },
+    /** The consumer's `batchSize`: events applied in one transaction, at most. */
+    'consumer-batch': { type: 'string', default: '32' },
     /** The relay's `batchSize`. */
     'relay-batch': { type: 'string', default: '500' },
     'shared-pool': { type: 'boolean', default: false },
@@ -74,6 +76,7 @@ const settings = {
   producers: positiveInt('producers'),
   batch: positiveInt('batch'),
   rate: positiveInt('rate', 0),
+  consumerBatch: positiveInt('consumer-batch'),
   relayBatch: positiveInt('relay-batch'),
   sharedPool: flags['shared-pool'] === true,
   phased: flags.phased === true,
@@ -142,9 +145,7 @@ async function produce(db: Db, signal: AbortSignal, startedAt: number): Promise<
         perSubject.set(subject, n + 1);
         events.push(createEvent(benchedEvent, { source: 'bench', subject, data: { n } }));
       }
-      await db.transaction().execute(async (trx) => {
-        for (const event of events) await enqueue(trx, event);
-      });
+      await db.transaction().execute((trx) => enqueue(trx, ...events));
       const now = performance.now();
       for (const event of events) committedAt.set(event.id, now);
     }
@@ -221,6 +222,7 @@ async function main(): Promise<number> {
         logger,
         name: consumerName('bench', 'outbox'),
         concurrency: settings.concurrency,
+        batchSize: settings.consumerBatch,
         subscriptions: [
           on(benchedEvent, async (event, { trx }) => {
             handlerRuns++;
@@ -332,7 +334,7 @@ function printTable(result: {
   const s = result.settings;
   console.log(
     `outbox bench: ${s.events} events, ${s.subjects} subjects, consumer concurrency ${s.concurrency}, ` +
-      `${s.producers} producers × ${s.batch}/tx${s.rate > 0 ? ` at ${s.rate}/s` : ''}` +
+      `${s.consumerBatch}/tx, ${s.producers} producers × ${s.batch}/tx${s.rate > 0 ? ` at ${s.rate}/s` : ''}` +
       `${s.sharedPool ? ', shared pool' : ''}${s.phased ? ', phased (latencies include queueing)' : ''}`,
   );
   console.log(`  wall ${result.wall_s} s (producers done after ${result.producer_s} s)`);
