@@ -1,5 +1,6 @@
 import type { CertificateRow, Database, OrderAttemptsTable, PreflightResult } from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
+import { assertNever } from '@gatehouse/runtime';
 import type { Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
 import { sql } from 'kysely';
 
@@ -276,10 +277,6 @@ export async function listCertificateApps(db: Queryable, id: string): Promise<st
     .orderBy('apps.name')
     .execute();
   return rows.map((row) => row.name);
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${String(value)}`);
 }
 
 export type OrderAttemptRow = Selectable<OrderAttemptsTable>;

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { sleep } from '@gatehouse/messaging';
 import type Docker from 'dockerode';
 import { DeployError } from '../errors.ts';
 import { containerLabels, containerName, labelKeys, managedFilter } from './labels.ts';
@@ -271,7 +272,7 @@ export async function waitUntilAnswers(
       );
     }
     // A first answer usually comes within tens of milliseconds of the start; every poll is a local inspect.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 

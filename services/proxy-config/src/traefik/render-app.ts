@@ -1,3 +1,4 @@
+import { assertNever } from '@gatehouse/runtime';
 import type {
   TraefikCertificateFiles,
   TraefikDynamicConfig,
@@ -181,7 +182,7 @@ function classifyHosts(domains: readonly AppDomain[]): ClassifiedHosts {
           served.add(www);
           break;
         default:
-          assertNever(domain.www);
+          assertNever(domain.www, 'www mode');
       }
     }
     if (domain.https) for (const name of names) https.add(name);
@@ -228,8 +229,4 @@ function upstreamUrl(upstream: AppProxyInput['upstream']): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function assertNever(value: never): never {
-  throw new TypeError(`unexpected www mode ${String(value)}`);
 }
