@@ -107,7 +107,9 @@ await runService({
     };
 
     // Every edge node must apply every change: one durable consumer per node and domain.
-    const common = { nc, js, jsm, db, logger };
+    // Handlers only read Postgres and ask the coalescer for a write: a burst (100 apps deployed at once) is
+    // applied in a few transactions instead of one per event.
+    const common = { nc, js, jsm, db, logger, batchSize: 32 };
     const consumers = await Promise.all([
       startConsumer({
         ...common,
