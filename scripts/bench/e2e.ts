@@ -14,7 +14,8 @@
  * Each app has one `https://` domain of its own registered domain (so CA rate limits do not queue them) and a
  * busybox httpd container. An app's latency runs from just before its POST to the moment its YAML file lists
  * a certificate whose PEM files exist (checked every 20 ms); a round's throughput is apps / (last servable −
- * first POST). Prints a table, then one JSON line. Exits 1 when an app is not servable within the timeout.
+ * first POST). Prints a table, a ratio line against the recorded baseline (scripts/bench/baselines.ts) for
+ * the 1- and 100-app rounds, then one JSON line. `--profile` adds, per round, when each hop was reached. Exits 1 when an app is not servable within the timeout.
  * Everything it starts is stopped, containers removed and the database dropped, on failure and Ctrl-C too.
  */
 import { randomBytes } from 'node:crypto';
@@ -26,6 +27,7 @@ import { freePort } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { parse } from 'yaml';
 import { startStack, type TestStack } from '../../test/stack.ts';
+import { baselines, ratioLine } from './baselines.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -215,6 +217,11 @@ async function main(): Promise<void> {
     );
     for (const [hop, ms] of Object.entries(result.hops ?? {}))
       console.log(`    ${String(ms).padStart(6)} ms  ${hop}`);
+  }
+  // The recorded baselines are for 1 app and for 100 apps at once; other round sizes have none.
+  for (const result of results) {
+    if (result.apps === 1) console.log(ratioLine(baselines.e2eOneAppP50Ms, result.p50Ms));
+    if (result.apps === 100) console.log(ratioLine(baselines.e2eHundredAppsPerSecond, result.appsPerSecond));
   }
   console.log(JSON.stringify({ bench: 'e2e', results }));
 }

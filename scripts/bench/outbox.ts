@@ -6,8 +6,8 @@
  *
  * It creates a database of its own (TESTBED_PG_URL, else the local default) and a nats-server of its own
  * (`nats-server` on PATH), runs producers, relay (LISTEN/NOTIFY) and consumer in this process, and removes
- * both at the end. It prints a table and, last, one JSON line; it exits 1 if any event was lost or its
- * effect applied twice.
+ * both at the end. It prints a table, a ratio line against the recorded baseline (scripts/bench/baselines.ts)
+ * and, last, one JSON line; it exits 1 if any event was lost or its effect applied twice.
  *
  * Producers, relay and consumer each get a pool of their own by default (they are separate processes in
  * production); `--shared-pool` puts all three on the one 10-connection pool a single service would have.
@@ -32,6 +32,7 @@ import { createTestDatabase, startNatsServer } from '@gatehouse/testing';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { baselines, ratioLine } from './baselines.ts';
 
 /** The benchmark's event, in the `certs` domain so it uses a real stream; the type exists only here. */
 const benchedEvent = defineEvent('certs.benched', 1, z.object({ n: z.number().int().nonnegative() }));
@@ -310,6 +311,8 @@ async function main(): Promise<number> {
       event_loop_utilization: Math.round(elu.utilization * 100) / 100,
     };
     printTable(result);
+    if (!settings.phased)
+      console.log(ratioLine(baselines.outboxEndToEndEps, result.throughput_eps.end_to_end));
     console.log(JSON.stringify(result));
     return result.duplicates === 0 && result.missing === 0 && !waitError ? 0 : 1;
   } finally {
