@@ -130,13 +130,21 @@ async function runRound(apiUrl: string, roundIndex: number, count: number): Prom
   );
   const started = performance.now();
   const wallClock = new Map<string, { posted: number; servable: number }>();
+  // One app failing ends the round: the others stop polling instead of keeping the process alive until their
+  // own timeout while the stack is being stopped.
+  const roundFailed = new AbortController();
   const latencies = await Promise.all(
     apps.map(async (app) => {
       const posted = performance.now();
       const postedWall = Date.now();
-      await postApp(apiUrl, app.name, app.domain, app.port);
+      await postApp(apiUrl, app.name, app.domain, app.port).catch((error: unknown) => {
+        roundFailed.abort();
+        throw error;
+      });
       while (!servable(app.name)) {
+        if (roundFailed.signal.aborted) throw new Error('round abandoned: another app failed');
         if (performance.now() - posted > timeoutMs) {
+          roundFailed.abort();
           throw new Error(`app ${app.name} had no servable certificate after ${timeoutMs / 1000} s`);
         }
         await new Promise((resolve) => setTimeout(resolve, 20));

@@ -153,26 +153,18 @@ describe('consumer', () => {
     await relay.stop();
     const poisoned = events[300]!.id;
     const transactionsSeen = new Set<string>();
-    await track(
-      startConsumer({
-        nc: h.nc,
-        js: h.js,
-        jsm: h.jsm,
-        db: h.db,
-        logger: h.logger,
-        name: 'batched',
-        batchSize: 50,
-        retryDelayMs: () => 50,
-        subscriptions: [
-          on(testEvent, async (event, { trx }) => {
-            const { rows } = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx);
-            transactionsSeen.add(rows[0]!.txid);
-            if (event.id === poisoned) throw new PermanentEventError('this one is refused');
-            await applyTestEffect(trx, event, 'batched');
-          }),
-        ],
-      }),
-    );
+    await consumerOf('batched', {
+      batchSize: 50,
+      retryDelayMs: () => 50,
+      subscriptions: [
+        on(testEvent, async (event, { trx }) => {
+          const { rows } = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx);
+          transactionsSeen.add(rows[0]!.txid);
+          if (event.id === poisoned) throw new PermanentEventError('this one is refused');
+          await applyTestEffect(trx, event, 'batched');
+        }),
+      ],
+    });
     const report = await waitFor('599 effects', async () => {
       const current = await effectReport(h.db);
       return current.total === 599 && current;
