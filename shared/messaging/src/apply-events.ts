@@ -8,7 +8,8 @@ export type ApplyOutcome = 'handled' | 'duplicate';
  * Applies events in ONE transaction, in the given order: records `(consumer, event_id)` for all of them in
  * `processed_events` (one statement), then runs the handler of each event recorded for the first time. A
  * redelivered or republished event is therefore acknowledged without a second effect. Any handler error
- * rolls back every effect and record of the call and is rethrown.
+ * rolls back every effect and record of the call and is rethrown; `afterCommit` callbacks run only after a
+ * commit.
  *
  * Each handler runs in a span that is a child of its producer's (W3C trace context in the message headers).
  */
@@ -18,7 +19,8 @@ export async function applyEvents(
   events: readonly DeliveredEvent[],
   logger: Logger,
 ): Promise<ApplyOutcome[]> {
-  return db.transaction().execute(async (trx) => {
+  const committed: Array<() => void> = [];
+  const outcomes = await db.transaction().execute(async (trx) => {
     const recorded = await trx
       .insertInto('processed_events')
       .values(events.map(({ event }) => ({ consumer, event_id: event.id })))
@@ -45,12 +47,21 @@ export async function applyEvents(
             trx,
             logger: logger.child({ event_id: event.id, event_type: event.type }),
             deliveryCount: message.info.deliveryCount,
+            afterCommit: (callback) => committed.push(callback),
           }),
       );
       outcomes.push('handled');
     }
     return outcomes;
   });
+  for (const callback of committed) {
+    try {
+      callback();
+    } catch (error) {
+      logger.warn({ err: error }, 'after-commit callback failed');
+    }
+  }
+  return outcomes;
 }
 
 function traceHeadersOf(headers: DeliveredEvent['message']['headers']): Record<string, string> {

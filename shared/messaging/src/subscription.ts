@@ -13,6 +13,11 @@ export interface HandlerContext {
   logger: Logger;
   /** 1 on first delivery. */
   deliveryCount: number;
+  /**
+   * Runs `callback` once the transaction has committed (never if it rolls back): the place to wake a worker
+   * that will read what this handler wrote, which it could not see before the commit.
+   */
+  afterCommit(callback: () => void): void;
 }
 
 export type EventHandler<Data> = (event: Envelope<Data>, context: HandlerContext) => Promise<void>;

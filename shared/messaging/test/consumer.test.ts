@@ -153,13 +153,22 @@ describe('consumer', () => {
     await relay.stop();
     const poisoned = events[300]!.id;
     const transactionsSeen = new Set<string>();
+    const visibleAfterCommit: Array<Promise<boolean>> = [];
+    const effectVisible = async (eventId: string) =>
+      (await h.db
+        .selectFrom('test_effects' as never)
+        .select(sql<string>`event_id`.as('event_id'))
+        .where(sql<string>`event_id`, '=', eventId)
+        .executeTakeFirst()) !== undefined;
     await consumerOf('batched', {
       batchSize: 50,
       retryDelayMs: () => 50,
       subscriptions: [
-        on(testEvent, async (event, { trx }) => {
+        on(testEvent, async (event, { trx, afterCommit }) => {
           const { rows } = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx);
           transactionsSeen.add(rows[0]!.txid);
+          // Registered before a possible failure: it must run only for a committed effect, and see it.
+          afterCommit(() => visibleAfterCommit.push(effectVisible(event.id)));
           if (event.id === poisoned) throw new PermanentEventError('this one is refused');
           await applyTestEffect(trx, event, 'batched');
         }),
@@ -182,6 +191,10 @@ describe('consumer', () => {
     const processed = await h.db.selectFrom('processed_events').select('event_id').execute();
     expect(processed).toHaveLength(599);
     expect(processed.map((row) => row.event_id)).not.toContain(poisoned);
+    // afterCommit ran once per committed event (not for rolled-back batches or the refused event), after the commit.
+    const visible = await Promise.all(visibleAfterCommit);
+    expect(visible).toHaveLength(599);
+    expect(visible.every(Boolean)).toBe(true);
   });
 
   it('consumer - an ack lost after the effect committed (connection dies) causes no second effect', async () => {

@@ -6,11 +6,12 @@ import { enqueueIssuance } from './job-queue.ts';
 
 /**
  * `certs.requested` and `certs.renewal-due` become issuance jobs in the consumer's transaction, so
- * the event is acknowledged only once the work is durably queued; the worker does the slow part.
+ * the event is acknowledged only once the work is durably queued; the worker does the slow part, woken
+ * once the job is committed (a wake before the commit would find nothing to claim).
  */
 export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
   return [
-    on(certsRequested, async (event, { trx, logger }) => {
+    on(certsRequested, async (event, { trx, logger, afterCommit }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       const created = await enqueueIssuance(trx, {
         certificateId: certificate.id,
@@ -20,9 +21,9 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         keyType: event.data.keyType,
       });
       logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
-      onQueued();
+      afterCommit(onQueued);
     }),
-    on(certsRenewalDue, async (event, { trx }) => {
+    on(certsRenewalDue, async (event, { trx, afterCommit }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       await enqueueIssuance(trx, {
         certificateId: certificate.id,
@@ -31,7 +32,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         challenge: await lastChallengePreference(trx, certificate.id),
         keyType: certificate.key_type,
       });
-      onQueued();
+      afterCommit(onQueued);
     }),
   ];
 }
