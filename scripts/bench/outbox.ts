@@ -6,8 +6,8 @@
  *
  * It creates a database of its own (TESTBED_PG_URL, else the local default) and a nats-server of its own
  * (`nats-server` on PATH), runs producers, relay (LISTEN/NOTIFY) and consumer in this process, and removes
- * both at the end. It prints a table and, last, one JSON line; it exits 1 if any event was lost or its
- * effect applied twice.
+ * both at the end. It prints a table, a ratio line against the recorded baseline (scripts/bench/baselines.ts)
+ * and, last, one JSON line; it exits 1 if any event was lost or its effect applied twice.
  *
  * Producers, relay and consumer each get a pool of their own by default (they are separate processes in
  * production); `--shared-pool` puts all three on the one 10-connection pool a single service would have.
@@ -32,6 +32,7 @@ import { createTestDatabase, startNatsServer } from '@gatehouse/testing';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { baselines, ratioLine } from './baselines.ts';
 
 /** The benchmark's event, in the `certs` domain so it uses a real stream; the type exists only here. */
 const benchedEvent = defineEvent('certs.benched', 1, z.object({ n: z.number().int().nonnegative() }));
@@ -46,6 +47,8 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '10' },
     /** Target events/s over all producers; 0 = as fast as they can. */
     rate: { type: 'string', default: '0' },
+    /** The consumer's `batchSize`: events applied in one transaction, at most. */
+    'consumer-batch': { type: 'string', default: '32' },
     /** The relay's `batchSize`. */
     'relay-batch': { type: 'string', default: '500' },
     'shared-pool': { type: 'boolean', default: false },
@@ -74,6 +77,7 @@ const settings = {
   producers: positiveInt('producers'),
   batch: positiveInt('batch'),
   rate: positiveInt('rate', 0),
+  consumerBatch: positiveInt('consumer-batch'),
   relayBatch: positiveInt('relay-batch'),
   sharedPool: flags['shared-pool'] === true,
   phased: flags.phased === true,
@@ -142,9 +146,7 @@ async function produce(db: Db, signal: AbortSignal, startedAt: number): Promise<
         perSubject.set(subject, n + 1);
         events.push(createEvent(benchedEvent, { source: 'bench', subject, data: { n } }));
       }
-      await db.transaction().execute(async (trx) => {
-        for (const event of events) await enqueue(trx, event);
-      });
+      await db.transaction().execute((trx) => enqueue(trx, ...events));
       const now = performance.now();
       for (const event of events) committedAt.set(event.id, now);
     }
@@ -221,6 +223,7 @@ async function main(): Promise<number> {
         logger,
         name: consumerName('bench', 'outbox'),
         concurrency: settings.concurrency,
+        batchSize: settings.consumerBatch,
         subscriptions: [
           on(benchedEvent, async (event, { trx }) => {
             handlerRuns++;
@@ -308,6 +311,8 @@ async function main(): Promise<number> {
       event_loop_utilization: Math.round(elu.utilization * 100) / 100,
     };
     printTable(result);
+    if (!settings.phased)
+      console.log(ratioLine(baselines.outboxEndToEndEps, result.throughput_eps.end_to_end));
     console.log(JSON.stringify(result));
     return result.duplicates === 0 && result.missing === 0 && !waitError ? 0 : 1;
   } finally {
@@ -332,7 +337,7 @@ function printTable(result: {
   const s = result.settings;
   console.log(
     `outbox bench: ${s.events} events, ${s.subjects} subjects, consumer concurrency ${s.concurrency}, ` +
-      `${s.producers} producers × ${s.batch}/tx${s.rate > 0 ? ` at ${s.rate}/s` : ''}` +
+      `${s.consumerBatch}/tx, ${s.producers} producers × ${s.batch}/tx${s.rate > 0 ? ` at ${s.rate}/s` : ''}` +
       `${s.sharedPool ? ', shared pool' : ''}${s.phased ? ', phased (latencies include queueing)' : ''}`,
   );
   console.log(`  wall ${result.wall_s} s (producers done after ${result.producer_s} s)`);

@@ -49,9 +49,9 @@ await runService({
       logger,
       name: consumerName('renewal-scheduler', 'certs'),
       subscriptions: [
-        on(certsIssued, async (event, { trx }) => {
-          // The handler's transaction commits after it returns: wake the tick a moment later.
-          if (await scheduleIssued(trx, event.data)) setTimeout(() => clock.wake(), 200).unref();
+        on(certsIssued, async (event, { trx, afterCommit }) => {
+          // The tick reads what this transaction writes: wake it once that is committed.
+          if (await scheduleIssued(trx, event.data)) afterCommit(() => clock.wake());
         }),
       ],
     });

@@ -1,12 +1,13 @@
 export {
+  backoffDelayMs,
+  createWakeableSleep,
+  sleep,
+  type WakeableSleep,
+} from './backoff.ts';
+export {
   type ConsumerOptions,
-  consumerName,
   defaultRetryDelayMs,
-  type EventHandler,
-  type HandlerContext,
-  on,
   type RunningConsumer,
-  type Subscription,
   startConsumer,
 } from './consumer.ts';
 export { duplicateWindowMs, ensureStreams } from './ensure-streams.ts';
@@ -29,3 +30,10 @@ export {
 } from './nats-permissions.ts';
 export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
 export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';
+export {
+  consumerName,
+  type EventHandler,
+  type HandlerContext,
+  on,
+  type Subscription,
+} from './subscription.ts';

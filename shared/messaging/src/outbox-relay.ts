@@ -11,6 +11,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { backoffDelayMs, createWakeableSleep, sleep } from './backoff.ts';
 import { relayMetrics } from './metrics.ts';
 import { outboxChannel, pruneOutbox } from './outbox.ts';
 
@@ -81,15 +82,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   } = options;
   const lockName = options.source ? `${lockNames.outboxRelay}:${options.source}` : lockNames.outboxRelay;
   let stopping = false;
-  let wake: (() => void) | undefined;
-  // A commit notified while a batch is in flight must not be lost: remember it, and skip the next wait.
-  let notifiedDuringBatch = false;
-  const wakeUp = () => {
-    if (wake) wake();
-    else notifiedDuringBatch = true;
-  };
+  // A commit notified while a batch is in flight must not be lost: the next pause then ends at once.
+  const pause = createWakeableSleep();
   const listener = options.listenConnectionString
-    ? listenForCommits(options.listenConnectionString, logger, wakeUp)
+    ? listenForCommits(options.listenConnectionString, logger, pause.wake)
     : undefined;
 
   async function publishEntry(entry: OutboxEntry): Promise<void> {
@@ -170,7 +166,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let lastPrune = 0;
     while (!stopping) {
       let result: BatchResult | undefined;
-      notifiedDuringBatch = false;
       try {
         result = await relayBatch();
         relayMetrics.published.inc(result.published);
@@ -187,19 +182,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       relayMetrics.failures.set(consecutiveFailures);
       if (stopping) break;
       if (consecutiveFailures > 0) {
-        await sleep(Math.min(200 * 2 ** (consecutiveFailures - 1), 5_000));
-      } else if (notifiedDuringBatch) {
-        notifiedDuringBatch = false;
+        await sleep(backoffDelayMs(consecutiveFailures - 1, { baseMs: 200, maxMs: 5_000 }));
       } else if (!result || result.size < batchSize) {
         // Idle (or another replica holds the lock): wait for a commit notification or the poll.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, idlePollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        await pause.sleep(idlePollMs);
       }
     }
   })();
@@ -207,15 +193,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   return {
     async stop() {
       stopping = true;
-      wakeUp();
+      pause.wake();
       await loop;
       await listener?.close();
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A dedicated connection LISTENing for outbox commits; it reconnects by itself after failures. */

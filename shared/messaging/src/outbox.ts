@@ -7,22 +7,28 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 export const outboxChannel = 'gatehouse_outbox';
 
 /**
- * Adds an event to the outbox inside the caller's transaction: it is published if and only if the
- * transaction commits. The active trace context is stored with it, so the consumer's span joins the
- * producer's trace. Build `event` with `createEvent`, which validates it.
+ * Adds events to the outbox inside the caller's transaction: they are published if and only if the
+ * transaction commits. The active trace context is stored with them, so the consumer's span joins the
+ * producer's trace. Build each event with `createEvent`, which validates it. One statement (rows and the
+ * relay's wake-up together), whatever the number of events.
  */
-export async function enqueue(trx: Transaction<Database>, event: Envelope): Promise<void> {
+export async function enqueue(trx: Transaction<Database>, ...events: Envelope[]): Promise<void> {
+  if (events.length === 0) return;
+  const headers = JSON.stringify(currentTraceHeaders());
   await trx
-    .insertInto('outbox')
-    .values({
-      event_id: event.id,
-      type: event.type,
-      subject: event.subject,
-      envelope: JSON.stringify(event),
-      headers: JSON.stringify(currentTraceHeaders()),
-    })
+    .with('queued', (db) =>
+      db.insertInto('outbox').values(
+        events.map((event) => ({
+          event_id: event.id,
+          type: event.type,
+          subject: event.subject,
+          envelope: JSON.stringify(event),
+          headers,
+        })),
+      ),
+    )
+    .selectNoFrom(sql`pg_notify(${outboxChannel}, '')`.as('notified'))
     .execute();
-  await sql`select pg_notify(${outboxChannel}, '')`.execute(trx);
 }
 
 /** Deletes published rows older than `olderThanMs`; the outbox is a queue, not an archive. */

@@ -2,6 +2,7 @@ import { createEvent } from '@gatehouse/events';
 import { waitFor } from '@gatehouse/testing';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   enqueue,
@@ -18,6 +19,7 @@ import {
   type Harness,
   spawnWorker,
   startHarness,
+  streamMessageCount,
   testEvent,
 } from './harness.ts';
 
@@ -141,6 +143,58 @@ describe('consumer', () => {
     const processed = await h.db.selectFrom('processed_events').select('event_id').execute();
     expect(processed).toHaveLength(1);
     await consumer.stop();
+  });
+
+  it('consumer - with batchSize a burst shares transactions, keeps per-subject order, and one bad event fails alone', async () => {
+    // Publish first, then start: the consumer finds a backlog, which is what batches form from.
+    const events = await enqueueTestEvents(h.db, 600, 7);
+    const relay = startOutboxRelay({ db: h.db, js: h.js, logger: h.logger });
+    await waitFor('all published', async () => (await streamMessageCount(h.jsm)) === 600);
+    await relay.stop();
+    const poisoned = events[300]!.id;
+    const transactionsSeen = new Set<string>();
+    const visibleAfterCommit: Array<Promise<boolean>> = [];
+    const effectVisible = async (eventId: string) =>
+      (await h.db
+        .selectFrom('test_effects' as never)
+        .select(sql<string>`event_id`.as('event_id'))
+        .where(sql<string>`event_id`, '=', eventId)
+        .executeTakeFirst()) !== undefined;
+    await consumerOf('batched', {
+      batchSize: 50,
+      retryDelayMs: () => 50,
+      subscriptions: [
+        on(testEvent, async (event, { trx, afterCommit }) => {
+          const { rows } = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx);
+          transactionsSeen.add(rows[0]!.txid);
+          // Registered before a possible failure: it must run only for a committed effect, and see it.
+          afterCommit(() => visibleAfterCommit.push(effectVisible(event.id)));
+          if (event.id === poisoned) throw new PermanentEventError('this one is refused');
+          await applyTestEffect(trx, event, 'batched');
+        }),
+      ],
+    });
+    const report = await waitFor('599 effects', async () => {
+      const current = await effectReport(h.db);
+      return current.total === 599 && current;
+    });
+    expect(report.duplicates).toBe(0);
+    expect(report.outOfOrder).toEqual([]);
+    // Without batches every event would have had a transaction of its own (600 at least).
+    expect(transactionsSeen.size).toBeLessThan(200);
+    const deadLetters = await waitFor('the refused event recorded', async () => {
+      const rows = await h.db.selectFrom('dead_letters').select(['event_id', 'reason']).execute();
+      return rows.length === 1 && rows;
+    });
+    expect(deadLetters[0]).toMatchObject({ event_id: poisoned, reason: expect.stringMatching(/refused/) });
+    // The refused event's record rolled back with its effects; every other one is recorded once.
+    const processed = await h.db.selectFrom('processed_events').select('event_id').execute();
+    expect(processed).toHaveLength(599);
+    expect(processed.map((row) => row.event_id)).not.toContain(poisoned);
+    // afterCommit ran once per committed event (not for rolled-back batches or the refused event), after the commit.
+    const visible = await Promise.all(visibleAfterCommit);
+    expect(visible).toHaveLength(599);
+    expect(visible.every(Boolean)).toBe(true);
   });
 
   it('consumer - an ack lost after the effect committed (connection dies) causes no second effect', async () => {

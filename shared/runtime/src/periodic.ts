@@ -1,3 +1,4 @@
+import { createWakeableSleep } from '@gatehouse/messaging';
 import type { Logger } from '@gatehouse/telemetry';
 
 export interface Periodic {
@@ -18,8 +19,7 @@ export function startPeriodic(options: {
   pass: (stopping: () => boolean) => Promise<unknown>;
 }): Periodic {
   let stopping = false;
-  let wake: (() => void) | undefined;
-  let wakeRequested = false;
+  const pause = createWakeableSleep();
   const isStopping = () => stopping;
   const loop = (async () => {
     while (!stopping) {
@@ -29,28 +29,14 @@ export function startPeriodic(options: {
         options.logger.warn({ err: error }, `${options.name} failed; trying again`);
       }
       if (stopping) break;
-      if (wakeRequested) {
-        wakeRequested = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.everyMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await pause.sleep(options.everyMs);
     }
   })();
   return {
-    wake() {
-      if (wake) wake();
-      else wakeRequested = true;
-    },
+    wake: pause.wake,
     async stop() {
       stopping = true;
-      wake?.();
+      pause.wake();
       await loop;
     },
   };

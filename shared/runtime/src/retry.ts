@@ -1,3 +1,4 @@
+import { backoffDelayMs, sleep } from '@gatehouse/messaging';
 import type { Logger } from '@gatehouse/telemetry';
 
 /**
@@ -16,12 +17,12 @@ export async function retryUntilReady<T>(
       return await attempt();
     } catch (error) {
       if (signal?.aborted) throw error;
-      const delay = Math.min(250 * 2 ** failures, maxDelayMs);
+      const delay = backoffDelayMs(failures, { baseMs: 250, maxMs: maxDelayMs });
       logger.warn(
         { dependency: what, err: error instanceof Error ? error.message : error, retry_in_ms: delay },
         'dependency unavailable, retrying',
       );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
 }

@@ -38,7 +38,9 @@ const source = 'api';
  * or a host name (www counterparts included) is taken; then nothing is written.
  */
 export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): Promise<AppView> {
-  await db.transaction().execute(async (trx) => {
+  // The view is read inside the transaction: read after the commit on a second pooled connection, a busy
+  // pool answered 503 "nothing was changed" for an app that had been created (a retry then got 409).
+  return db.transaction().execute(async (trx) => {
     await lockAppName(trx, input.name);
     await lockHostnames(trx, claimedHostnames(input.domains, input.www));
     if (await findAppByName(trx, input.name)) {
@@ -64,8 +66,8 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
       trx,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
     );
+    return getAppOrThrow(trx, box, input.name);
   });
-  return getAppOrThrow(db, box, input.name);
 }
 
 /**

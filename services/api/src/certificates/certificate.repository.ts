@@ -6,6 +6,7 @@ import type {
   PreflightResult,
 } from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
+import { assertNever } from '@gatehouse/runtime';
 import type { Kysely, Selectable, SelectQueryBuilder, Transaction } from 'kysely';
 import { sql } from 'kysely';
 
@@ -308,10 +309,6 @@ export async function listCertificateApps(db: Queryable, id: string): Promise<st
     .orderBy('apps.name')
     .execute();
   return rows.map((row) => row.name);
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${String(value)}`);
 }
 
 export type OrderAttemptRow = Selectable<OrderAttemptsTable>;

@@ -7,6 +7,7 @@ import {
   limitsFor,
   type RateLimitOverrides,
 } from '@gatehouse/rate-limits';
+import { assertNever } from '@gatehouse/runtime';
 
 /**
  * The kinds of budget an operator reads (README "Rate limits"), each with the ledger limit it comes from and
@@ -127,10 +128,6 @@ function describeScope(
       };
     }
     default:
-      return assertNever(kind);
+      return assertNever(kind, 'budget kind');
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected budget kind ${String(value)}`);
 }

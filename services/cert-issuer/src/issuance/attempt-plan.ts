@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { assertNever } from '@gatehouse/runtime';
 import type { IssueErrorKind } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 
@@ -53,7 +54,7 @@ export function decideAfterFailure(kind: IssueErrorKind, step: AttemptStep): Ste
     case 'internal':
       return 'continue';
     default:
-      return assertNever(kind);
+      return assertNever(kind, 'error kind');
   }
 }
 
@@ -85,8 +86,4 @@ export function challengeOrder(
   }
   if (preference === 'http-01') return ['http-01'];
   return dnsProviderAvailable ? ['http-01', 'dns-01'] : ['http-01'];
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled error kind ${String(value)}`);
 }

@@ -12,11 +12,12 @@ import { enqueueIssuance } from './job-queue.ts';
 
 /**
  * `certs.requested` and `certs.renewal-due` become issuance jobs in the consumer's transaction, so
- * the event is acknowledged only once the work is durably queued; the worker does the slow part.
+ * the event is acknowledged only once the work is durably queued; the worker does the slow part, woken
+ * once the job is committed (a wake before the commit would find nothing to claim).
  */
 export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
   return [
-    on(certsRequested, async (event, { trx, logger }) => {
+    on(certsRequested, async (event, { trx, logger, afterCommit }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       const created = await enqueueIssuance(trx, {
         certificateId: certificate.id,
@@ -27,9 +28,9 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         profile: event.data.profile,
       });
       logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
-      onQueued();
+      afterCommit(onQueued);
     }),
-    on(certsRenewalDue, async (event, { trx }) => {
+    on(certsRenewalDue, async (event, { trx, afterCommit }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       const last = await lastRequestPolicy(trx, certificate.id);
       await enqueueIssuance(trx, {
@@ -40,7 +41,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         keyType: orderableKeyType(certificate),
         profile: last.profile,
       });
-      onQueued();
+      afterCommit(onQueued);
     }),
   ];
 }

@@ -1,4 +1,5 @@
 import type { PreflightResult } from '@gatehouse/db';
+import { assertNever } from '@gatehouse/runtime';
 import type { ChallengeType } from '../acme/issuer.ts';
 import { type CaaRecord, DnsQueryError, type DnsResolver, describeDnsFailure } from './resolver.ts';
 
@@ -163,8 +164,4 @@ function splitMethods(value: string): string[] {
     .split(',')
     .map((method) => method.trim().toLowerCase())
     .filter((method) => method !== '');
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${JSON.stringify(value)}`);
 }

@@ -1,4 +1,5 @@
 import { Resolver } from 'node:dns/promises';
+import { assertNever } from '@gatehouse/runtime';
 import { formatDnsServer } from '../challenges/dns-lookup.ts';
 
 /** Why a DNS query gave no records, in the terms a DNS operator uses. */
@@ -176,8 +177,4 @@ function toCaaRecord(record: object): CaaRecord {
   const [tag, value] = entries[0] ?? ['', ''];
   const flags = (record as { critical?: unknown }).critical;
   return { flags: typeof flags === 'number' ? flags : 0, tag: tag.toLowerCase(), value: String(value) };
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${String(value)}`);
 }

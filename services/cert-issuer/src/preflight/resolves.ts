@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { PreflightResult } from '@gatehouse/db';
+import { assertNever } from '@gatehouse/runtime';
 import { DnsQueryError, type DnsResolver } from './resolver.ts';
 
 export interface ResolvesCheckOptions {
@@ -74,8 +75,4 @@ export async function checkResolves(name: string, options: ResolvesCheckOptions)
     `${subject} resolves to ${addresses.join(', ')}, not to this server (${expected.join(', ')}): ` +
       'point its A or AAAA records at this server',
   );
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${String(value)}`);
 }

@@ -64,6 +64,10 @@ export function startAppsConsumer(options: AppsConsumerOptions): Promise<Running
     name: appsConsumerName,
     // Waiting for a container to answer may take DEPLOY_READY_TIMEOUT; the consumer extends the ack.
     ackWaitMs: 30_000,
+    // A deployment mostly waits on dockerd and on the container's first answer, so more than the default 4
+    // run at once (100 apps posted together were 4 at a time); each holds a pooled connection (10) for its
+    // transaction, which leaves two for the relay and the reconciler.
+    concurrency: 8,
     subscriptions: [
       on(appsCreated, deploy),
       on(appsUpdated, deploy),

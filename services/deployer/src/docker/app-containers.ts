@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { sleep } from '@gatehouse/messaging';
 import type Docker from 'dockerode';
 import { DeployError } from '../errors.ts';
 import { containerLabels, containerName, labelKeys, managedFilter, tcpProxyRole } from './labels.ts';
@@ -277,7 +278,8 @@ export async function waitUntilAnswers(
         `container ${info.Name.replace(/^\//, '')} did not accept connections on ${upstream.host}:${upstream.port} within ${timeoutMs} ms`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A first answer usually comes within tens of milliseconds of the start; every poll is a local inspect.
+    await sleep(50);
   }
 }
 

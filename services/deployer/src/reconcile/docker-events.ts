@@ -1,3 +1,4 @@
+import { sleep } from '@gatehouse/messaging';
 import type { Logger } from '@gatehouse/telemetry';
 import type Docker from 'dockerode';
 import { labelKeys, managedFilter } from '../docker/labels.ts';
@@ -54,7 +55,7 @@ export function watchDockerEvents(
       }
       if (stopped) return;
       onChange();
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
     }
   }
 

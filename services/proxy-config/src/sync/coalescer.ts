@@ -10,8 +10,9 @@ export interface PendingWork {
 const maxCauses = 32;
 
 /**
- * Runs `sync` at most once per `intervalMs`, however many changes arrive (Traefik re-parses every
- * certificate on every reload, so bursts must become one write). Requests accumulate between runs: the app
+ * Runs `sync` at most once per `intervalMs`, however many changes arrive (a burst of events becomes one
+ * write of the files it touches; Traefik itself applies at most one new configuration per
+ * `providersThrottleDuration`). Requests accumulate between runs: the app
  * ids of every request, or a full pass if any request asked for one. A request during a sync schedules one
  * more. The first request after a quiet interval runs at once, so a lone change is not delayed.
  */

@@ -2,9 +2,10 @@ import type { Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import { appFileName, CORE_FILE_NAME } from '../traefik/index.ts';
 import { ensureDefaultCertificate } from './default-certificate.ts';
-import { type AppFiles, type DirectoryWriter, mapConcurrently, type WriteBurst } from './directory-writer.ts';
+import type { AppFiles, DirectoryWriter, WriteBurst } from './directory-writer.ts';
 import { type AppModel, loadAppModels } from './load-app.ts';
 import { loadOnDemandHosts } from './load-on-demand.ts';
+import { mapConcurrently } from './work-in-slices.ts';
 
 /** An app whose file could not be rendered or written; its previous file is left as it was. */
 export interface AppSyncFailure {

@@ -1,4 +1,5 @@
 import { tcpProxyEntryPoint } from '@gatehouse/events';
+import { assertNever } from '@gatehouse/runtime';
 import type {
   TraefikCertificateFiles,
   TraefikDynamicConfig,
@@ -248,7 +249,7 @@ function classifyHosts(domains: readonly AppDomain[]): ClassifiedHosts {
           served.add(www);
           break;
         default:
-          assertNever(domain.www);
+          assertNever(domain.www, 'www mode');
       }
     }
     if (domain.https) for (const name of names) https.add(name);
@@ -299,8 +300,4 @@ function upstreamAddress(hostname: string, port: number): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function assertNever(value: never): never {
-  throw new TypeError(`unexpected www mode ${String(value)}`);
 }
