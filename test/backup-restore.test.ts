@@ -109,10 +109,10 @@ describe.each([
       (
         await stack.database.db
           .selectFrom('local_ca_certificates')
-          .select(['id', 'key_sealed'])
+          .select(['id', 'key_encrypted'])
           .orderBy('id')
           .execute()
-      ).map((row) => `${row.id}:${row.key_sealed}`);
+      ).map((row) => `${row.id}:${row.key_encrypted}`);
     const localCaBefore = await localCaRows();
     expect(localCaBefore).toHaveLength(2);
     const ordersBefore = await stack.database.db.selectFrom('orders').select('id').execute();
@@ -175,7 +175,7 @@ describe.each([
         id: crypto.randomUUID(),
         kind: 'root',
         cert_pem: 'a root made by the new installation',
-        key_sealed: 'sealed',
+        key_encrypted: 'sealed',
         not_before: new Date(),
         not_after: new Date(Date.now() + 86_400_000),
       })

@@ -200,8 +200,8 @@ describe('local CA', { timeout: 180_000 }, () => {
       .execute();
     expect(kinds.map((row) => row.kind).sort()).toEqual(['intermediate', 'intermediate', 'root']);
     // Keys are stored sealed, never as PEM.
-    const sealed = await database.db.selectFrom('local_ca_certificates').select('key_sealed').execute();
-    for (const row of sealed) expect(row.key_sealed).toMatch(/^gh1\./);
+    const sealed = await database.db.selectFrom('local_ca_certificates').select('key_encrypted').execute();
+    for (const row of sealed) expect(row.key_encrypted).toMatch(/^gh1\./);
   });
 
   it('local CA - an ACME certificate whose domain is in mode custom is not renewed: no order, renewal time cleared', async () => {

@@ -80,7 +80,7 @@ export interface LocalCaCertificatesTable {
   id: string;
   kind: 'root' | 'intermediate';
   cert_pem: string;
-  key_sealed: string;
+  key_encrypted: string;
   not_before: Timestamp;
   not_after: Timestamp;
   created_at: CreatedAt;

@@ -48,7 +48,6 @@ describe('migrations', () => {
           'leases',
         ]),
       );
-      // Secrets have only encrypted columns.
       // Secrets have only encrypted columns (HTTP-01 key authorizations are public by design).
       const secretColumns = tables
         .flatMap((table) => table.columns.map((column) => column.name))

@@ -36,12 +36,12 @@ export async function currentLocalCaSigner(db: Db, box: SecretBox, now = new Dat
 }
 
 type Queryable = Db | Transaction<Database>;
-type StoredRow = { id: string; cert_pem: string; key_sealed: string; not_before: Date; not_after: Date };
+type StoredRow = { id: string; cert_pem: string; key_encrypted: string; not_before: Date; not_after: Date };
 
 async function newestUsableIntermediate(db: Queryable, now: Date): Promise<StoredRow | undefined> {
   const row = await db
     .selectFrom('local_ca_certificates')
-    .select(['id', 'cert_pem', 'key_sealed', 'not_before', 'not_after'])
+    .select(['id', 'cert_pem', 'key_encrypted', 'not_before', 'not_after'])
     .where('kind', '=', 'intermediate')
     .orderBy('not_after', 'desc')
     .limit(1)
@@ -53,7 +53,7 @@ async function newestUsableIntermediate(db: Queryable, now: Date): Promise<Store
 async function findOrCreateRoot(trx: Transaction<Database>, box: SecretBox, now: Date): Promise<StoredRow> {
   const root = await trx
     .selectFrom('local_ca_certificates')
-    .select(['id', 'cert_pem', 'key_sealed', 'not_before', 'not_after'])
+    .select(['id', 'cert_pem', 'key_encrypted', 'not_before', 'not_after'])
     .where('kind', '=', 'root')
     .executeTakeFirst();
   if (root) return root;
@@ -71,7 +71,7 @@ async function insertCertificate(
   const row = {
     id,
     cert_pem: pair.certPem,
-    key_sealed: box.seal(pair.keyPem, localCaKeyContext(id)),
+    key_encrypted: box.seal(pair.keyPem, localCaKeyContext(id)),
     not_before: new Date(certificate.validFrom),
     not_after: new Date(certificate.validTo),
   };
@@ -86,7 +86,7 @@ function open(box: SecretBox, row: StoredRow): LocalCaSigner {
   return {
     id: row.id,
     certPem: row.cert_pem,
-    keyPem: box.openText(row.key_sealed, localCaKeyContext(row.id)),
+    keyPem: box.openText(row.key_encrypted, localCaKeyContext(row.id)),
     notAfter: row.not_after,
   };
 }

@@ -20,7 +20,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('id', 'uuid', (col) => col.primaryKey())
     .addColumn('kind', 'text', (col) => col.notNull().check(sql`kind in ('root', 'intermediate')`))
     .addColumn('cert_pem', 'text', (col) => col.notNull())
-    .addColumn('key_sealed', 'text', (col) => col.notNull())
+    .addColumn('key_encrypted', 'text', (col) => col.notNull())
     .addColumn('not_before', 'timestamptz', (col) => col.notNull())
     .addColumn('not_after', 'timestamptz', (col) => col.notNull())
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
