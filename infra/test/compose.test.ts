@@ -358,6 +358,18 @@ describe('compose', () => {
     );
   });
 
+  it('compose - the image build copies the manifest of every workspace, so npm ci finds each package the lock names', () => {
+    const workspaces = ['shared', 'services'].flatMap((group) =>
+      readdirSync(path.join(repoRoot, group))
+        .filter((name) => existsSync(path.join(repoRoot, group, name, 'package.json')))
+        .map((name) => `${group}/${name}`),
+    );
+    const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const copied = [...text.matchAll(/^COPY\s+(\S+)\/package\.json\s/gm)].map((match) => match[1]);
+    expect(workspaces.length).toBeGreaterThan(10);
+    expect(copied.sort()).toEqual(workspaces.sort());
+  });
+
   it('compose - every Dockerfile stage starts from the BASE build argument, node:24-bookworm-slim by default', () => {
     const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     // Declared before the first FROM, so every FROM may use it; scripts/images passes its local base.

@@ -6,7 +6,6 @@ import { addMetricsSource, runService, startPeriodic } from '@gatehouse/runtime'
 import { renewalSchedulerConfigShape } from './config.ts';
 import { certificateMetricsSource } from './metrics/certificate-metrics.ts';
 import { createAriClient } from './renewal/ari-client.ts';
-import { scheduleIssued } from './renewal/schedule-issued.ts';
 import { schedulerTick } from './renewal/scheduler-tick.ts';
 
 await runService({
@@ -40,7 +39,8 @@ await runService({
         }),
     });
 
-    // A new certificate gets its spread renewal time and an ARI poll; the tick picks the poll up at once.
+    // A new certificate comes with its spread lifetime renewal time and, for ACME, an ARI poll due now (cert-issuer
+    // writes both with the chain): wake the tick so the poll runs at once.
     const consumer = await startConsumer({
       nc,
       js,
@@ -49,9 +49,8 @@ await runService({
       logger,
       name: consumerName('renewal-scheduler', 'certs'),
       subscriptions: [
-        on(certsIssued, async (event, { trx, afterCommit }) => {
-          // The tick reads what this transaction writes: wake it once that is committed.
-          if (await scheduleIssued(trx, event.data)) afterCommit(() => clock.wake());
+        on(certsIssued, async (_event, { afterCommit }) => {
+          afterCommit(() => clock.wake());
         }),
       ],
     });

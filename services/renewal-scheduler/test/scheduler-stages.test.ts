@@ -10,7 +10,6 @@ import {
 import { claimDueRenewals } from '../src/renewal/claim-due.ts';
 import { emitExpiring } from '../src/renewal/emit-expiring.ts';
 import { markExpiredUploads } from '../src/renewal/mark-expired-uploads.ts';
-import { scheduleIssued } from '../src/renewal/schedule-issued.ts';
 
 const DAY = 86_400_000;
 const box = createSecretBox(randomBytes(32));
@@ -204,33 +203,5 @@ describe('scheduler stages', () => {
     });
     const activated = await activateExpiredFallbacks(database.db, box, 100, new Date(now));
     expect(activated.map((row) => row.id)).toContain(expiredLocal);
-
-    // A new local CA leaf is scheduled by the lifetime rule (half of 7 days, spread), with no ARI poll.
-    const issued = await insert({ source: 'local-ca', serial: 'abc1', renew_at: null });
-    const notBefore = new Date(now);
-    const notAfter = new Date(now + 7 * DAY);
-    const scheduled = await database.db.transaction().execute((trx) =>
-      scheduleIssued(
-        trx,
-        {
-          certificateId: issued,
-          serial: 'abc1',
-          notBefore: notBefore.toISOString(),
-          notAfter: notAfter.toISOString(),
-        },
-        new Date(now),
-        () => 0.5,
-      ),
-    );
-    expect(scheduled).toBe(true);
-    const row = await database.db
-      .selectFrom('certificates')
-      .select(['renew_at', 'ari_next_poll_at'])
-      .where('id', '=', issued)
-      .executeTakeFirstOrThrow();
-    expect(row.ari_next_poll_at).toBeNull();
-    const renewAfterDays = (row.renew_at!.getTime() - now) / DAY;
-    expect(renewAfterDays).toBeGreaterThan(2.5);
-    expect(renewAfterDays).toBeLessThan(4.5);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
 import { certsRequested, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { covers, lifetimeRenewAt, namesKey, sortNames } from '@gatehouse/pki';
+import { covers, namesKey, sortNames, spreadRenewAt } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
 import {
@@ -117,7 +117,7 @@ async function resumeRenewal(trx: Transaction<Database>, id: string): Promise<vo
   if (!row || row.renew_at !== null || row.status !== 'valid' || !row.not_before || !row.not_after) return;
   await trx
     .updateTable('certificates')
-    .set({ renew_at: lifetimeRenewAt(row.not_before, row.not_after), renew_reason: 'lifetime' })
+    .set({ renew_at: spreadRenewAt(row.not_before, row.not_after), renew_reason: 'lifetime' })
     .where('id', '=', id)
     .execute();
 }

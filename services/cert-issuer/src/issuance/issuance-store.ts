@@ -2,16 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gatehouse/db';
 import type { Envelope } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import {
-  type CertificateFacts,
-  certificateKeyContext,
-  lifetimeRenewAt,
-  type SecretBox,
-} from '@gatehouse/pki';
+import { type CertificateFacts, certificateKeyContext, type SecretBox } from '@gatehouse/pki';
 import type { IssueError } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 import type { AttemptStep } from './attempt-plan.ts';
 import { finishJob } from './job-queue.ts';
+import { renewalAfterIssuance } from './renewal-after-issuance.ts';
 
 /**
  * Everything an issuance round writes to Postgres: order checkpoints (so a crash resumes the order instead of
@@ -197,8 +193,7 @@ export async function storeIssued(
             private_key_encrypted: box.seal(issued.keyPem, certificateKeyContext(certificate.id)),
             not_before: facts.notBefore,
             not_after: facts.notAfter,
-            renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
-            renew_reason: 'lifetime',
+            ...renewalAfterIssuance(facts, 'acme', now),
             profile: issued.profile,
             failure_count: 0,
             next_retry_at: null,

@@ -5,12 +5,12 @@ import { enqueue } from '@gatehouse/messaging';
 import {
   certificateFacts,
   certificateKeyContext,
-  lifetimeRenewAt,
   type SecretBox,
   signLocalCaLeaf,
   splitCertificateChain,
 } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
+import { renewalAfterIssuance } from '../issuance/renewal-after-issuance.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { currentLocalCaSigner } from './local-ca-store.ts';
 
@@ -51,8 +51,7 @@ export async function issueFromLocalCa(
         private_key_encrypted: deps.box.seal(issued.keyPem, certificateKeyContext(certificate.id)),
         not_before: facts.notBefore,
         not_after: facts.notAfter,
-        renew_at: lifetimeRenewAt(facts.notBefore, facts.notAfter),
-        renew_reason: 'lifetime',
+        ...renewalAfterIssuance(facts, 'local-ca', now),
         failure_count: 0,
         next_retry_at: null,
         last_error_kind: null,
