@@ -1,4 +1,5 @@
 import type { AcmeHttpClient } from '@gatehouse/acme-http';
+import { sleep } from '@gatehouse/messaging';
 import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import type { AcmeAccount } from './account-store.ts';
@@ -113,7 +114,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
         const submitted = performance.now();
         await client.completeChallenge(challenge);
         const delayMs = validation.firstPollDelayMs();
-        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (delayMs > 0) await sleep(delayMs);
         await client.waitForValidStatus(challenge);
         validation.observe(performance.now() - submitted);
       } else {

@@ -1,3 +1,4 @@
+import { sleep } from '@gatehouse/messaging';
 import type { DnsLookup } from './dns-lookup.ts';
 
 export interface PropagationOptions {
@@ -56,7 +57,7 @@ export async function waitForTxtOnNameservers(
       lastProblem = `looking up the nameservers of ${zone} failed: ${(error as Error).message}`;
     }
     if (Date.now() + options.intervalMs > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+    await sleep(options.intervalMs);
   }
   const seconds = Math.round(options.timeoutMs / 1000);
   const detail =

@@ -1,4 +1,5 @@
 import type { Db } from '@gatehouse/db';
+import { sleep } from '@gatehouse/messaging';
 import {
   check,
   failedAuthorizationRequests,
@@ -118,8 +119,7 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
         }
         const retryAt = await pending;
         if (signal?.aborted) return;
-        if (retryAt)
-          await new Promise((resolve) => setTimeout(resolve, Math.max(retryAt.getTime() - Date.now(), 5)));
+        if (retryAt) await sleep(Math.max(retryAt.getTime() - Date.now(), 5));
       }
     },
     /**

@@ -1,4 +1,5 @@
 import type { CertificateRow, IssuanceJobRow } from '@gatehouse/db';
+import { sleep } from '@gatehouse/messaging';
 import { qualifiesForAcmeOrder } from '@gatehouse/pki';
 import { contextFromHeaders, withSpan } from '@gatehouse/telemetry';
 import { IssueError, type IssueErrorKind } from '../acme/issue-error.ts';
@@ -97,7 +98,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     if (deps.signal.aborted) return; // Lease lost or draining: the job stays claimable and resumes.
     if (skippedCas.has(step.directoryUrl) || skippedChallenges.has(step.challenge)) continue;
     if (step.quickRetry) {
-      await new Promise((resolve) => setTimeout(resolve, deps.quickRetryDelayMs));
+      await sleep(deps.quickRetryDelayMs);
     }
     const outcome = await attempt(step, job, certificate, deps, log);
     if (outcome.kind === 'issued') return;
