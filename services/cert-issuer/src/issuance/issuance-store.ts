@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gatehouse/db';
 import type { Envelope } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import { type CertificateFacts, certificateKeyContext, type SecretBox } from '@gatehouse/pki';
+import type { CertificateFacts, SecretBox } from '@gatehouse/pki';
 import type { IssueError } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 import type { AttemptStep } from './attempt-plan.ts';
+import { issuedCertificateColumns } from './issued-certificate-columns.ts';
 import { finishJob } from './job-queue.ts';
-import { renewalAfterIssuance } from './renewal-after-issuance.ts';
 
 /**
  * Everything an issuance round writes to Postgres: order checkpoints (so a crash resumes the order instead of
@@ -185,22 +185,18 @@ export async function storeIssued(
         db
           .updateTable('certificates')
           .set({
-            status: 'valid',
-            issuer: issued.step.directoryUrl,
-            acme_account_id: issued.accountId,
-            serial: facts.serial,
-            chain_pem: issued.chainPem,
-            private_key_encrypted: box.seal(issued.keyPem, certificateKeyContext(certificate.id)),
-            not_before: facts.notBefore,
-            not_after: facts.notAfter,
-            ...renewalAfterIssuance(facts, 'acme', now),
+            ...issuedCertificateColumns({
+              certificateId: certificate.id,
+              source: 'acme',
+              issuer: issued.step.directoryUrl,
+              accountId: issued.accountId,
+              chainPem: issued.chainPem,
+              keyPem: issued.keyPem,
+              facts,
+              box,
+              now,
+            }),
             profile: issued.profile,
-            failure_count: 0,
-            next_retry_at: null,
-            last_error_kind: null,
-            last_error_message: null,
-            last_error_at: null,
-            updated_at: now,
           })
           .where('id', '=', certificate.id)
           .returning('id'),

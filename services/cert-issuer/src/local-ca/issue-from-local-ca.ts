@@ -2,15 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { CertificateRow, Db, IssuanceJobRow } from '@gatehouse/db';
 import { certsIssued, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
-import {
-  certificateFacts,
-  certificateKeyContext,
-  type SecretBox,
-  signLocalCaLeaf,
-  splitCertificateChain,
-} from '@gatehouse/pki';
+import { certificateFacts, type SecretBox, signLocalCaLeaf, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
-import { renewalAfterIssuance } from '../issuance/renewal-after-issuance.ts';
+import { issuedCertificateColumns } from '../issuance/issued-certificate-columns.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { currentLocalCaSigner } from './local-ca-store.ts';
 
@@ -42,23 +36,19 @@ export async function issueFromLocalCa(
   await deps.db.transaction().execute(async (trx) => {
     await trx
       .updateTable('certificates')
-      .set({
-        status: 'valid',
-        issuer: localCaIssuer,
-        acme_account_id: null,
-        serial: facts.serial,
-        chain_pem: issued.certPem,
-        private_key_encrypted: deps.box.seal(issued.keyPem, certificateKeyContext(certificate.id)),
-        not_before: facts.notBefore,
-        not_after: facts.notAfter,
-        ...renewalAfterIssuance(facts, 'local-ca', now),
-        failure_count: 0,
-        next_retry_at: null,
-        last_error_kind: null,
-        last_error_message: null,
-        last_error_at: null,
-        updated_at: now,
-      })
+      .set(
+        issuedCertificateColumns({
+          certificateId: certificate.id,
+          source: 'local-ca',
+          issuer: localCaIssuer,
+          accountId: null,
+          chainPem: issued.certPem,
+          keyPem: issued.keyPem,
+          facts,
+          box: deps.box,
+          now,
+        }),
+      )
       .where('id', '=', certificate.id)
       .execute();
     await trx
