@@ -82,7 +82,9 @@ export async function updateApp(
   name: string,
   patch: PatchAppInput,
 ): Promise<AppView> {
-  await db.transaction().execute(async (trx) => {
+  // The answer is read inside the transaction, as createApp does: a read on a second pooled connection after the
+  // commit can time out on a busy pool and turn a change that was made into a 503.
+  return db.transaction().execute(async (trx) => {
     await lockAppName(trx, name);
     const current = await findAppByName(trx, name);
     if (!current) throw notFound(name);
@@ -123,8 +125,8 @@ export async function updateApp(
       ...(env !== undefined ? { envSealed: sealAppEnv(box, current.id, keepMasked(env, current, box)) } : {}),
     });
     await enqueue(trx, createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }));
+    return getAppOrThrow(trx, box, name);
   });
-  return getAppOrThrow(db, box, name);
 }
 
 /**
