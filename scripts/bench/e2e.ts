@@ -15,7 +15,8 @@
  * busybox httpd container. An app's latency runs from just before its POST to the moment its YAML file lists
  * a certificate whose PEM files exist (checked every 20 ms); a round's throughput is apps / (last servable −
  * first POST). Prints a table, a ratio line against the recorded baseline (scripts/bench/baselines.ts) for
- * the 1- and 100-app rounds, then one JSON line. `--profile` adds, per round, when each hop was reached. Exits 1 when an app is not servable within the timeout.
+ * the 1- and 100-app rounds, then one JSON line. `--profile` adds, per round, when each hop was reached. Exits 1
+ * when an app is not servable within the timeout.
  * Everything it starts is stopped, containers removed and the database dropped, on failure and Ctrl-C too.
  */
 import { randomBytes } from 'node:crypto';

@@ -10,7 +10,7 @@
 import { X509Certificate } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { KeyType } from '@gatehouse/events';
+import { keyTypeSchema } from '@gatehouse/events';
 import { createLocalCaIntermediate, createLocalCaRoot, signLocalCaLeaf } from '@gatehouse/pki';
 
 const { values: flags, positionals } = parseArgs({
@@ -22,11 +22,20 @@ const { values: flags, positionals } = parseArgs({
 });
 const total = Number(positionals[0] ?? 200);
 const concurrency = Number(flags.concurrency);
-const keyType = flags['key-type'] as KeyType;
-if (!Number.isInteger(total) || total < 1 || !Number.isInteger(concurrency) || concurrency < 1) {
-  console.error('usage: node scripts/bench/local-ca.ts [leaves] [--concurrency n] [--key-type t]');
+const parsedKeyType = keyTypeSchema.safeParse(flags['key-type']);
+if (
+  !Number.isInteger(total) ||
+  total < 1 ||
+  !Number.isInteger(concurrency) ||
+  concurrency < 1 ||
+  !parsedKeyType.success
+) {
+  console.error(
+    `usage: npm run bench:local-ca -- [leaves] [--concurrency n] [--key-type ${keyTypeSchema.options.join('|')}]`,
+  );
   process.exit(2);
 }
+const keyType = parsedKeyType.data;
 
 const withEnd = (pair: { certPem: string; keyPem: string }) => ({
   ...pair,
