@@ -28,7 +28,7 @@ export {
   natsServiceBus,
   natsServices,
 } from './nats-permissions.ts';
-export { enqueue, outboxChannel, pruneOutbox } from './outbox.ts';
+export { enqueue, outboxChannel, outboxRows, outboxWakeUp, pruneOutbox } from './outbox.ts';
 export { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from './outbox-relay.ts';
 export {
   consumerName,

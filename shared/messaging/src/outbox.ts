@@ -14,22 +14,29 @@ export const outboxChannel = 'gatehouse_outbox';
  */
 export async function enqueue(trx: Transaction<Database>, ...events: Envelope[]): Promise<void> {
   if (events.length === 0) return;
-  const headers = JSON.stringify(currentTraceHeaders());
   await trx
-    .with('queued', (db) =>
-      db.insertInto('outbox').values(
-        events.map((event) => ({
-          event_id: event.id,
-          type: event.type,
-          subject: event.subject,
-          envelope: JSON.stringify(event),
-          headers,
-        })),
-      ),
-    )
-    .selectNoFrom(sql`pg_notify(${outboxChannel}, '')`.as('notified'))
+    .with('queued', (db) => db.insertInto('outbox').values(outboxRows(events)))
+    .selectNoFrom(outboxWakeUp.as('notified'))
     .execute();
 }
+
+/**
+ * The outbox rows of `events`, for a statement that writes them together with other rows (a data-modifying
+ * CTE): the rows and `outboxWakeUp` in one statement commit atomically, so it needs no transaction of its own.
+ */
+export function outboxRows(events: readonly Envelope[]) {
+  const headers = JSON.stringify(currentTraceHeaders());
+  return events.map((event) => ({
+    event_id: event.id,
+    type: event.type,
+    subject: event.subject,
+    envelope: JSON.stringify(event),
+    headers,
+  }));
+}
+
+/** Wakes the relay; like every NOTIFY it is delivered when the statement's transaction commits. */
+export const outboxWakeUp = sql<string>`pg_notify(${outboxChannel}, '')`;
 
 /** Deletes published rows older than `olderThanMs`; the outbox is a queue, not an archive. */
 export async function pruneOutbox(db: Kysely<Database>, olderThanMs: number): Promise<number> {

@@ -171,17 +171,12 @@ function distinctRequests(requests: readonly LimitRequest[]): LimitRequest[] {
 
 /**
  * Locks by the hashed key's numeric order, not the name's: two names can share a hash, and only one order over
- * the actual lock keys rules out deadlocks. One statement per lock keeps the acquisition order certain.
+ * the actual lock keys rules out deadlocks. One round trip: the database function (migration 0016) takes them
+ * one by one in that order.
  */
 async function lockInOrder(trx: Db, requests: readonly LimitRequest[]): Promise<void> {
   const names = requests.map((request) => rateLimitLockName(request.limit, request.scope));
-  const { rows } = await sql<{ key: number }>`
-    select distinct hashtext(name) as key from unnest(${names}::text[]) as name
-  `.execute(trx);
-  const keys = rows.map((row) => row.key).sort((a, b) => a - b);
-  for (const key of keys) {
-    await sql`select pg_advisory_xact_lock(${key}::integer)`.execute(trx);
-  }
+  await sql`select gatehouse_advisory_xact_lock_all(${names}::text[])`.execute(trx);
 }
 
 async function evaluate(db: Db, requests: readonly LimitRequest[], now: Date): Promise<LimitOutcome> {

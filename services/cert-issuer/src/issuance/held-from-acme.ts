@@ -1,27 +1,22 @@
 import type { CertificateRow, CertificateStatus, Db, IssuanceJobRow } from '@gatehouse/db';
+import type { CertificateMode } from '@gatehouse/events';
 import type { Logger } from '@gatehouse/telemetry';
 import { sql } from 'kysely';
 import { finishJob } from './job-queue.ts';
 
 /**
- * The names of an ACME certificate whose domain is now in mode `custom`, `fallback-only` or `local-ca` (issue
- * 15): such a domain never contacts an ACME CA, so its old ACME certificate — for `custom` still linked and
- * served until an upload replaces it — is not renewed. Empty when every name may be ordered.
+ * The modes whose domains never contact an ACME CA (issue 15): an ACME certificate of a domain now in one of
+ * them — for `custom` still linked and served until an upload replaces it — is not renewed. The round reads
+ * which of its names are in them with the certificate (round-context.ts).
  */
-export async function namesHeldFromAcme(db: Db, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const rows = await db
-    .selectFrom('domains')
-    .select('hostname')
-    .where('hostname', 'in', [...names])
-    .where('https', '=', true)
-    .where('mode', 'in', ['custom', 'fallback-only', 'local-ca'])
-    .execute();
-  return rows.map((row) => row.hostname);
-}
+export const heldFromAcmeModes = [
+  'custom',
+  'fallback-only',
+  'local-ca',
+] as const satisfies readonly CertificateMode[];
 
 /**
- * Ends a round without ordering because of {@link namesHeldFromAcme}: the job is done, the certificate keeps
+ * Ends a round without ordering because names are in {@link heldFromAcmeModes}: the job is done, the certificate keeps
  * what it has (a `renewing` one is `valid` again) and its renewal time is cleared, so the scheduler does not
  * claim it again every tick. The api sets a renewal time again if the domain returns to mode `acme`.
  */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gatehouse/db';
 import type { Envelope } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
+import { enqueue, outboxRows, outboxWakeUp } from '@gatehouse/messaging';
 import type { CertificateFacts, SecretBox } from '@gatehouse/pki';
 import type { IssueError } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
@@ -15,8 +15,20 @@ import { finishJob } from './job-queue.ts';
  * transaction). No policy here: the round decides, this records.
  */
 
-/** An order placed earlier for this certificate at this CA that may still be finished (a crashed run). */
-export async function findOpenOrder(db: Db, box: SecretBox, certificateId: string, directoryUrl: string) {
+/** An order placed earlier for this certificate at one CA that may still be finished (a crashed run). */
+export interface OpenOrder {
+  orderId: string;
+  orderUrl: string;
+  /** The certificate key made for it, once made (opened from its sealed column). */
+  keyPem: string | undefined;
+}
+
+export async function findOpenOrder(
+  db: Db,
+  box: SecretBox,
+  certificateId: string,
+  directoryUrl: string,
+): Promise<OpenOrder | undefined> {
   const order = await db
     .selectFrom('orders')
     .select(['id', 'order_url', 'key_encrypted'])
@@ -154,8 +166,10 @@ export async function recordStagingSuccess(
 }
 
 /**
- * Stores an issued certificate and ends its job in one transaction: the certificate (chain, sealed key, dates,
- * errors cleared), the order valid, the job done, the successful attempt and `event` in the outbox.
+ * Stores an issued certificate and ends its job in one statement (data-modifying CTEs, so atomic without a
+ * transaction of its own): the certificate (chain, sealed key, dates, errors cleared), the order valid, the job
+ * done, the successful attempt and `event` in the outbox with the relay's wake-up. The job's slot is busy until
+ * this commits, and every round trip here is time no order runs in it.
  */
 export async function storeIssued(
   db: Db,
@@ -177,66 +191,67 @@ export async function storeIssued(
 ): Promise<void> {
   const { facts, certificate } = issued;
   const now = new Date();
-  await db.transaction().execute(async (trx) => {
-    // One statement for the four row changes (data-modifying CTEs): the job's slot is busy until this
-    // commits, and every round trip here is time no order runs in it.
-    await trx
-      .with('certificate', (db) =>
-        db
-          .updateTable('certificates')
-          .set({
-            ...issuedCertificateColumns({
-              certificateId: certificate.id,
-              source: 'acme',
-              issuer: issued.step.directoryUrl,
-              accountId: issued.accountId,
-              chainPem: issued.chainPem,
-              keyPem: issued.keyPem,
-              facts,
-              box,
-              now,
-            }),
-            profile: issued.profile,
-          })
-          .where('id', '=', certificate.id)
-          .returning('id'),
-      )
-      .with('order', (db) =>
-        db
-          .updateTable('orders')
-          .set({ status: 'valid', updated_at: now })
-          .where('id', '=', issued.orderId)
-          .returning('id'),
-      )
-      .with('job', (db) =>
-        db
-          .updateTable('issuance_jobs')
-          .set({
-            status: 'done',
-            lease_holder: null,
-            lease_expires_at: null,
-            deferred_reason: null,
-            updated_at: now,
-          })
-          .where('id', '=', issued.job.id)
-          .returning('id'),
-      )
-      .insertInto('order_attempts')
-      .values({
-        id: randomUUID(),
-        certificate_id: certificate.id,
-        order_id: issued.orderId,
-        directory_url: issued.step.directoryUrl,
-        acme_account_id: issued.accountId,
-        challenge_type: issued.step.challenge,
-        outcome: 'success',
-        started_at: issued.startedAt,
-        finished_at: now,
-        duration_ms: now.getTime() - issued.startedAt.getTime(),
-      })
-      .execute();
-    await enqueue(trx, issued.event);
-  });
+  await db
+    .with('certificate', (db) =>
+      db
+        .updateTable('certificates')
+        .set({
+          ...issuedCertificateColumns({
+            certificateId: certificate.id,
+            source: 'acme',
+            issuer: issued.step.directoryUrl,
+            accountId: issued.accountId,
+            chainPem: issued.chainPem,
+            keyPem: issued.keyPem,
+            facts,
+            box,
+            now,
+          }),
+          profile: issued.profile,
+        })
+        .where('id', '=', certificate.id)
+        .returning('id'),
+    )
+    .with('order', (db) =>
+      db
+        .updateTable('orders')
+        .set({ status: 'valid', updated_at: now })
+        .where('id', '=', issued.orderId)
+        .returning('id'),
+    )
+    .with('job', (db) =>
+      db
+        .updateTable('issuance_jobs')
+        .set({
+          status: 'done',
+          lease_holder: null,
+          lease_expires_at: null,
+          deferred_reason: null,
+          updated_at: now,
+        })
+        .where('id', '=', issued.job.id)
+        .returning('id'),
+    )
+    .with('attempt', (db) =>
+      db
+        .insertInto('order_attempts')
+        .values({
+          id: randomUUID(),
+          certificate_id: certificate.id,
+          order_id: issued.orderId,
+          directory_url: issued.step.directoryUrl,
+          acme_account_id: issued.accountId,
+          challenge_type: issued.step.challenge,
+          outcome: 'success',
+          started_at: issued.startedAt,
+          finished_at: now,
+          duration_ms: now.getTime() - issued.startedAt.getTime(),
+        })
+        .returning('id'),
+    )
+    .with('queued', (db) => db.insertInto('outbox').values(outboxRows([issued.event])))
+    .selectNoFrom(outboxWakeUp.as('notified'))
+    .execute();
 }
 
 /** Every CA's budget is spent: the job waits for the refill without counting an attempt. */

@@ -9,7 +9,6 @@ import type { AttemptStep } from './attempt-plan.ts';
 import type { BudgetDecision, IssuanceDeps } from './issuance-deps.ts';
 import { issuedEvent } from './issuance-events.ts';
 import {
-  findOpenOrder,
   markOrderInvalid,
   recordAttempt,
   recordPreflight,
@@ -18,6 +17,7 @@ import {
   storeIssued,
 } from './issuance-store.ts';
 import { chooseProfile } from './profile-choice.ts';
+import type { RoundContext } from './round-context.ts';
 
 /** How one step of a round ended; the round policy (process-job.ts) decides what comes next. */
 export type AttemptOutcome =
@@ -34,11 +34,12 @@ export type AttemptOutcome =
 export async function attempt(
   step: AttemptStep,
   job: IssuanceJobRow,
-  certificate: CertificateRow,
+  context: RoundContext,
   deps: IssuanceDeps,
   log: Logger,
 ): Promise<AttemptOutcome> {
   const { db } = deps;
+  const { certificate } = context;
   const startedAt = new Date();
   let accountId: string | null = null;
   let orderId: string | null = null;
@@ -51,7 +52,7 @@ export async function attempt(
     // Two reads, side by side.
     const [failedAuthz, resume] = await Promise.all([
       deps.checkFailedAuthorizationBudget(step.directoryUrl, accountUrl, certificate.names),
-      findOpenOrder(db, deps.box, certificate.id, step.directoryUrl),
+      context.openOrder(step.directoryUrl),
     ]);
     if (!failedAuthz.allowed)
       return { kind: 'budget', retryAt: failedAuthz.retryAt, reason: failedAuthz.reason };

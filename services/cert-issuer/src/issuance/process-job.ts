@@ -7,13 +7,14 @@ import type { ChallengeType } from '../acme/issuer.ts';
 import { issueFromLocalCa } from '../local-ca/issue-from-local-ca.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
-import { holdFromAcme, namesHeldFromAcme } from './held-from-acme.ts';
+import { holdFromAcme } from './held-from-acme.ts';
 import type { IssuanceDeps } from './issuance-deps.ts';
 import { issueFailedEvent } from './issuance-events.ts';
 import { deferForRateLimit, recordRoundFailure } from './issuance-store.ts';
 import { finishJob } from './job-queue.ts';
 import { attempt, stagingTrial } from './order-attempt.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
+import { loadRoundContext } from './round-context.ts';
 
 // The round policy only: which steps run, in what order, and how the round ends. One step at a CA is
 // `order-attempt.ts`; every write is `issuance-store.ts`; the events are built in `issuance-events.ts`.
@@ -38,12 +39,8 @@ export async function processJob(job: IssuanceJobRow, deps: IssuanceDeps): Promi
 async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promise<void> {
   const { db, logger } = deps;
   const log = logger.child({ cert_id: job.certificate_id, job_id: job.id });
-  const certificate = await db
-    .selectFrom('certificates')
-    .selectAll()
-    .where('id', '=', job.certificate_id)
-    .executeTakeFirst();
-  if (!certificate) {
+  const context = await loadRoundContext(db, deps.box, job.certificate_id);
+  if (!context) {
     await finishJob(db, job.id, {
       status: 'failed',
       kind: 'internal',
@@ -51,6 +48,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     });
     return;
   }
+  const { certificate } = context;
   const names = certificate.names;
 
   // Check again: another run may have issued it since the request (a duplicate request, a crash).
@@ -63,8 +61,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in another
   // mode than acme never has its old ACME certificate renewed. IP addresses may go to ACME (RFC 8738).
   if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, deps);
-  const held = await namesHeldFromAcme(db, names);
-  if (held.length > 0) return holdFromAcme(db, job, certificate, held, log);
+  if (context.heldFromAcme.length > 0) return holdFromAcme(db, job, certificate, context.heldFromAcme, log);
 
   for (const name of names) {
     const verdict = qualifiesForAcmeOrder(name);
@@ -100,7 +97,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     if (step.quickRetry) {
       await sleep(deps.quickRetryDelayMs);
     }
-    const outcome = await attempt(step, job, certificate, deps, log);
+    const outcome = await attempt(step, job, context, deps, log);
     if (outcome.kind === 'issued') return;
     if (outcome.kind === 'budget') {
       if (!earliestRefill || outcome.retryAt < earliestRefill.at)

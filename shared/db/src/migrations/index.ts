@@ -12,6 +12,7 @@ import * as appKeyType from './0012-app-key-type.ts';
 import * as localCa from './0013-local-ca.ts';
 import * as appTcpPorts from './0014-app-tcp-ports.ts';
 import * as acmeProfiles from './0015-acme-profiles.ts';
+import * as advisoryLocksInOrder from './0016-advisory-locks-in-order.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0013-local-ca': localCa,
   '0014-app-tcp-ports': appTcpPorts,
   '0015-acme-profiles': acmeProfiles,
+  '0016-advisory-locks-in-order': advisoryLocksInOrder,
 };
