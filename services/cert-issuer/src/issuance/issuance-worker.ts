@@ -4,9 +4,6 @@ import type { IssuanceDeps } from './issuance-deps.ts';
 import { claimDueJobs, renewLease } from './job-queue.ts';
 import { processJob } from './process-job.ts';
 
-/** How soon a wake-up that found no due job looks again (the waking transaction commits meanwhile). */
-const wakeFollowUpMs = 20;
-
 export interface IssuanceWorkerOptions {
   db: Db;
   logger: Logger;
@@ -90,26 +87,22 @@ export function startIssuanceWorker(options: IssuanceWorkerOptions): IssuanceWor
   }
 
   const loop = (async () => {
-    let nextWaitMs = pollMs;
     while (!stopping.signal.aborted) {
-      const woken = wakeRequested;
       wakeRequested = false;
-      nextWaitMs = pollMs;
       try {
         const free = concurrency - ordering;
         if (free > 0) {
+          // Every wake comes after the commit that made work due (the consumer's afterCommit, the on-demand
+          // claim, a slot released), so a wake that finds nothing has nothing to look for again soon.
           const claimed = await claimDueJobs(db, holder, free, leaseMs);
           for (const job of claimed) run(job);
-          // The consumer wakes us from inside its transaction, before the job row is committed:
-          // a wake that found nothing looks again shortly instead of a whole poll later.
-          if (woken && claimed.length === 0) nextWaitMs = Math.min(pollMs, wakeFollowUpMs);
         }
       } catch (error) {
         logger.warn({ err: error }, 'claiming issuance work failed');
       }
       await new Promise<void>((resolve) => {
         if (wakeRequested || stopping.signal.aborted) return resolve();
-        const timer = setTimeout(resolve, nextWaitMs);
+        const timer = setTimeout(resolve, pollMs);
         wakeUp = () => {
           clearTimeout(timer);
           resolve();

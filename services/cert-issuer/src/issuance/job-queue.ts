@@ -70,8 +70,9 @@ export async function enqueueIssuance(trx: Transaction<Database>, request: JobRe
 /**
  * Claims up to `limit` due jobs for `holder` with a lease. Never two live leases for one name set:
  * candidates are locked with SKIP LOCKED and each name set with an advisory lock, then re-checked
- * for a live lease held elsewhere (check → lock → check again). An expired lease (a crashed
- * replica) is claimable: its job resumes from the order it persisted.
+ * for a live lease held elsewhere (check → lock → check again), all in one database function
+ * (migration 0017), so a claim is one round trip. An expired lease (a crashed replica) is claimable:
+ * its job resumes from the order it persisted.
  */
 export async function claimDueJobs(
   db: Db,
@@ -80,59 +81,11 @@ export async function claimDueJobs(
   leaseMs: number,
 ): Promise<IssuanceJobRow[]> {
   if (limit <= 0) return [];
-  return db.transaction().execute(async (trx) => {
-    const now = new Date();
-    const candidates = await trx
-      .selectFrom('issuance_jobs')
-      .selectAll()
-      .where('status', 'in', [...openJobStatuses])
-      .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
-      .orderBy('next_attempt_at')
-      .limit(limit * 4)
-      .forUpdate()
-      .skipLocked()
-      .execute();
-    const claimed: IssuanceJobRow[] = [];
-    const claimedNameSets = new Set<string>();
-    for (const job of candidates) {
-      if (claimed.length >= limit || claimedNameSets.has(job.names_key)) continue;
-      const { rows } = await sql<{ locked: boolean }>`
-        select pg_try_advisory_xact_lock(hashtext(${lockNames.issuance(job.names_key)})) as locked`.execute(
-        trx,
-      );
-      if (!rows[0]?.locked) continue;
-      // The live-lease check and the claim in one statement: it starts after the lock above is held, so
-      // its snapshot sees any lease another replica committed before releasing that lock.
-      const leased = await trx
-        .updateTable('issuance_jobs')
-        .set({
-          status: 'running',
-          lease_holder: holder,
-          lease_expires_at: new Date(now.getTime() + leaseMs),
-          updated_at: now,
-        })
-        .where('id', '=', job.id)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('issuance_jobs as other')
-                .select('other.id')
-                .where('other.names_key', '=', job.names_key)
-                .where('other.id', '!=', job.id)
-                .where('other.lease_expires_at', '>', now)
-                .where('other.status', 'in', [...openJobStatuses]),
-            ),
-          ),
-        )
-        .returningAll()
-        .executeTakeFirst();
-      if (!leased) continue;
-      claimed.push(leased);
-      claimedNameSets.add(job.names_key);
-    }
-    return claimed;
-  });
+  const now = new Date();
+  const { rows } = await sql<IssuanceJobRow>`
+    select * from gatehouse_claim_issuance_jobs(${holder}, ${limit}, ${[...openJobStatuses]}::text[],
+      ${lockNames.issuance('')}, ${now}, ${new Date(now.getTime() + leaseMs)})`.execute(db);
+  return rows;
 }
 
 /** Extends a lease while work goes on; false when the lease was lost (then the work MUST stop). */

@@ -13,6 +13,7 @@ import * as localCa from './0013-local-ca.ts';
 import * as appTcpPorts from './0014-app-tcp-ports.ts';
 import * as acmeProfiles from './0015-acme-profiles.ts';
 import * as advisoryLocksInOrder from './0016-advisory-locks-in-order.ts';
+import * as claimIssuanceJobs from './0017-claim-issuance-jobs.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0014-app-tcp-ports': appTcpPorts,
   '0015-acme-profiles': acmeProfiles,
   '0016-advisory-locks-in-order': advisoryLocksInOrder,
+  '0017-claim-issuance-jobs': claimIssuanceJobs,
 };
