@@ -30,10 +30,11 @@ export function rateLimitLockName(limit: LimitName, scope: string): string {
 }
 
 /**
- * Spends one slot of every requested budget, or none. Safe across replicas: in one transaction it takes an
- * advisory lock per (limit, scope), in ascending lock-key order so two reservations never deadlock, counts
- * each window, and inserts one event per request only if every budget allows. Given a transaction, it runs
- * inside it and the locks are held until the caller commits.
+ * Spends one slot of every requested budget, or none. Safe across replicas: it takes an advisory lock per
+ * (limit, scope), in ascending lock-key order so two reservations never deadlock, counts each window, and
+ * inserts one event per request only if every budget allows — one call of a database function (migration
+ * 0018), so one round trip. Given a transaction, it runs inside it and the locks are held until the caller
+ * commits.
  *
  * Refused: reports the budget that refills last (`retryAt` is the earliest moment the whole reservation could
  * succeed) with a sentence for the operator; nothing is recorded.
@@ -45,23 +46,31 @@ export async function reserve(
 ): Promise<Reservation | Exclude<LimitOutcome, { allowed: true }>> {
   const distinct = distinctRequests(requests);
   if (distinct.length === 0) return { allowed: true, events: [] };
-  const run = async (trx: Db): Promise<Reservation | Exclude<LimitOutcome, { allowed: true }>> => {
-    await lockInOrder(trx, distinct);
-    const outcome = await evaluate(trx, distinct, now);
-    if (!outcome.allowed) return outcome;
-    const rows = await trx
-      .insertInto('rate_limit_events')
-      .values(
-        distinct.map((request) => ({ limit_name: request.limit, scope: request.scope, occurred_at: now })),
-      )
-      .returning(['id', 'limit_name'])
-      .execute();
-    return {
-      allowed: true,
-      events: rows.map((row) => ({ id: String(row.id), limit: row.limit_name as LimitName })),
-    };
+  const { rows } = await sql<{
+    request_index: number;
+    event_id: string | null;
+    refused_events: Date[] | null;
+  }>`
+    select * from gatehouse_reserve_rate_limits(
+      ${distinct.map((request) => rateLimitLockName(request.limit, request.scope))}::text[],
+      ${distinct.map((request) => request.limit)}::text[],
+      ${distinct.map((request) => request.scope)}::text[],
+      ${distinct.map((request) => new Date(now.getTime() - request.rule.windowMs))}::timestamptz[],
+      ${distinct.map((request) => request.rule.max)}::integer[],
+      ${now})`.execute(db);
+  const refusals = rows.filter((row) => row.refused_events !== null);
+  if (refusals.length > 0) {
+    const counted = new Map<LimitRequest, Date[]>();
+    for (const row of refusals) counted.set(distinct[row.request_index - 1]!, row.refused_events!);
+    const refusal = latestRefusal([...counted.keys()], (request) => counted.get(request) ?? [], now);
+    // The function refuses exactly when evaluateBudget would; a refusal it cannot explain is a bug.
+    if (!refusal) throw new Error('rate limit reservation refused without a refusing budget');
+    return refusal;
+  }
+  return {
+    allowed: true,
+    events: rows.map((row) => ({ id: String(row.event_id), limit: distinct[row.request_index - 1]!.limit })),
   };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
 
 /**
@@ -203,9 +212,20 @@ async function evaluate(db: Db, requests: readonly LimitRequest[], now: Date): P
     else events.set(key, [row.occurred_at]);
   }
 
+  return (
+    latestRefusal(requests, (request) => events.get(requestKey(request)) ?? [], now) ?? { allowed: true }
+  );
+}
+
+/** The refusing budget that refills last, if any budget refuses: the earliest moment all of them could allow. */
+function latestRefusal(
+  requests: readonly LimitRequest[],
+  eventsOf: (request: LimitRequest) => readonly Date[],
+  now: Date,
+): Extract<LimitOutcome, { allowed: false }> | undefined {
   let refusal: Extract<LimitOutcome, { allowed: false }> | undefined;
   for (const request of requests) {
-    const verdict = evaluateBudget(request.rule, events.get(requestKey(request)) ?? [], now);
+    const verdict = evaluateBudget(request.rule, eventsOf(request), now);
     if (verdict.allowed) continue;
     if (refusal && refusal.retryAt >= verdict.retryAt) continue;
     refusal = {
@@ -216,5 +236,5 @@ async function evaluate(db: Db, requests: readonly LimitRequest[], now: Date): P
       reason: describeRefusal(request.limit, request.scope, request.rule, verdict.used, verdict.retryAt),
     };
   }
-  return refusal ?? { allowed: true };
+  return refusal;
 }

@@ -14,6 +14,7 @@ import * as appTcpPorts from './0014-app-tcp-ports.ts';
 import * as acmeProfiles from './0015-acme-profiles.ts';
 import * as advisoryLocksInOrder from './0016-advisory-locks-in-order.ts';
 import * as claimIssuanceJobs from './0017-claim-issuance-jobs.ts';
+import * as reserveRateLimits from './0018-reserve-rate-limits.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0015-acme-profiles': acmeProfiles,
   '0016-advisory-locks-in-order': advisoryLocksInOrder,
   '0017-claim-issuance-jobs': claimIssuanceJobs,
+  '0018-reserve-rate-limits': reserveRateLimits,
 };
