@@ -291,6 +291,50 @@ describe('rate limits', () => {
     ).toEqual({ allowed: true });
   });
 
+  it('rate limits - a check-only budget in a reservation refuses it when full and is never spent', async () => {
+    const account = uniqueAccount();
+    const failedScope = rateLimitScopes.nameForAccount('checked.example.com', account);
+    const order: LimitRequest = {
+      limit: 'new-orders-per-account',
+      rule: { max: 10, windowMs: hour },
+      scope: account,
+    };
+    const failedAuthz: LimitRequest = {
+      limit: 'failed-authorizations-per-name',
+      rule: { max: 2, windowMs: hour },
+      scope: failedScope,
+      checkOnly: true,
+    };
+    const now = new Date('2026-04-01T12:00:00.000Z');
+    const allowed = await reserve(db, [order, failedAuthz], now);
+    expect(allowed).toMatchObject({ allowed: true, events: [{ limit: 'new-orders-per-account' }] });
+    expect(await countEvents(db, failedScope)).toBe(0);
+    expect(await countEvents(db, account)).toBe(1);
+
+    await record(db, 'failed-authorizations-per-name', failedScope, new Date(now.getTime() - 20 * 60_000));
+    await record(db, 'failed-authorizations-per-name', failedScope, new Date(now.getTime() - 10 * 60_000));
+    const refused = await reserve(db, [order, failedAuthz], now);
+    expect(refused).toMatchObject({
+      allowed: false,
+      limit: 'failed-authorizations-per-name',
+      scope: failedScope,
+      retryAt: new Date(now.getTime() + 40 * 60_000),
+    });
+    // Refused as a whole: the order budget was not spent either.
+    expect(await countEvents(db, account)).toBe(1);
+    expect(await countEvents(db, failedScope)).toBe(2);
+
+    // The same budget both spent and check-only in one call is spent once.
+    const spentScope = uniqueAccount();
+    const spent: LimitRequest = {
+      limit: 'new-orders-per-account',
+      rule: { max: 5, windowMs: hour },
+      scope: spentScope,
+    };
+    expect(await reserve(db, [{ ...spent, checkOnly: true }, spent], now)).toMatchObject({ allowed: true });
+    expect(await countEvents(db, spentScope)).toBe(1);
+  });
+
   it('rate limits - prune deletes only events older than the cutoff', async () => {
     const scope = uniqueAccount();
     const cutoff = new Date('2026-02-01T00:00:00.000Z');

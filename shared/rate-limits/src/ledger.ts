@@ -13,6 +13,11 @@ export interface LimitRequest {
   limit: LimitName;
   rule: LimitRule;
   scope: string;
+  /**
+   * `reserve` only: count this budget (it must allow) without spending a slot of it. For budgets of failures
+   * (failed authorizations), `record`ed after a failure, checked in the same call as the order's budgets.
+   */
+  checkOnly?: boolean;
 }
 
 export type LimitOutcome =
@@ -30,7 +35,7 @@ export function rateLimitLockName(limit: LimitName, scope: string): string {
 }
 
 /**
- * Spends one slot of every requested budget, or none. Safe across replicas: it takes an advisory lock per
+ * Spends one slot of every requested budget (only checks those marked `checkOnly`), or none. Safe across replicas: it takes an advisory lock per
  * (limit, scope), in ascending lock-key order so two reservations never deadlock, counts each window, and
  * inserts one event per request only if every budget allows — one call of a database function (migration
  * 0018), so one round trip. Given a transaction, it runs inside it and the locks are held until the caller
@@ -57,6 +62,7 @@ export async function reserve(
       ${distinct.map((request) => request.scope)}::text[],
       ${distinct.map((request) => new Date(now.getTime() - request.rule.windowMs))}::timestamptz[],
       ${distinct.map((request) => request.rule.max)}::integer[],
+      ${distinct.map((request) => request.checkOnly !== true)}::boolean[],
       ${now})`.execute(db);
   const refusals = rows.filter((row) => row.refused_events !== null);
   if (refusals.length > 0) {
@@ -173,7 +179,7 @@ function distinctRequests(requests: readonly LimitRequest[]): LimitRequest[] {
     if (!seen) byKey.set(key, request);
     else if (seen.rule.max !== request.rule.max || seen.rule.windowMs !== request.rule.windowMs) {
       throw new Error(`rate limit ${request.limit} (${request.scope}) requested twice with different rules`);
-    }
+    } else if (seen.checkOnly && !request.checkOnly) byKey.set(key, request); // Spending it checks it too.
   }
   return [...byKey.values()];
 }

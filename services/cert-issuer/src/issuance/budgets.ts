@@ -72,10 +72,14 @@ export function createBudgets(db: Db, overridesJson: string | undefined) {
       namesKey: string,
     ): Promise<BudgetDecision> {
       const rules = limitsFor(directoryUrl, overrides);
-      const reservation = await reserve(
-        db,
-        orderLimitRequests(rules, directoryUrl, accountUrl, names, namesKey),
-      );
+      // The failed-authorization budget is checked in the same call (not spent: failures are recorded later).
+      const reservation = await reserve(db, [
+        ...orderLimitRequests(rules, directoryUrl, accountUrl, names, namesKey),
+        ...failedAuthorizationRequests(rules, accountUrl, names).map((request) => ({
+          ...request,
+          checkOnly: true,
+        })),
+      ]);
       if (!reservation.allowed) return decision(reservation);
       return {
         allowed: true,

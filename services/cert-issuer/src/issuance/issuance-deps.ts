@@ -39,7 +39,10 @@ export interface IssuanceDeps {
     challenge: ChallengeType,
     issuer: Issuer,
   ): Promise<{ ok: boolean; results: PreflightResult[]; blocking: PreflightResult[] }>;
-  /** Reserves the CA's budgets for one new order (new orders, certificates per domain, duplicates). */
+  /**
+   * Reserves the CA's budgets for one new order (new orders, certificates per domain, duplicates) and checks the
+   * failed-authorization budget, in one call.
+   */
   reserveOrderBudget(
     directoryUrl: string,
     accountUrl: string,
@@ -50,7 +53,7 @@ export interface IssuanceDeps {
   recordFailedAuthorizations(directoryUrl: string, accountUrl: string, names: string[]): Promise<void>;
   /** Waits for room in the account's ACME request budget (called before each ACME request). */
   throttleRequest(directoryUrl: string, accountUrl: string, signal?: AbortSignal): Promise<void>;
-  /** Checks the failed-authorization budget before ordering. */
+  /** Checks the failed-authorization budget before resuming an order (a new order checks it when reserving). */
   checkFailedAuthorizationBudget(
     directoryUrl: string,
     accountUrl: string,

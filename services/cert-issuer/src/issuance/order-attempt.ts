@@ -49,15 +49,17 @@ export async function attempt(
     const { issuer, accountId: account, accountUrl } = await deps.issuerFor(step.directoryUrl);
     accountId = account;
 
-    // Two reads, side by side.
-    const [failedAuthz, resume] = await Promise.all([
-      deps.checkFailedAuthorizationBudget(step.directoryUrl, accountUrl, certificate.names),
-      context.openOrder(step.directoryUrl),
-    ]);
-    if (!failedAuthz.allowed)
-      return { kind: 'budget', retryAt: failedAuthz.retryAt, reason: failedAuthz.reason };
-
-    if (!resume) {
+    const resume = await context.openOrder(step.directoryUrl);
+    if (resume) {
+      // A new order checks the failed-authorization budget with its reservation, after the preflight.
+      const failedAuthz = await deps.checkFailedAuthorizationBudget(
+        step.directoryUrl,
+        accountUrl,
+        certificate.names,
+      );
+      if (!failedAuthz.allowed)
+        return { kind: 'budget', retryAt: failedAuthz.retryAt, reason: failedAuthz.reason };
+    } else {
       // Providers and credentials first: a wrong DNS secret must not cost an order at the CA.
       if (step.challenge === 'dns-01') await deps.solvers['dns-01']?.prepare(certificate.names);
       // Preflight before the budgets, not beside them: a reservation held while a preflight fails would be
