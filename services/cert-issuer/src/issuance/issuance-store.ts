@@ -3,6 +3,7 @@ import type { CertificateRow, Db, IssuanceJobRow, PreflightResult } from '@gateh
 import type { Envelope } from '@gatehouse/events';
 import { enqueue, outboxRows, outboxWakeUp } from '@gatehouse/messaging';
 import type { CertificateFacts, SecretBox } from '@gatehouse/pki';
+import { sql } from 'kysely';
 import type { IssueError } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 import type { AttemptStep } from './attempt-plan.ts';
@@ -46,7 +47,10 @@ export async function findOpenOrder(
   };
 }
 
-/** Saves (or advances) an order's checkpoint: its URL and, once made, its key (sealed). */
+/**
+ * Saves (or advances) an order's checkpoint: its URL and, once made, its key (sealed). With `preflight`, the
+ * certificate's preflight results are written in the same statement.
+ */
 export async function saveCheckpoint(
   db: Db,
   box: SecretBox,
@@ -58,10 +62,18 @@ export async function saveCheckpoint(
     challenge: ChallengeType;
     orderUrl: string;
     keyPem?: string | undefined;
+    preflight?: readonly PreflightResult[] | undefined;
   },
 ): Promise<void> {
   const keyEncrypted = progress.keyPem ? box.seal(progress.keyPem, `order:${progress.orderId}`) : null;
+  const { preflight } = progress;
   await db
+    // Without results to store, the CTE matches no row (one statement shape either way).
+    .with('preflight', (db) =>
+      preflightUpdate(db, progress.certificateId, preflight ?? [])
+        .where(sql<boolean>`${preflight !== undefined}::boolean`)
+        .returning('id'),
+    )
     .insertInto('orders')
     .values({
       id: progress.orderId,
@@ -97,11 +109,18 @@ export async function recordPreflight(
   certificateId: string,
   results: readonly PreflightResult[],
 ): Promise<void> {
-  await db
+  await preflightUpdate(db, certificateId, results).execute();
+}
+
+function preflightUpdate(
+  db: Pick<Db, 'updateTable'>,
+  certificateId: string,
+  results: readonly PreflightResult[],
+) {
+  return db
     .updateTable('certificates')
     .set({ preflight: JSON.stringify(results), preflight_at: new Date() })
-    .where('id', '=', certificateId)
-    .execute();
+    .where('id', '=', certificateId);
 }
 
 /** A failed attempt (one step of a round), for the certificate's history. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CertificateRow, IssuanceJobRow } from '@gatehouse/db';
+import type { CertificateRow, IssuanceJobRow, PreflightResult } from '@gatehouse/db';
 import { ariCertId, certificateFacts, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
 import { IssueError } from '../acme/issue-error.ts';
@@ -45,6 +45,7 @@ export async function attempt(
   let orderId: string | null = null;
   let reservation: Extract<BudgetDecision, { allowed: true }> | undefined;
   let orderCreated = false;
+  let unsavedPreflight: readonly PreflightResult[] | undefined;
   try {
     const { issuer, accountId: account, accountUrl } = await deps.issuerFor(step.directoryUrl);
     accountId = account;
@@ -65,20 +66,26 @@ export async function attempt(
       // Preflight before the budgets, not beside them: a reservation held while a preflight fails would be
       // handed back a moment later, but another order refused meanwhile would wait for the window's refill.
       const preflight = await deps.preflight(certificate.names, step.challenge, issuer);
-      await recordPreflight(db, certificate.id, preflight.results);
       if (!preflight.ok) {
+        await recordPreflight(db, certificate.id, preflight.results);
         const detail = preflight.blocking.map((result) => result.detail).join('; ');
         const error = new IssueError('preflight', `preflight failed, no order placed: ${detail}`);
         await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
         return { kind: 'preflight', error };
       }
+      // A passed preflight is stored with the order's first checkpoint (one round trip fewer), or when the
+      // step ends before one.
+      unsavedPreflight = preflight.results;
       const budget = await deps.reserveOrderBudget(
         step.directoryUrl,
         accountUrl,
         certificate.names,
         certificate.names_key,
       );
-      if (!budget.allowed) return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
+      if (!budget.allowed) {
+        await recordPreflight(db, certificate.id, unsavedPreflight);
+        return { kind: 'budget', retryAt: budget.retryAt, reason: budget.reason };
+      }
       reservation = budget;
     }
     orderId = resume?.orderId ?? randomUUID();
@@ -98,7 +105,10 @@ export async function attempt(
       beforeRequest: () => deps.throttleRequest(step.directoryUrl, accountUrl, deps.signal),
       checkpoint: (progress) => {
         orderCreated = true;
+        const preflightResults = unsavedPreflight;
+        unsavedPreflight = undefined;
         return saveCheckpoint(db, deps.box, {
+          preflight: preflightResults,
           orderId: currentOrderId,
           certificateId: certificate.id,
           directoryUrl: step.directoryUrl,
@@ -129,6 +139,7 @@ export async function attempt(
       { directory_url: step.directoryUrl, challenge: step.challenge, kind: error.kind, err: error.message },
       'issuance attempt failed',
     );
+    if (unsavedPreflight) await recordPreflight(db, certificate.id, unsavedPreflight);
     await recordAttempt(db, { certificate, step, accountId, orderId, startedAt, error });
     await reservation?.release?.(orderCreated ? 'not-issued' : 'not-ordered');
     if (error.problemType?.endsWith(':accountDoesNotExist')) await deps.forgetAccount(step.directoryUrl);
