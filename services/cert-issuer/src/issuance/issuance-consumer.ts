@@ -1,14 +1,9 @@
 import type { CertificateKeyType, Database } from '@gatehouse/db';
-import {
-  type ChallengePreference,
-  certsRenewalDue,
-  certsRequested,
-  type KeyType,
-  keyTypeSchema,
-} from '@gatehouse/events';
+import { type ChallengePreference, certsRenewalDue, certsRequested, type KeyType } from '@gatehouse/events';
 import { on, PermanentEventError, type Subscription } from '@gatehouse/messaging';
 import type { Transaction } from 'kysely';
 import { enqueueIssuance } from './job-queue.ts';
+import { orderableKeyType } from './orderable-key-type.ts';
 
 /**
  * `certs.requested` and `certs.renewal-due` become issuance jobs in the consumer's transaction, so
@@ -38,7 +33,7 @@ export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
         namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
         challenge: last.challenge,
-        keyType: orderableKeyType(certificate),
+        keyType: renewalKeyType(certificate),
         profile: last.profile,
       });
       afterCommit(onQueued);
@@ -61,14 +56,14 @@ async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
  * The key type to order a renewal with: the certificate's own. Only an uploaded certificate can have one that
  * Gatehouse does not order (RSA 3072), and uploads are never renewed, so such a renewal is a poison message.
  */
-function orderableKeyType(certificate: { id: string; key_type: CertificateKeyType }): KeyType {
-  const parsed = keyTypeSchema.safeParse(certificate.key_type);
-  if (!parsed.success) {
+function renewalKeyType(certificate: { id: string; key_type: CertificateKeyType }): KeyType {
+  const keyType = orderableKeyType(certificate.key_type);
+  if (!keyType) {
     throw new PermanentEventError(
       `certificate ${certificate.id} has key type ${certificate.key_type}, which Gatehouse does not order`,
     );
   }
-  return parsed.data;
+  return keyType;
 }
 
 /** A renewal keeps the domain's challenge policy and ACME profile: what its latest request carried. */

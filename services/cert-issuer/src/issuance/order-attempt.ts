@@ -34,7 +34,7 @@ export type AttemptOutcome =
 export async function attempt(
   step: AttemptStep,
   job: IssuanceJobRow,
-  context: RoundContext,
+  context: RoundContext & { keyType: KeyType },
   deps: IssuanceDeps,
   log: Logger,
 ): Promise<AttemptOutcome> {
@@ -92,7 +92,7 @@ export async function attempt(
     const currentOrderId = orderId;
     const issued = await issuer.issue({
       names: certificate.names,
-      keyType: certificate.key_type as KeyType,
+      keyType: context.keyType,
       solver: deps.solvers[step.challenge]!,
       replaces: replacedCertificateId(certificate, step.directoryUrl, account, log),
       profile: chooseProfile({
@@ -160,6 +160,7 @@ export async function stagingTrial(
   directoryUrl: string,
   challenge: ChallengeType,
   certificate: CertificateRow,
+  keyType: KeyType,
   deps: IssuanceDeps,
   log: Logger,
 ): Promise<IssueError | undefined> {
@@ -171,7 +172,7 @@ export async function stagingTrial(
     accountId = account;
     await issuer.issue({
       names: certificate.names,
-      keyType: certificate.key_type as KeyType,
+      keyType,
       solver: deps.solvers[challenge]!,
       checkpoint: async () => {},
       beforeRequest: () => deps.throttleRequest(directoryUrl, accountUrl, deps.signal),

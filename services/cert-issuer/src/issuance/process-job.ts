@@ -13,6 +13,7 @@ import { issueFailedEvent } from './issuance-events.ts';
 import { deferForRateLimit, recordRoundFailure } from './issuance-store.ts';
 import { finishJob } from './job-queue.ts';
 import { attempt, stagingTrial } from './order-attempt.ts';
+import { orderableKeyType } from './orderable-key-type.ts';
 import { giveUpAfterMs, retryDelayMs } from './retry-ladder.ts';
 import { loadRoundContext } from './round-context.ts';
 
@@ -60,7 +61,12 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
 
   // The issuer follows the domain's mode (issue 15): the local CA signs its own certificates; a domain in another
   // mode than acme never has its old ACME certificate renewed. IP addresses may go to ACME (RFC 8738).
-  if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, deps);
+  const keyType = orderableKeyType(certificate.key_type);
+  if (!keyType) {
+    const error = new IssueError('policy', `key type ${certificate.key_type} is not one Gatehouse orders`);
+    return fail(job, certificate, deps, error, null);
+  }
+  if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, keyType, deps);
   if (context.heldFromAcme.length > 0) return holdFromAcme(db, job, certificate, context.heldFromAcme, log);
 
   for (const name of names) {
@@ -80,7 +86,14 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     return fail(job, certificate, deps, new IssueError('policy', challenges.error), null);
 
   if (deps.stagingDirectoryUrl && job.attempt > 0) {
-    const trial = await stagingTrial(deps.stagingDirectoryUrl, challenges[0]!, certificate, deps, log);
+    const trial = await stagingTrial(
+      deps.stagingDirectoryUrl,
+      challenges[0]!,
+      certificate,
+      keyType,
+      deps,
+      log,
+    );
     if (trial) {
       const retryAt = new Date(Date.now() + retryDelayMs(job.attempt + 1, deps.retryLadderMs));
       return fail(job, certificate, deps, trial, retryAt);
@@ -97,7 +110,7 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     if (step.quickRetry) {
       await sleep(deps.quickRetryDelayMs);
     }
-    const outcome = await attempt(step, job, context, deps, log);
+    const outcome = await attempt(step, job, { ...context, keyType }, deps, log);
     if (outcome.kind === 'issued') return;
     if (outcome.kind === 'budget') {
       if (!earliestRefill || outcome.retryAt < earliestRefill.at)

@@ -21,13 +21,14 @@ export const localCaIssuer = 'local-ca';
 export async function issueFromLocalCa(
   job: IssuanceJobRow,
   certificate: CertificateRow,
+  keyType: KeyType,
   deps: { db: Db; box: SecretBox; logger: Logger; source: string },
 ): Promise<void> {
   const startedAt = new Date();
   const intermediate = await currentLocalCaSigner(deps.db, deps.box, startedAt);
   const issued = await signLocalCaLeaf({
     names: certificate.names,
-    keyType: certificate.key_type as KeyType,
+    keyType,
     intermediate,
     now: startedAt,
   });
