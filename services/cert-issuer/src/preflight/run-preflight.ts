@@ -3,7 +3,7 @@ import type { Db, PreflightResult } from '@gatehouse/db';
 import type { ChallengeType } from '../acme/issuer.ts';
 import { checkCaa } from './caa.ts';
 import { checkHttp01Reachable } from './http01-self-check.ts';
-import type { DnsResolver } from './resolver.ts';
+import type { CaaRecord, DnsResolver } from './resolver.ts';
 import { checkResolves } from './resolves.ts';
 
 /** `enforce` blocks the order on a failed check, `advisory` only records, `off` runs nothing (NAT hairpin setups). */
@@ -48,6 +48,8 @@ export async function runPreflight(
   options: PreflightOptions,
 ): Promise<PreflightOutcome> {
   if (options.mode === 'off') return { ok: true, blocking: [], results: [] };
+  // The DNS check and the HTTP-01 self-check both resolve each name: one query per name and type per run.
+  options = { ...options, resolver: sharingLookups(options.resolver) };
   const perName = await Promise.all(
     names.map((name) =>
       isIP(name) !== 0
@@ -140,6 +142,25 @@ async function preflightIpAddress(name: string, options: PreflightOptions): Prom
           }),
         );
   return [dns, caa, http01];
+}
+
+/** A view of `resolver` where asking again for the same lookup shares the first answer (one preflight run). */
+function sharingLookups(resolver: DnsResolver): DnsResolver {
+  const addresses = new Map<string, Promise<string[]>>();
+  const caa = new Map<string, Promise<CaaRecord[]>>();
+  const shared = <T>(cache: Map<string, Promise<T>>, key: string, lookup: () => Promise<T>) => {
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = lookup();
+      cache.set(key, pending);
+    }
+    return pending;
+  };
+  return {
+    description: resolver.description,
+    resolveAddresses: (hostname) => shared(addresses, hostname, () => resolver.resolveAddresses(hostname)),
+    resolveCaa: (hostname) => shared(caa, hostname, () => resolver.resolveCaa(hostname)),
+  };
 }
 
 /** Runs one check with a hard deadline; a timeout, abort or unexpected error becomes a failed result. */
