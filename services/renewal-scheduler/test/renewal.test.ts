@@ -104,7 +104,8 @@ describe('renewal', { timeout: 240_000 }, () => {
       await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
       await database.db.deleteFrom('certificates').where('id', 'in', ids).execute();
     }
-  });
+    // Three scheduler processes start first; the hand-out itself may take the 60 s its wait allows.
+  }, 90_000);
 
   it('renewal - a short-lived certificate is renewed automatically before it expires', async () => {
     const issuer = await startCertIssuer({ database, nats, pebbles: [pebble], http01Port });
