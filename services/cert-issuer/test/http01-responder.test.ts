@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 import { request } from 'node:http';
 import { createDb } from '@gatehouse/db';
 import { createTestDatabase, freePort, type TestDatabase } from '@gatehouse/testing';
+import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttp01Probes } from '../src/challenges/http01-probe.ts';
 import { createHttp01Responder, type Http01ResponderOptions } from '../src/challenges/http01-responder.ts';
@@ -11,13 +12,25 @@ import { createHttp01TokenCache } from '../src/challenges/http01-token-cache.ts'
 
 /** GET with an explicit Host header (fetch does not let us set it). */
 function get(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return send(port, path, host).then(({ status, body }) => ({ status, body }));
+}
+
+/** A request with an explicit Host header and method, with the answer's headers. */
+function send(
+  port: number,
+  path: string,
+  host: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { host } }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => {
         body += chunk.toString();
       });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body, headers: response.headers }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -237,5 +250,52 @@ describe('http-01 responder', () => {
       await offline.close();
       await down.destroy();
     }
+  });
+
+  it('http-01 - answers as express did: plain text with a length, HEAD without a body, query and trailing slash ignored', async () => {
+    const path = `/.well-known/acme-challenge/${token}`;
+    const answer = await send(port, path, 'app.test');
+    expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(answer.headers['content-length']).toBe(String(`${token}.thumbprint`.length));
+    expect(answer.headers['x-powered-by']).toBeUndefined();
+    expect(answer.headers.etag).toBeUndefined();
+    const head = await send(port, path, 'app.test', 'HEAD');
+    expect(head).toMatchObject({ status: 200, body: '' });
+    expect(head.headers['content-length']).toBe(answer.headers['content-length']);
+    for (const variant of [`${path}?x=1`, `${path}/`, `/.WELL-KNOWN/acme-challenge/${token}`]) {
+      expect(await get(port, variant, 'app.test'), variant).toEqual({
+        status: 200,
+        body: `${token}.thumbprint`,
+      });
+    }
+    for (const [method, other] of [
+      ['POST', path],
+      ['GET', `${path}/extra`],
+      ['GET', '/.well-known/acme-challenge/'],
+    ] as const) {
+      expect(await send(port, other, 'app.test', method), `${method} ${other}`).toMatchObject({
+        status: 404,
+        body: 'not found',
+      });
+    }
+  });
+
+  it('http-01 - every request is measured under its route template, never its raw path', async () => {
+    await get(port, `/.well-known/acme-challenge/${token}`, 'app.test');
+    await get(port, '/nothing-here', 'app.test');
+    const metric = await register.getSingleMetric('gatehouse_http_request_duration_seconds')?.get();
+    const counts = (metric?.values ?? []).filter((value) =>
+      (value as { metricName?: string }).metricName?.endsWith('_count'),
+    );
+    const routes = new Set(counts.map((value) => String(value.labels.route)));
+    expect(routes).toContain('/.well-known/acme-challenge/:token');
+    expect(routes).toContain('unmatched');
+    expect([...routes].some((route) => route.includes(token))).toBe(false);
+    expect(
+      counts.find(
+        (value) =>
+          value.labels.route === '/.well-known/acme-challenge/:token' && value.labels.status === '200',
+      )?.value,
+    ).toBeGreaterThan(0);
   });
 });
