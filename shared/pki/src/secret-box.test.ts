@@ -35,7 +35,9 @@ describe('secret box', () => {
     expect(one.deriveKey('http01-probe')).toHaveLength(32);
     expect(one.deriveKey('http01-probe')).toEqual(replica.deriveKey('http01-probe'));
     expect(one.deriveKey('http01-probe')).not.toEqual(one.deriveKey('other-purpose'));
-    expect(one.deriveKey('http01-probe')).not.toEqual(createSecretBox(randomBytes(32)).deriveKey('http01-probe'));
+    expect(one.deriveKey('http01-probe')).not.toEqual(
+      createSecretBox(randomBytes(32)).deriveKey('http01-probe'),
+    );
     expect(one.deriveKey('http01-probe').equals(masterKey)).toBe(false);
     expect(() => one.deriveKey('')).toThrow(RangeError);
   });
