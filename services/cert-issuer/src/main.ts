@@ -9,8 +9,10 @@ import { createDnsLookup, createResolveHost } from './challenges/dns-lookup.ts';
 import { createChalltestsrvProvider } from './challenges/dns-provider.ts';
 import { createDnsProviderRegistry } from './challenges/dns-provider-registry.ts';
 import { createDns01Solver } from './challenges/dns01-solver.ts';
+import { createHttp01Probes, http01ProbeKeyPurpose } from './challenges/http01-probe.ts';
 import { createHttp01Responder } from './challenges/http01-responder.ts';
 import { createHttp01Solver, pruneExpiredHttp01Tokens } from './challenges/http01-solver.ts';
+import { createHttp01TokenCache } from './challenges/http01-token-cache.ts';
 import { certIssuerConfigShape } from './config.ts';
 import { createBudgets } from './issuance/budgets.ts';
 import { issuanceSubscriptions } from './issuance/issuance-consumer.ts';
@@ -62,15 +64,19 @@ await runService({
     });
     const budgets = createBudgets(db, config.ACME_RATE_LIMITS);
     registerRateLimitMetrics(config.ACME_DIRECTORY_URL, (directoryUrl) => budgets.remaining(directoryUrl));
+    // HTTP-01: the solver puts the tokens it presents into the responder's cache (no query for the CA's request
+    // to this replica), and the preflight's probes are answered from a key every replica derives alike.
+    const http01Tokens = createHttp01TokenCache();
+    const http01Probes = createHttp01Probes(box.deriveKey(http01ProbeKeyPurpose));
     const preflight = createPreflight({
-      db,
+      probes: http01Probes,
       mode: config.PREFLIGHT,
       httpPort: config.PREFLIGHT_HTTP_PORT,
       resolvers: config.DNS_RESOLVERS,
       expectedAddresses: config.PUBLIC_IPS,
     });
     const responder = await listen(
-      createHttp01Responder(db),
+      createHttp01Responder(db, { tokens: http01Tokens, probes: http01Probes }),
       config.HTTP01_LISTEN,
       logger,
       'http-01 responder listening',
@@ -92,7 +98,7 @@ await runService({
         issuerFor: cas.issuerFor,
         forgetAccount: cas.forgetAccount,
         solvers: {
-          'http-01': createHttp01Solver(db),
+          'http-01': createHttp01Solver(db, http01Tokens),
           'dns-01': dns01,
         },
         preflight,

@@ -1,10 +1,11 @@
 import type { HostPort } from '@gatehouse/config';
-import type { Db } from '@gatehouse/db';
 import type { ChallengeType, Issuer } from './acme/issuer.ts';
+import type { Http01Probes } from './challenges/http01-probe.ts';
 import { createDnsResolver, type PreflightMode, runPreflight } from './preflight/index.ts';
 
 export interface PreflightSettings {
-  db: Db;
+  /** The HTTP-01 self-check's probes: the same key as the responders'. */
+  probes: Http01Probes;
   mode: PreflightMode;
   httpPort: number;
   resolvers?: HostPort[] | undefined;
@@ -25,7 +26,7 @@ export function createPreflight(settings: PreflightSettings) {
       caaIdentities,
       expectedAddresses: settings.expectedAddresses,
       httpPort: settings.httpPort,
-      db: settings.db,
+      probes: settings.probes,
       timeoutMs: settings.timeoutMs ?? 5_000,
     });
   };

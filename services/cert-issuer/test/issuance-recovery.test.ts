@@ -1,4 +1,11 @@
-import { attemptsOf, certificateRow, requestCertificate, startCertIssuer } from '@gatehouse/service-harness';
+import { createSecretBox } from '@gatehouse/pki';
+import {
+  attemptsOf,
+  certificateRow,
+  masterKey,
+  requestCertificate,
+  startCertIssuer,
+} from '@gatehouse/service-harness';
 import {
   createTestDatabase,
   freePort,
@@ -10,6 +17,7 @@ import {
   waitFor,
 } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttp01Probes, http01ProbeKeyPurpose } from '../src/challenges/http01-probe.ts';
 import { createHttp01Responder } from '../src/challenges/http01-responder.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -36,8 +44,12 @@ describe('issuance recovery', { timeout: 240_000 }, () => {
 
   it('recovery - cert-issuer killed (SIGKILL) mid-order: after restart exactly one certificate for that name set', async () => {
     // Pebble's HTTP-01 requests reach a responder that stays up, as Traefik would route them to any live
-    // replica; tokens are in Postgres, so validation goes on while the killed replica is down.
-    const responder = createHttp01Responder(database.db).listen(http01Port, '127.0.0.1');
+    // replica; tokens are in Postgres, so validation goes on while the killed replica is down. Built like a
+    // replica's: the same master key, so it answers the preflight's probes too.
+    const probes = createHttp01Probes(
+      createSecretBox(Buffer.from(masterKey, 'base64')).deriveKey(http01ProbeKeyPurpose),
+    );
+    const responder = createHttp01Responder(database.db, { probes }).listen(http01Port, '127.0.0.1');
     const first = await startCertIssuer({ database, nats, pebbles: [primary] });
     const id = await requestCertificate(database.db, [`crash-${suffix}.test`, `www.crash-${suffix}.test`], {
       challenge: 'http-01',

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTestDatabase, freePort, type TestDatabase, waitFor } from '@gatehouse/testing';
+import { createDb } from '@gatehouse/db';
+import { createTestDatabase, freePort, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHttp01Probes } from '../src/challenges/http01-probe.ts';
 import { createHttp01Responder } from '../src/challenges/http01-responder.ts';
 import {
   checkCaa,
@@ -61,6 +63,10 @@ describe('preflight', () => {
     timeoutMs: 2_000,
   });
 
+  // The key every replica derives from the master key (`box.deriveKey`); a random one here.
+  const probeKey = randomBytes(32);
+  const probes = createHttp01Probes(probeKey);
+
   async function probeRows(): Promise<number> {
     const rows = await database.db.selectFrom('http01_tokens').select('token').execute();
     return rows.length;
@@ -68,7 +74,7 @@ describe('preflight', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('preflight');
-    responder = createHttp01Responder(database.db).listen(0, '127.0.0.1');
+    responder = createHttp01Responder(database.db, { probes }).listen(0, '127.0.0.1');
     await new Promise((resolve) => responder.once('listening', resolve));
     responderPort = (responder.address() as AddressInfo).port;
   });
@@ -222,10 +228,10 @@ describe('preflight', () => {
     });
   });
 
-  it('preflight - the HTTP-01 self-check passes through the responder and removes its probe', async () => {
+  it('preflight - the HTTP-01 self-check passes through the responder and stores no probe row', async () => {
     const name = `shop.${uniqueZone()}`;
     const result = await checkHttp01Reachable(name, {
-      db: database.db,
+      probes,
       resolver,
       httpPort: responderPort,
       timeoutMs: 5_000,
@@ -243,7 +249,7 @@ describe('preflight', () => {
     const name = `shop.${uniqueZone()}`;
     const closedPort = await freePort();
     expect(
-      await checkHttp01Reachable(name, { db: database.db, resolver, httpPort: closedPort, timeoutMs: 5_000 }),
+      await checkHttp01Reachable(name, { probes, resolver, httpPort: closedPort, timeoutMs: 5_000 }),
     ).toMatchObject({
       ok: false,
       detail:
@@ -262,7 +268,7 @@ describe('preflight', () => {
     try {
       expect(
         await checkHttp01Reachable(name, {
-          db: database.db,
+          probes,
           resolver,
           httpPort: otherPort,
           timeoutMs: 5_000,
@@ -273,7 +279,7 @@ describe('preflight', () => {
       });
       status = 200;
       const wrongBody = await checkHttp01Reachable(name, {
-        db: database.db,
+        probes,
         resolver,
         httpPort: otherPort,
         timeoutMs: 5_000,
@@ -290,7 +296,7 @@ describe('preflight', () => {
   it('preflight - the HTTP-01 self-check and the address check are skipped for wildcards and DNS-01 orders', async () => {
     const zone = uniqueZone();
     expect(
-      await checkHttp01Reachable(`*.${zone}`, { db: database.db, resolver, httpPort: 1, timeoutMs: 1_000 }),
+      await checkHttp01Reachable(`*.${zone}`, { probes, resolver, httpPort: 1, timeoutMs: 1_000 }),
     ).toEqual({
       name: `*.${zone}`,
       check: 'http-01',
@@ -303,7 +309,7 @@ describe('preflight', () => {
       resolver,
       caaIdentities: [pebbleIdentity],
       httpPort: await freePort(),
-      db: database.db,
+      probes,
       timeoutMs: 5_000,
     });
     expect(outcome.ok).toBe(true);
@@ -324,7 +330,7 @@ describe('preflight', () => {
       resolver,
       caaIdentities: [pebbleIdentity],
       httpPort: responderPort,
-      db: database.db,
+      probes,
       timeoutMs: 5_000,
     };
     const here = await runPreflight(['127.0.0.1'], { ...base, expectedAddresses: ['127.0.0.1'] });
@@ -373,7 +379,7 @@ describe('preflight', () => {
       caaIdentities: [pebbleIdentity],
       expectedAddresses: ['127.0.0.1'],
       httpPort: responderPort,
-      db: database.db,
+      probes,
       timeoutMs: 5_000,
     };
 
@@ -411,7 +417,7 @@ describe('preflight', () => {
     expect(await probeRows()).toBe(0);
   });
 
-  it('preflight - a check that hangs is cut off at the bound and its probe row removed', async () => {
+  it('preflight - a check that hangs is cut off at the bound and leaves no probe row', async () => {
     // Accepts connections and never answers, like a firewall that drops port 80 after the handshake.
     const hanging = createServer(() => {});
     const port = await listen(hanging);
@@ -423,16 +429,61 @@ describe('preflight', () => {
         resolver,
         caaIdentities: [],
         httpPort: port,
-        db: database.db,
+        probes,
         timeoutMs: 500,
       });
       expect(outcome.ok).toBe(false);
       expect(outcome.blocking).toHaveLength(1);
       expect(outcome.blocking[0]).toMatchObject({ name, check: 'http-01', ok: false });
       expect(outcome.blocking[0]?.detail).toMatch(/did not (answer|finish) .*within \d+ ms/);
-      await waitFor('probe row removed', async () => (await probeRows()) === 0, { timeoutMs: 5_000 });
+      expect(await probeRows()).toBe(0);
     } finally {
       await close(hanging);
+    }
+  });
+
+  it('preflight - a probe is answered by another replica with the same key, without Postgres', async () => {
+    // A second responder, as on another replica: the same probe key, its own memory, and a database that is
+    // down (every query fails), so an answer can only come from the probe's own tag.
+    const down = createDb({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/none` });
+    const replica = createHttp01Responder(down, { probes: createHttp01Probes(Buffer.from(probeKey)) }).listen(
+      0,
+      '127.0.0.1',
+    );
+    await new Promise((resolve) => replica.once('listening', resolve));
+    const replicaPort = (replica.address() as AddressInfo).port;
+    try {
+      const name = `shop.${uniqueZone()}`;
+      expect(
+        await checkHttp01Reachable(name, { probes, resolver, httpPort: replicaPort, timeoutMs: 5_000 }),
+      ).toEqual({
+        name,
+        check: 'http-01',
+        ok: true,
+        detail: `http://${name}:${replicaPort}/.well-known/acme-challenge/… served the probe token at 127.0.0.1:${replicaPort}`,
+      });
+    } finally {
+      await close(replica);
+      await down.destroy();
+    }
+  });
+
+  it('preflight - a responder with another key does not answer the probe (404)', async () => {
+    const stranger = createHttp01Responder(database.db, {
+      probes: createHttp01Probes(randomBytes(32)),
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => stranger.once('listening', resolve));
+    const strangerPort = (stranger.address() as AddressInfo).port;
+    try {
+      const name = `shop.${uniqueZone()}`;
+      expect(
+        await checkHttp01Reachable(name, { probes, resolver, httpPort: strangerPort, timeoutMs: 5_000 }),
+      ).toMatchObject({
+        ok: false,
+        detail: `http://${name}:${strangerPort}/.well-known/acme-challenge/… answered 404 at 127.0.0.1:${strangerPort}: is port ${strangerPort} routed to Gatehouse?`,
+      });
+    } finally {
+      await close(stranger);
     }
   });
 });

@@ -19,6 +19,7 @@ export {
   certificateModes,
   defaultCertificateMode,
 } from './certificate-mode.ts';
+export { createCsrDer, createCsrPem } from './csr.ts';
 export {
   createLocalCaIntermediate,
   createLocalCaRoot,

@@ -27,4 +27,18 @@ describe('secret box', () => {
     expect(() => box.open(parts.join('.'), 'cert:1')).toThrow(/failed authentication/);
     expect(() => box.open('plain text', 'cert:1')).toThrow(/not in the gh1 sealed format/);
   });
+
+  it('secret box - derived keys are the same for the same master key and purpose, different otherwise', () => {
+    const masterKey = randomBytes(32);
+    const one = createSecretBox(masterKey);
+    const replica = createSecretBox(Buffer.from(masterKey));
+    expect(one.deriveKey('http01-probe')).toHaveLength(32);
+    expect(one.deriveKey('http01-probe')).toEqual(replica.deriveKey('http01-probe'));
+    expect(one.deriveKey('http01-probe')).not.toEqual(one.deriveKey('other-purpose'));
+    expect(one.deriveKey('http01-probe')).not.toEqual(
+      createSecretBox(randomBytes(32)).deriveKey('http01-probe'),
+    );
+    expect(one.deriveKey('http01-probe').equals(masterKey)).toBe(false);
+    expect(() => one.deriveKey('')).toThrow(RangeError);
+  });
 });

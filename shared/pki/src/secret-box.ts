@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+} from 'node:crypto';
 
 /**
  * Encryption at rest for private keys and credentials: AES-256-GCM under the master key.
@@ -27,6 +34,12 @@ export interface SecretBox {
   seal(plaintext: string | Buffer, context: string): string;
   open(sealed: string, context: string): Buffer;
   openText(sealed: string, context: string): string;
+  /**
+   * A 32-byte key for one `purpose` (for example `http01-probe`), derived from the master key with HKDF-SHA256
+   * (RFC 5869). Every process holding the same master key derives the same key, so replicas agree on it without
+   * storing it; it reveals nothing of the master key, and the keys of two purposes are independent.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 export function createSecretBox(masterKey: Buffer): SecretBox {
@@ -85,7 +98,18 @@ export function createSecretBox(masterKey: Buffer): SecretBox {
     }
   }
 
-  return { keyId, seal, open, openText: (sealed, context) => open(sealed, context).toString('utf8') };
+  function deriveKey(purpose: string): Buffer {
+    if (purpose === '') throw new RangeError('a derived key needs a purpose');
+    return Buffer.from(hkdfSync('sha256', key, 'gatehouse derived key', purpose, 32));
+  }
+
+  return {
+    keyId,
+    seal,
+    open,
+    openText: (sealed, context) => open(sealed, context).toString('utf8'),
+    deriveKey,
+  };
 }
 
 /**

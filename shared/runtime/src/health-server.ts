@@ -62,8 +62,16 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
   return listen(app, options.listen, options.logger, 'health server listening');
 }
 
-/** Starts an express app on host:port; rejects with a clear message when the port is taken. */
-export function listen(app: Express, address: HostPort, logger: Logger, message: string): Promise<Server> {
+/**
+ * Starts an express app (or a node:http server not yet listening) on host:port; rejects with a clear message when
+ * the port is taken.
+ */
+export function listen(
+  app: Express | Server,
+  address: HostPort,
+  logger: Logger,
+  message: string,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(address.port, address.host);
     server.once('listening', () => {

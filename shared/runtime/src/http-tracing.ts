@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { contextFromHeaders, SpanKind, withSpan } from '@gatehouse/telemetry';
 import type { RequestHandler } from 'express';
 import { Histogram } from 'prom-client';
@@ -46,4 +47,45 @@ export function traceRequests(): RequestHandler {
         }),
     );
   };
+}
+
+/**
+ * `traceRequests` for a plain node:http handler (a hot path where express's routing cost more than the answer):
+ * the same server span, child of the caller's `traceparent`, active while `handle` runs, and the same duration
+ * histogram. `route` is the route template that matched (`unmatched` for none), never the raw path. `handle` MUST
+ * answer the request and never reject.
+ */
+export function traceHttpRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: string,
+  handle: () => void | Promise<void>,
+): void {
+  const started = process.hrtime.bigint();
+  const method = request.method ?? 'GET';
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  void withSpan(
+    `${method} ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      parent: contextFromHeaders({ traceparent: header('traceparent'), tracestate: header('tracestate') }),
+      attributes: { 'http.request.method': method },
+    },
+    (span) =>
+      new Promise<void>((resolve) => {
+        response.once('finish', () => {
+          span.setAttribute('http.response.status_code', response.statusCode);
+          requestDuration.observe(
+            { method, route, status: String(response.statusCode) },
+            Number(process.hrtime.bigint() - started) / 1e9,
+          );
+          resolve();
+        });
+        response.once('close', resolve);
+        void handle();
+      }),
+  );
 }

@@ -6,7 +6,7 @@ export {
   type ReadinessCheck,
   startHealthServer,
 } from './health-server.ts';
-export { traceRequests } from './http-tracing.ts';
+export { traceHttpRequest, traceRequests } from './http-tracing.ts';
 export {
   addMetricsSource,
   escapeLabelValue,

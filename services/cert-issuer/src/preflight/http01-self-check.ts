@@ -1,30 +1,32 @@
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { isIP } from 'node:net';
-import type { Db, PreflightResult } from '@gatehouse/db';
+import type { PreflightResult } from '@gatehouse/db';
+import type { Http01Probes } from '../challenges/http01-probe.ts';
 import { DnsQueryError, type DnsResolver, describeDnsFailure } from './resolver.ts';
 
 /** A key authorization is under 100 bytes; more than this is some other page. */
 const maxBodyBytes = 4_096;
 
 export interface Http01SelfCheckOptions {
-  db: Db;
+  /** Mints the probe; the responders (every replica's, with the same master key) answer it. */
+  probes: Http01Probes;
   resolver: DnsResolver;
   /** The port the CA connects to (`PREFLIGHT_HTTP_PORT`: 80 in production, Pebble's httpPort in tests). */
   httpPort: number;
-  /** Bound for the whole check; the probe row outlives it by a little at most. */
+  /** Bound for the whole check. */
   timeoutMs: number;
-  /** Stops the request early (the probe row is still deleted). */
+  /** Stops the request early. */
   signal?: AbortSignal | undefined;
 }
 
 /**
- * Check `http-01`: stores a probe token in `http01_tokens` (as an order would), fetches
+ * Check `http-01`: mints a self-verifying probe token for the name (`createHttp01Probes`: its tag, not a
+ * database row, makes a Gatehouse responder answer it), fetches
  * `http://<name>:<httpPort>/.well-known/acme-challenge/<probe>` from the addresses the name resolves
  * to (IPv6 first, the next address only when one cannot be connected to, as Let's Encrypt does) and
- * compares the body with the probe's key authorization. The probe row is deleted afterwards, on
- * failure too. Redirects are not followed: Gatehouse's responder answers directly. Wildcard names
- * are skipped (they are validated by DNS-01).
+ * compares the body with the answer only a holder of the probe key can compute. Nothing is stored, so
+ * nothing is left behind. Redirects are not followed: Gatehouse's responder answers directly. Wildcard
+ * names are skipped (they are validated by DNS-01).
  */
 export async function checkHttp01Reachable(
   name: string,
@@ -52,66 +54,52 @@ export async function checkHttp01Reachable(
     );
   }
 
-  const token = randomBytes(32).toString('base64url');
-  const keyAuthorization = `${token}.${randomBytes(32).toString('base64url')}`;
-  await options.db
-    .insertInto('http01_tokens')
-    .values({
-      token,
-      key_authorization: keyAuthorization,
-      hostname: name,
-      expires_at: new Date(Date.now() + options.timeoutMs + 30_000),
-    })
-    .execute();
-  try {
-    let unreachable = '';
-    for (const address of addresses) {
-      const target = isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-      let response: { status: number; body: string; location: string | undefined };
-      try {
-        response = await get({
-          address,
-          port,
-          path: `/.well-known/acme-challenge/${token}`,
-          host: port === 80 ? authority : `${authority}:${port}`,
-          signal,
-        });
-      } catch (error) {
-        if (signal.aborted) {
-          return result(
-            false,
-            `${url} did not answer at ${target} within ${options.timeoutMs} ms: is port ${port} open and routed to Gatehouse?`,
-          );
-        }
-        unreachable = `${url} could not be reached at ${target} (${describeConnectError(error)}): is port ${port} open and routed to Gatehouse?`;
-        continue;
-      }
-      if (response.status === 200 && response.body.trimEnd() === keyAuthorization) {
-        return result(true, `${url} served the probe token at ${target}`);
-      }
-      if (response.status === 200) {
+  const { token, expectedBody } = options.probes.mint(name);
+  let unreachable = '';
+  for (const address of addresses) {
+    const target = isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+    let response: { status: number; body: string; location: string | undefined };
+    try {
+      response = await get({
+        address,
+        port,
+        path: `/.well-known/acme-challenge/${token}`,
+        host: port === 80 ? authority : `${authority}:${port}`,
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) {
         return result(
           false,
-          `${url} answered 200 at ${target} but not with the probe token: something other than Gatehouse answers ` +
-            `on port ${port}; route /.well-known/acme-challenge/ to Gatehouse`,
+          `${url} did not answer at ${target} within ${options.timeoutMs} ms: is port ${port} open and routed to Gatehouse?`,
         );
       }
-      if (response.status >= 300 && response.status < 400) {
-        return result(
-          false,
-          `${url} answered ${response.status} at ${target} (redirect to ${response.location ?? 'nowhere'}): ` +
-            `route /.well-known/acme-challenge/ on port ${port} to Gatehouse ahead of any redirect`,
-        );
-      }
+      unreachable = `${url} could not be reached at ${target} (${describeConnectError(error)}): is port ${port} open and routed to Gatehouse?`;
+      continue;
+    }
+    if (response.status === 200 && response.body.trimEnd() === expectedBody) {
+      return result(true, `${url} served the probe token at ${target}`);
+    }
+    if (response.status === 200) {
       return result(
         false,
-        `${url} answered ${response.status} at ${target}: is port ${port} routed to Gatehouse?`,
+        `${url} answered 200 at ${target} but not with the probe token: something other than Gatehouse answers ` +
+          `on port ${port}; route /.well-known/acme-challenge/ to Gatehouse`,
       );
     }
-    return result(false, unreachable);
-  } finally {
-    await options.db.deleteFrom('http01_tokens').where('token', '=', token).execute();
+    if (response.status >= 300 && response.status < 400) {
+      return result(
+        false,
+        `${url} answered ${response.status} at ${target} (redirect to ${response.location ?? 'nowhere'}): ` +
+          `route /.well-known/acme-challenge/ on port ${port} to Gatehouse ahead of any redirect`,
+      );
+    }
+    return result(
+      false,
+      `${url} answered ${response.status} at ${target}: is port ${port} routed to Gatehouse?`,
+    );
   }
+  return result(false, unreachable);
 }
 
 function get(target: {

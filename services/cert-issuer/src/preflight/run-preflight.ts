@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
-import type { Db, PreflightResult } from '@gatehouse/db';
+import type { PreflightResult } from '@gatehouse/db';
 import type { ChallengeType } from '../acme/issuer.ts';
+import type { Http01Probes } from '../challenges/http01-probe.ts';
 import { checkCaa } from './caa.ts';
 import { checkHttp01Reachable } from './http01-self-check.ts';
 import type { CaaRecord, DnsResolver } from './resolver.ts';
@@ -20,7 +21,8 @@ export interface PreflightOptions {
   expectedAddresses?: readonly string[] | undefined;
   /** The port the CA connects to for HTTP-01. */
   httpPort: number;
-  db: Db;
+  /** Mints the HTTP-01 self-check's probes (the responders answer them with the same key). */
+  probes: Http01Probes;
   /** Bound for each check of each name; a check still running then fails with a timeout detail. */
   timeoutMs: number;
   /** Stops the checks early (service draining); unfinished ones fail. */
@@ -86,7 +88,7 @@ export async function runPreflight(
                 })
               : bounded(name, 'http-01', options, (signal) =>
                   checkHttp01Reachable(name, {
-                    db: options.db,
+                    probes: options.probes,
                     resolver: options.resolver,
                     httpPort: options.httpPort,
                     // A little under the bound, so the check's own, more specific timeout detail wins.
@@ -134,7 +136,7 @@ async function preflightIpAddress(name: string, options: PreflightOptions): Prom
         }
       : await bounded(name, 'http-01', options, (signal) =>
           checkHttp01Reachable(name, {
-            db: options.db,
+            probes: options.probes,
             resolver: options.resolver,
             httpPort: options.httpPort,
             timeoutMs: Math.max(1, options.timeoutMs - 50),
