@@ -12,6 +12,8 @@ import {
   findHostnameConflicts,
   findTcpPortConflicts,
   insertApp,
+  insertDomains,
+  insertTcpPorts,
   latestDeployments,
   listAppRows,
   listDomainRows,
@@ -53,8 +55,8 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     const id = randomUUID();
     const { env, tcp, ...fields } = input;
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
-    await replaceDomains(trx, app.id, input.domains, input.www);
-    await replaceTcpPorts(trx, app.id, tcp);
+    await insertDomains(trx, app.id, input.domains, input.www);
+    await insertTcpPorts(trx, app.id, tcp);
     await linkAppCertificates(trx, box, {
       id: app.id,
       domains: input.domains,
@@ -66,7 +68,10 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
       trx,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
     );
-    return getAppOrThrow(trx, box, input.name);
+    // Nothing else can have written for this app yet: its row is at hand, and it has no deployment and no TCP
+    // port beyond the ones just inserted (every query is a round trip, and creates come in bursts).
+    const [view] = await viewsOf(trx, box, [app], false, { created: { hasTcpPorts: tcp.length > 0 } });
+    return view!;
   });
 }
 
@@ -217,18 +222,24 @@ export async function listApps(
   return viewsOf(db, box, await listAppRows(db, page), false);
 }
 
+/**
+ * The views of `apps`. `created`: the apps were inserted in the caller's transaction, so they have no deployment
+ * yet, and TCP ports only if the create gave some; those reads are skipped.
+ */
 async function viewsOf(
   db: Db,
   box: SecretBox,
   apps: readonly AppRow[],
   revealEnv: boolean,
+  options: { created?: { hasTcpPorts: boolean } } = {},
 ): Promise<AppView[]> {
   const ids = apps.map((app) => app.id);
+  const { created } = options;
   const [domains, deployments, certificates, tcpPorts] = await Promise.all([
     listDomainRows(db, ids),
-    latestDeployments(db, ids),
+    created ? [] : latestDeployments(db, ids),
     listAppCertificates(db, ids),
-    listTcpPortRows(db, ids),
+    created && !created.hasTcpPorts ? [] : listTcpPortRows(db, ids),
   ]);
   // Grouped once, so a page of 1000 apps costs linear time, not 1000 scans of each list.
   const domainsOf = groupBy(domains, (domain) => domain.app_id);
