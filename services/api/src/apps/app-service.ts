@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
-import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
+import { appsCreated, appsDeleted, appsUpdated, createEvent, type Envelope } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
@@ -57,7 +57,7 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
     await insertDomains(trx, app.id, input.domains, input.www);
     await insertTcpPorts(trx, app.id, tcp);
-    await linkAppCertificates(trx, box, {
+    const requests = await linkAppCertificates(trx, box, {
       id: app.id,
       domains: input.domains,
       www: input.www,
@@ -66,6 +66,7 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     });
     await enqueue(
       trx,
+      ...requests,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
     );
     // Nothing else can have written for this app yet: its row is at hand, and it has no deployment and no TCP
@@ -107,14 +108,17 @@ export async function updateApp(
       namesChanged = certificateLinkKey(currentDomains, currentWww) !== certificateLinkKey(domains, www);
     }
     // Another name set or mode, or another key type: the app points at the certificates for that.
+    const requests: Envelope[] = [];
     if (namesChanged || keyType !== current.key_type) {
-      await linkAppCertificates(trx, box, {
-        id: current.id,
-        domains,
-        www,
-        keyType,
-        eventSource: source,
-      });
+      requests.push(
+        ...(await linkAppCertificates(trx, box, {
+          id: current.id,
+          domains,
+          www,
+          keyType,
+          eventSource: source,
+        })),
+      );
     }
     // The TCP ports as they will be: a patch of only the domains must not leave a TLS port without a certificate.
     const tcp = patch.tcp ?? toTcpPortSpecs(await listTcpPortRows(trx, [current.id]));
@@ -129,7 +133,11 @@ export async function updateApp(
       ...changes,
       ...(env !== undefined ? { envSealed: sealAppEnv(box, current.id, keepMasked(env, current, box)) } : {}),
     });
-    await enqueue(trx, createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }));
+    await enqueue(
+      trx,
+      ...requests,
+      createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }),
+    );
     return getAppOrThrow(trx, box, name);
   });
 }
