@@ -38,6 +38,8 @@ const { values: flags } = parseArgs({
     image: { type: 'string', default: process.env.TEST_IMAGE ?? 'gatehouse-test/busybox:1' },
     /** cert-issuer's ISSUANCE_CONCURRENCY; unset, its default. Issuance bounds the 100-app round. */
     'issuance-concurrency': { type: 'string' },
+    /** deployer's DEPLOY_CONCURRENCY; unset, its default. */
+    'deploy-concurrency': { type: 'string' },
     /** Also print, per round, the median time at which each hop of the path was reached (see hopTimes). */
     profile: { type: 'boolean', default: false },
   },
@@ -231,7 +233,12 @@ async function main(): Promise<void> {
   stack = await startStack({
     label: `bench-e2e-${run}`,
     logLevel: 'warn',
-    env: issuanceConcurrency ? { 'cert-issuer': { ISSUANCE_CONCURRENCY: issuanceConcurrency } } : {},
+    env: {
+      ...(issuanceConcurrency ? { 'cert-issuer': { ISSUANCE_CONCURRENCY: issuanceConcurrency } } : {}),
+      ...(flags['deploy-concurrency']
+        ? { deployer: { DEPLOY_CONCURRENCY: flags['deploy-concurrency'] } }
+        : {}),
+    },
   });
   const apiUrl = stack.apiUrl;
 

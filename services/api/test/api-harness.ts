@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { Db } from '@gatehouse/db';
+import { createDb, type Db } from '@gatehouse/db';
 import { createSecretBox, type SecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
@@ -52,14 +52,22 @@ export interface ApiHarness {
 
 export async function startApiHarness(
   label: string,
-  options: { reservedTcpPorts?: ReadonlyMap<number, string> } = {},
+  options: {
+    reservedTcpPorts?: ReadonlyMap<number, string>;
+    /** The api's own pool of this size (the harness's `db` keeps its own); default: it shares `db`'s. */
+    maxConnections?: number;
+  } = {},
 ): Promise<ApiHarness> {
   const database: TestDatabase = await createTestDatabase(label);
   const box = createSecretBox(randomBytes(32));
+  const apiDb =
+    options.maxConnections === undefined
+      ? database.db
+      : createDb({ connectionString: database.url, maxConnections: options.maxConnections });
   const app = createApiApp({
     token,
     logger: createLogger({ service: 'api-test', level: 'silent' }),
-    db: database.db,
+    db: apiDb,
     box,
     // Exec DNS providers are refused unless the operator names a directory (DNS_EXEC_DIR).
     dnsProviderPolicy: { execDir: '/usr/local/bin' },
@@ -187,6 +195,7 @@ export async function startApiHarness(
     },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (apiDb !== database.db) await apiDb.destroy();
       await database.drop();
     },
   };

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { createDb, type Db } from '@gatehouse/db';
 import { createSecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, freePort, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiApp } from '../src/http/app.ts';
 
@@ -64,12 +66,11 @@ describe('api http', () => {
 });
 
 describe('api http without its database', () => {
-  it('api - Postgres unreachable: a write is a 503 problem with Retry-After, not a 500', async () => {
-    const { createDb } = await import('@gatehouse/db');
-    const { freePort } = await import('@gatehouse/testing');
-    // A port nothing listens on: every connection attempt is refused.
-    const db = createDb({ connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
-    const token = 'b'.repeat(40);
+  const token = 'b'.repeat(40);
+  const shop = { name: 'shop', image: 'nginx', port: 80, domains: ['https://shop.test'] };
+
+  /** POSTs an app to an api on `db` and returns the response; the server and the pool are closed after. */
+  async function postWith(db: Db): Promise<Response> {
     const app = createApiApp({
       token,
       logger: createLogger({ service: 'api-test', level: 'silent' }),
@@ -85,15 +86,46 @@ describe('api http without its database', () => {
       const response = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'shop', image: 'nginx', port: 80, domains: ['https://shop.test'] }),
+        body: JSON.stringify(shop),
       });
-      expect(response.status).toBe(503);
-      expect(response.headers.get('content-type')).toContain('application/problem+json');
-      expect(response.headers.get('retry-after')).toBe('5');
-      expect(((await response.json()) as { detail: string }).detail).toMatch(/nothing was changed; retry/);
+      await response.clone().arrayBuffer();
+      return response;
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.destroy();
     }
+  }
+
+  async function expectRetryableProblem(response: Response): Promise<void> {
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/nothing was changed; retry/);
+  }
+
+  it('api - Postgres unreachable: a write is a 503 problem with Retry-After, not a 500', async () => {
+    // A port nothing listens on: every connection attempt is refused.
+    const db = createDb({ connectionString: `postgres://nobody@127.0.0.1:${await freePort()}/none` });
+    await expectRetryableProblem(await postWith(db));
   });
+
+  it('api - a Postgres that accepts connections but never answers: a 503 after the connect timeout, not after the queue wait', async () => {
+    // Accepts TCP and says nothing, like a hung server or a black-holed route.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address() as AddressInfo;
+    try {
+      // The queue bound is far beyond the test's timeout: only the connect timeout can produce the answer.
+      const db = createDb({
+        connectionString: `postgres://nobody@127.0.0.1:${address.port}/none`,
+        connectTimeoutMillis: 500,
+        acquireTimeoutMillis: 600_000,
+      });
+      await expectRetryableProblem(await postWith(db));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  }, 15_000);
 });

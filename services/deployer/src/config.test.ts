@@ -15,6 +15,7 @@ describe('deployer config', () => {
       IMAGE_PULL: 'missing',
       DEPLOY_READY_TIMEOUT: 30_000,
       RECONCILE_INTERVAL: 60_000,
+      DEPLOY_CONCURRENCY: 8,
     });
     expect(config.UPSTREAM_HOST).toBeUndefined();
   });
@@ -28,5 +29,12 @@ describe('deployer config', () => {
     });
     expect(() => loadConfig(schema, { DEPLOY_READY_TIMEOUT: 'soon' })).toThrow(/DEPLOY_READY_TIMEOUT/);
     expect(() => loadConfig(schema, { DOCKER_NETWORK: 'bad name' })).toThrow(/DOCKER_NETWORK/);
+  });
+
+  it('deployer config - DEPLOY_CONCURRENCY is a whole number from 1 to 8 (each start holds a pooled connection)', () => {
+    expect(loadConfig(schema, { ...key, DEPLOY_CONCURRENCY: '3' }).DEPLOY_CONCURRENCY).toBe(3);
+    expect(() => loadConfig(schema, { ...key, DEPLOY_CONCURRENCY: '0' })).toThrow(/DEPLOY_CONCURRENCY/);
+    expect(() => loadConfig(schema, { ...key, DEPLOY_CONCURRENCY: '9' })).toThrow(/DEPLOY_CONCURRENCY/);
+    expect(() => loadConfig(schema, { ...key, DEPLOY_CONCURRENCY: 'many' })).toThrow(/DEPLOY_CONCURRENCY/);
   });
 });

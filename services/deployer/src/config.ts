@@ -41,6 +41,16 @@ export const deployerConfigShape = {
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a container name such as gatehouse-traefik-1')
     .optional(),
+  /**
+   * How many app events (container starts) one deployer handles at once. A start mostly waits on dockerd and
+   * on the container's first answer; each one in flight holds a pooled Postgres connection (10 per process).
+   */
+  DEPLOY_CONCURRENCY: z.coerce
+    .number()
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .max(8, 'expected at most 8 (each start in flight holds one of the 10 pooled Postgres connections)')
+    .default(8),
   /** How long a new container has to accept TCP connections on its port before it counts as unhealthy. */
   DEPLOY_READY_TIMEOUT: duration.prefault('30s'),
   /** `missing`: pull an image that is not present (bounded by IMAGE_PULL_TIMEOUT); `never`: fail at once. */

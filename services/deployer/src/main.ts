@@ -57,6 +57,7 @@ await runService({
     const watch = watchDockerEvents(docker, config.GATEHOUSE_STACK, logger, () => reconciler.schedule());
     void reconciler.reconcile();
     const consumer = await startAppsConsumer({
+      concurrency: config.DEPLOY_CONCURRENCY,
       nc,
       js,
       jsm,

@@ -12,6 +12,7 @@ export {
   roleName,
   type TableGrant,
 } from './database-grants.ts';
+export { isDatabaseUnavailable } from './database-unavailable.ts';
 export { lockNames } from './lock-names.ts';
 export {
   assertSchemaCurrent,

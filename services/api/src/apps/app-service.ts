@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppRow, Database, Db, DomainRow } from '@gatehouse/db';
-import { appsCreated, appsDeleted, appsUpdated, createEvent } from '@gatehouse/events';
+import { appsCreated, appsDeleted, appsUpdated, createEvent, type Envelope } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { openAppEnv, type SecretBox, sealAppEnv } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
@@ -12,6 +12,8 @@ import {
   findHostnameConflicts,
   findTcpPortConflicts,
   insertApp,
+  insertDomains,
+  insertTcpPorts,
   latestDeployments,
   listAppRows,
   listDomainRows,
@@ -53,9 +55,9 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     const id = randomUUID();
     const { env, tcp, ...fields } = input;
     const app = await insertApp(trx, { id, ...fields, envSealed: sealAppEnv(box, id, env) });
-    await replaceDomains(trx, app.id, input.domains, input.www);
-    await replaceTcpPorts(trx, app.id, tcp);
-    await linkAppCertificates(trx, box, {
+    await insertDomains(trx, app.id, input.domains, input.www);
+    await insertTcpPorts(trx, app.id, tcp);
+    const requests = await linkAppCertificates(trx, box, {
       id: app.id,
       domains: input.domains,
       www: input.www,
@@ -64,9 +66,13 @@ export async function createApp(db: Db, box: SecretBox, input: CreateAppInput): 
     });
     await enqueue(
       trx,
+      ...requests,
       createEvent(appsCreated, { source, subject: app.id, data: appSpec(app, input.domains) }),
     );
-    return getAppOrThrow(trx, box, input.name);
+    // Nothing else can have written for this app yet: its row is at hand, and it has no deployment and no TCP
+    // port beyond the ones just inserted (every query is a round trip, and creates come in bursts).
+    const [view] = await viewsOf(trx, box, [app], false, { created: { hasTcpPorts: tcp.length > 0 } });
+    return view!;
   });
 }
 
@@ -102,14 +108,17 @@ export async function updateApp(
       namesChanged = certificateLinkKey(currentDomains, currentWww) !== certificateLinkKey(domains, www);
     }
     // Another name set or mode, or another key type: the app points at the certificates for that.
+    const requests: Envelope[] = [];
     if (namesChanged || keyType !== current.key_type) {
-      await linkAppCertificates(trx, box, {
-        id: current.id,
-        domains,
-        www,
-        keyType,
-        eventSource: source,
-      });
+      requests.push(
+        ...(await linkAppCertificates(trx, box, {
+          id: current.id,
+          domains,
+          www,
+          keyType,
+          eventSource: source,
+        })),
+      );
     }
     // The TCP ports as they will be: a patch of only the domains must not leave a TLS port without a certificate.
     const tcp = patch.tcp ?? toTcpPortSpecs(await listTcpPortRows(trx, [current.id]));
@@ -124,7 +133,11 @@ export async function updateApp(
       ...changes,
       ...(env !== undefined ? { envSealed: sealAppEnv(box, current.id, keepMasked(env, current, box)) } : {}),
     });
-    await enqueue(trx, createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }));
+    await enqueue(
+      trx,
+      ...requests,
+      createEvent(appsUpdated, { source, subject: app.id, data: appSpec(app, domains) }),
+    );
     return getAppOrThrow(trx, box, name);
   });
 }
@@ -217,18 +230,24 @@ export async function listApps(
   return viewsOf(db, box, await listAppRows(db, page), false);
 }
 
+/**
+ * The views of `apps`. `created`: the apps were inserted in the caller's transaction, so they have no deployment
+ * yet, and TCP ports only if the create gave some; those reads are skipped.
+ */
 async function viewsOf(
   db: Db,
   box: SecretBox,
   apps: readonly AppRow[],
   revealEnv: boolean,
+  options: { created?: { hasTcpPorts: boolean } } = {},
 ): Promise<AppView[]> {
   const ids = apps.map((app) => app.id);
+  const { created } = options;
   const [domains, deployments, certificates, tcpPorts] = await Promise.all([
     listDomainRows(db, ids),
-    latestDeployments(db, ids),
+    created ? [] : latestDeployments(db, ids),
     listAppCertificates(db, ids),
-    listTcpPortRows(db, ids),
+    created && !created.hasTcpPorts ? [] : listTcpPortRows(db, ids),
   ]);
   // Grouped once, so a page of 1000 apps costs linear time, not 1000 scans of each list.
   const domainsOf = groupBy(domains, (domain) => domain.app_id);

@@ -189,6 +189,16 @@ export async function replaceDomains(
   www: WwwMode,
 ): Promise<void> {
   await trx.deleteFrom('domains').where('app_id', '=', appId).execute();
+  await insertDomains(trx, appId, domains, www);
+}
+
+/** The domains of an app that has none yet (one created in this transaction). */
+export async function insertDomains(
+  trx: Transaction<Database>,
+  appId: string,
+  domains: readonly DomainSpec[],
+  www: WwwMode,
+): Promise<void> {
   if (domains.length === 0) return;
   await trx
     .insertInto('domains')
@@ -207,18 +217,24 @@ export async function replaceDomains(
     .execute();
 }
 
-/** Points the app at exactly these certificates (none when it has no https domain). */
+/**
+ * Points the app at exactly these certificates (none when it has no https domain), in one statement: each query
+ * is a round trip, and an app create is a burst of them.
+ */
 export async function replaceCertificateLinks(
   trx: Transaction<Database>,
   appId: string,
   certificateIds: readonly string[],
 ): Promise<void> {
-  await trx.deleteFrom('app_certificates').where('app_id', '=', appId).execute();
-  if (certificateIds.length === 0) return;
-  await trx
-    .insertInto('app_certificates')
-    .values(certificateIds.map((certificateId) => ({ app_id: appId, certificate_id: certificateId })))
-    .execute();
+  const ids = sql`${sql.val([...certificateIds])}::uuid[]`;
+  // A data-modifying CTE runs even though nothing reads it; the insert skips the links that stay.
+  await sql`
+    with unlinked as (
+      delete from app_certificates where app_id = ${appId} and certificate_id <> all(${ids})
+    )
+    insert into app_certificates (app_id, certificate_id)
+    select ${appId}, id from unnest(${ids}) as id
+    on conflict do nothing`.execute(trx);
 }
 
 /** Deletes the app; its domains and certificate links go with it (cascade), its certificates stay. */
@@ -308,6 +324,15 @@ export async function replaceTcpPorts(
   ports: readonly TcpPortSpec[],
 ): Promise<void> {
   await trx.deleteFrom('app_tcp_ports').where('app_id', '=', appId).execute();
+  await insertTcpPorts(trx, appId, ports);
+}
+
+/** The TCP ports of an app that has none yet (one created in this transaction). */
+export async function insertTcpPorts(
+  trx: Transaction<Database>,
+  appId: string,
+  ports: readonly TcpPortSpec[],
+): Promise<void> {
   if (ports.length === 0) return;
   await trx
     .insertInto('app_tcp_ports')

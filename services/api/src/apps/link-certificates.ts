@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
-import type { KeyType } from '@gatehouse/events';
+import type { Envelope, KeyType } from '@gatehouse/events';
 import {
   type CertificateMode,
   certificateKeyContext,
@@ -31,13 +31,16 @@ import {
  * - `fallback-only` names: a `self-signed` row in status `fallback` (found or made), which proxy-config serves as
  *   the operator's fallback wildcard when that covers a name, else its own self-signed certificate.
  * Runs in the caller's transaction, which MUST hold the app-write lock (as findOrRequestCertificate requires).
+ * Returns the `certs.requested` events of the certificates requested; the caller MUST enqueue them in the same
+ * transaction, before or with its own `apps.*` event (one outbox insert for all of them).
  */
 export async function linkAppCertificates(
   trx: Transaction<Database>,
   box: SecretBox,
   app: { id: string; domains: readonly DomainSpec[]; www: WwwMode; keyType: KeyType; eventSource: string },
-): Promise<void> {
+): Promise<Envelope[]> {
   const ids = new Set<string>();
+  const requests: Envelope[] = [];
   for (const mode of ['acme', 'local-ca'] as const) {
     const names = certificateNames(app.domains, app.www, mode);
     if (names.length === 0) continue;
@@ -51,6 +54,7 @@ export async function linkAppCertificates(
       keyType: app.keyType,
     });
     ids.add(certificate.id);
+    if (certificate.request) requests.push(certificate.request);
   }
   const customNames = certificateNames(app.domains, app.www, 'custom');
   if (customNames.length > 0) {
@@ -59,6 +63,7 @@ export async function linkAppCertificates(
   const fallbackNames = certificateNames(app.domains, app.www, 'fallback-only');
   if (fallbackNames.length > 0) ids.add(await findOrMakeSelfSigned(trx, box, fallbackNames));
   await replaceCertificateLinks(trx, app.id, [...ids]);
+  return requests;
 }
 
 /**

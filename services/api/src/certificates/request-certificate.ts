@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
-import { certsRequested, createEvent, type KeyType } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
+import { certsRequested, createEvent, type Envelope, type KeyType } from '@gatehouse/events';
 import { covers, namesKey, sortNames, spreadRenewAt } from '@gatehouse/pki';
 import type { Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
@@ -48,7 +47,7 @@ export async function findOrRequestCertificate(
     certificateSource?: 'acme' | 'local-ca';
     keyType: KeyType;
   },
-): Promise<{ id: string; requested: boolean }> {
+): Promise<{ id: string; request?: Envelope }> {
   const names = sortNames(request.names);
   const key = namesKey(names);
   const certificateSource = request.certificateSource ?? 'acme';
@@ -59,15 +58,14 @@ export async function findOrRequestCertificate(
       certificateSource === 'local-ca' ||
       (await findRequestedProfile(trx, existing.id)) === request.profile
     )
-      return { id: existing.id, requested: false };
-    await enqueueRequest(trx, request, existing.id, names);
-    return { id: existing.id, requested: true };
+      return { id: existing.id };
+    return { id: existing.id, request: certificateRequest(request, existing.id, names) };
   }
   // Local CA certificates are cheap and never stand in for another's names: only an exact match is reused.
   const covering =
     certificateSource === 'acme' &&
     (await findCoveringCertificate(trx, names, new Date(Date.now() + reuseMargin), request.keyType));
-  if (covering) return { id: covering, requested: false };
+  if (covering) return { id: covering };
 
   const id = randomUUID();
   await insertPendingCertificate(trx, {
@@ -77,31 +75,26 @@ export async function findOrRequestCertificate(
     keyType: request.keyType,
     source: certificateSource,
   });
-  await enqueueRequest(trx, request, id, names);
-  return { id, requested: true };
+  return { id, request: certificateRequest(request, id, names) };
 }
 
-async function enqueueRequest(
-  trx: Transaction<Database>,
+function certificateRequest(
   request: { challenge: ChallengePreference; profile: string | null; source: string; keyType: KeyType },
   id: string,
   names: string[],
-): Promise<void> {
-  await enqueue(
-    trx,
-    createEvent(certsRequested, {
-      source: request.source,
-      subject: id,
-      data: {
-        certificateId: id,
-        names,
-        keyType: request.keyType,
-        reason: 'new',
-        challenge: request.challenge,
-        ...(request.profile !== null ? { profile: request.profile } : {}),
-      },
-    }),
-  );
+): Envelope {
+  return createEvent(certsRequested, {
+    source: request.source,
+    subject: id,
+    data: {
+      certificateId: id,
+      names,
+      keyType: request.keyType,
+      reason: 'new',
+      challenge: request.challenge,
+      ...(request.profile !== null ? { profile: request.profile } : {}),
+    },
+  });
 }
 
 /**

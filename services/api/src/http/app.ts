@@ -1,4 +1,4 @@
-import type { Db } from '@gatehouse/db';
+import { type Db, isDatabaseUnavailable } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import type { RateLimitOverrides } from '@gatehouse/rate-limits';
 import { traceRequests } from '@gatehouse/runtime';
@@ -145,14 +145,4 @@ export function createApiApp({
   };
   app.use(onError);
   return app;
-}
-
-/**
- * A pool that could not hand out a connection in time (pg-pool's message) or a refused/reset connection:
- * conditions where retrying later is the right answer, not a server bug.
- */
-function isDatabaseUnavailable(error: unknown): boolean {
-  const { message, code } = error as { message?: unknown; code?: unknown };
-  if (typeof message === 'string' && message.includes('timeout exceeded when trying to connect')) return true;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P03' || code === '53300';
 }

@@ -25,6 +25,8 @@ export interface AppsConsumerOptions {
   deployer: AppDeployer;
   /** Opens the apps' sealed env. */
   box: SecretBox;
+  /** DEPLOY_CONCURRENCY: app events handled at once (default 8). */
+  concurrency?: number;
   /** Called after each app event's effect (the TCP proxies follow the app's ports). */
   onAppChanged?: () => void;
 }
@@ -64,10 +66,10 @@ export function startAppsConsumer(options: AppsConsumerOptions): Promise<Running
     name: appsConsumerName,
     // Waiting for a container to answer may take DEPLOY_READY_TIMEOUT; the consumer extends the ack.
     ackWaitMs: 30_000,
-    // A deployment mostly waits on dockerd and on the container's first answer, so more than the default 4
-    // run at once (100 apps posted together were 4 at a time); each holds a pooled connection (10) for its
-    // transaction, which leaves two for the relay and the reconciler.
-    concurrency: 8,
+    // A deployment mostly waits on dockerd and on the container's first answer, so more than the consumer's
+    // default 4 run at once (100 apps posted together were 4 at a time); each holds a pooled connection (10)
+    // for its transaction, and 8 leaves two for the relay and the reconciler.
+    concurrency: options.concurrency ?? 8,
     subscriptions: [
       on(appsCreated, deploy),
       on(appsUpdated, deploy),
