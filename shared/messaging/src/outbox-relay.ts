@@ -82,6 +82,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   } = options;
   const lockName = options.source ? `${lockNames.outboxRelay}:${options.source}` : lockNames.outboxRelay;
   let stopping = false;
+  const stopped = new AbortController();
   // A commit notified while a batch is in flight must not be lost: the next pause then ends at once.
   const pause = createWakeableSleep();
   const listener = options.listenConnectionString
@@ -183,8 +184,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (stopping) break;
       if (consecutiveFailures > 0) {
         await sleep(backoffDelayMs(consecutiveFailures - 1, { baseMs: 200, maxMs: 5_000 }));
+      } else if (result && !result.locked) {
+        // Another replica's relay is publishing: it is woken by the same notifications, so this one only looks
+        // again at the poll (taking over within one poll should that relay stop) instead of racing it for every
+        // commit, which cost two wasted round trips per commit and replica.
+        await sleep(idlePollMs, stopped.signal).catch(() => undefined);
       } else if (!result || result.size < batchSize) {
-        // Idle (or another replica holds the lock): wait for a commit notification or the poll.
+        // Idle: wait for a commit notification or the poll.
         await pause.sleep(idlePollMs);
       }
     }
@@ -193,6 +199,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   return {
     async stop() {
       stopping = true;
+      stopped.abort();
       pause.wake();
       await loop;
       await listener?.close();

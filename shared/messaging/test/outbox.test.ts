@@ -120,4 +120,45 @@ describe('outbox', () => {
       await relay.stop();
     }
   });
+
+  it('outbox - with two relays one publishes every commit, and the other takes over within a poll when it stops', async () => {
+    await h.jsm.streams.purge('CERTS');
+    await h.db.deleteFrom('outbox').execute();
+    const start = () =>
+      startOutboxRelay({
+        db: h.db,
+        js: h.js,
+        logger: h.logger,
+        listenConnectionString: h.database.url,
+        idlePollMs: 300,
+      });
+    const first = start();
+    const second = start();
+    let secondStopped = false;
+    try {
+      for (let round = 0; round < 10; round++) await enqueueTestEvents(h.db, 2, 2);
+      await waitFor('20 events published', async () => (await streamMessageCount(h.jsm)) === 20, {
+        timeoutMs: 10_000,
+      });
+      // Whichever of the two was publishing, stopping one leaves the other to do it: at its next poll at the latest.
+      await first.stop();
+      const stoppedAt = Date.now();
+      for (let round = 0; round < 10; round++) await enqueueTestEvents(h.db, 2, 2);
+      await waitFor('40 events published', async () => (await streamMessageCount(h.jsm)) === 40, {
+        timeoutMs: 10_000,
+      });
+      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      await second.stop();
+      secondStopped = true;
+      const unpublished = await h.db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('published_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      expect(Number(unpublished.n)).toBe(0);
+    } finally {
+      await first.stop();
+      if (!secondStopped) await second.stop();
+    }
+  });
 });
