@@ -13,12 +13,24 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/**
+ * Service processes still running. A test that times out, or fails before its cleanup, would leave them
+ * running after its file ends (seen: schedulers and an api polling dropped databases for half an hour, taking CPU
+ * from every later test), so they are killed when this process (the test file's fork) exits.
+ */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
 /** Runs `services/<name>/src/main.ts` with exactly the given environment (plus PATH). */
 export function startServiceProcess(name: string, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, [join(repoRoot, 'services', name, 'src', 'main.ts')], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
   let output = '';
   // TEST_SERVICE_OUTPUT=1 streams every service's log to the test's stderr, for debugging.
   const echo = process.env.TEST_SERVICE_OUTPUT === '1';
