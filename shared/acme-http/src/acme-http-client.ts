@@ -71,12 +71,31 @@ export function createAcmeHttpClient(options: AcmeHttpClientOptions = {}): AcmeH
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const timeout = init.timeoutMs ?? timeoutMs;
     return new Promise((resolve, reject) => {
+      // One bound on the whole exchange, not the socket's idle timeout: that one never fires for a server that
+      // trickles a byte now and then, and was seen not armed at all on a reused keep-alive connection (a
+      // request to Pebble stayed unanswered for minutes, holding its order's worker slot).
+      const deadline = setTimeout(
+        () =>
+          req.destroy(
+            Object.assign(new Error(`no answer from ${target.host} within ${timeout} ms`), {
+              code: 'ETIMEDOUT',
+            }),
+          ),
+        timeout,
+      );
+      const settle =
+        <T>(settleWith: (value: T) => void) =>
+        (value: T) => {
+          clearTimeout(deadline);
+          settleWith(value);
+        };
+      resolve = settle(resolve);
+      reject = settle(reject);
       const req = send(
         target,
         {
           method: init.method ?? 'GET',
           ...(target.protocol === 'https:' ? { agent } : {}),
-          timeout,
           headers: { accept: 'application/json', ...init.headers },
         },
         (res) => {
@@ -100,13 +119,6 @@ export function createAcmeHttpClient(options: AcmeHttpClientOptions = {}): AcmeH
           );
           res.on('error', reject);
         },
-      );
-      req.on('timeout', () =>
-        req.destroy(
-          Object.assign(new Error(`no answer from ${target.host} within ${timeout} ms`), {
-            code: 'ETIMEDOUT',
-          }),
-        ),
       );
       req.on('error', reject);
       req.end(init.body);
