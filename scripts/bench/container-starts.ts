@@ -27,6 +27,7 @@ import {
   startAppContainer,
   waitUntilAnswers,
 } from '../../services/deployer/src/docker/app-containers.ts';
+import { removeStackContainers } from '../../services/deployer/test/support.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -108,21 +109,6 @@ async function appSpecs(phase: string): Promise<AppSpec[]> {
   }));
 }
 
-async function removeStackContainers(): Promise<void> {
-  const containers = await docker.listContainers({
-    all: true,
-    filters: { label: [`gatehouse.stack=${stack}`] },
-  });
-  await Promise.all(
-    containers.map((container) =>
-      docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  );
-}
-
 interface PhaseResult {
   phase: 'bare' | 'deployer';
   wallMs: number;
@@ -169,7 +155,7 @@ async function runPhase(phase: 'bare' | 'deployer'): Promise<PhaseResult> {
   const wallMs = performance.now() - started;
   const own = process.cpuUsage(ownBefore);
   const byProcess = dockerCpuSince(before);
-  await removeStackContainers();
+  await removeStackContainers(docker, stack);
   const dockerCpuSeconds = Object.values(byProcess).reduce((sum, seconds) => sum + seconds, 0);
   return {
     phase,
@@ -185,7 +171,7 @@ async function runPhase(phase: 'bare' | 'deployer'): Promise<PhaseResult> {
 }
 
 process.once('SIGINT', () => {
-  void removeStackContainers().finally(() => process.exit(130));
+  void removeStackContainers(docker, stack).finally(() => process.exit(130));
 });
 
 try {
@@ -209,7 +195,7 @@ try {
   );
   console.log(JSON.stringify({ count, concurrency, results }));
 } catch (error) {
-  await removeStackContainers();
+  await removeStackContainers(docker, stack);
   console.error(error);
   process.exit(1);
 }

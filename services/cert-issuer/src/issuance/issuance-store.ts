@@ -8,7 +8,7 @@ import type { IssueError } from '../acme/issue-error.ts';
 import type { ChallengeType } from '../acme/issuer.ts';
 import type { AttemptStep } from './attempt-plan.ts';
 import { issuedCertificateColumns } from './issued-certificate-columns.ts';
-import { finishJob } from './job-queue.ts';
+import { doneJobColumns, finishJob } from './job-queue.ts';
 
 /**
  * Everything an issuance round writes to Postgres: order checkpoints (so a crash resumes the order instead of
@@ -241,13 +241,7 @@ export async function storeIssued(
     .with('job', (db) =>
       db
         .updateTable('issuance_jobs')
-        .set({
-          status: 'done',
-          lease_holder: null,
-          lease_expires_at: null,
-          deferred_reason: null,
-          updated_at: now,
-        })
+        .set(doneJobColumns(now))
         .where('id', '=', issued.job.id)
         .returning('id'),
     )

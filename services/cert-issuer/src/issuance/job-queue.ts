@@ -100,6 +100,29 @@ export async function renewLease(db: Db, jobId: string, holder: string, leaseMs:
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Gives back jobs this holder claimed but never started: claimable again at once, not when their lease lapses. */
+export async function releaseLeases(db: Db, jobIds: readonly string[], holder: string): Promise<void> {
+  if (jobIds.length === 0) return;
+  await db
+    .updateTable('issuance_jobs')
+    .set({ lease_holder: null, lease_expires_at: null })
+    .where('id', 'in', [...jobIds])
+    .where('lease_holder', '=', holder)
+    .where('status', '=', 'running')
+    .execute();
+}
+
+/** A job that ended well: done, its lease released, no deferral. */
+export function doneJobColumns(now: Date) {
+  return {
+    status: 'done' as const,
+    lease_holder: null,
+    lease_expires_at: null,
+    deferred_reason: null,
+    updated_at: now,
+  };
+}
+
 export async function finishJob(
   trx: Transaction<Database> | Db,
   jobId: string,

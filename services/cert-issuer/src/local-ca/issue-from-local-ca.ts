@@ -5,6 +5,7 @@ import { enqueue } from '@gatehouse/messaging';
 import { certificateFacts, type SecretBox, signLocalCaLeaf, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
 import { issuedCertificateColumns } from '../issuance/issued-certificate-columns.ts';
+import { doneJobColumns } from '../issuance/job-queue.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { currentLocalCaSigner } from './local-ca-store.ts';
 
@@ -52,17 +53,7 @@ export async function issueFromLocalCa(
       )
       .where('id', '=', certificate.id)
       .execute();
-    await trx
-      .updateTable('issuance_jobs')
-      .set({
-        status: 'done',
-        lease_holder: null,
-        lease_expires_at: null,
-        deferred_reason: null,
-        updated_at: now,
-      })
-      .where('id', '=', job.id)
-      .execute();
+    await trx.updateTable('issuance_jobs').set(doneJobColumns(now)).where('id', '=', job.id).execute();
     await trx
       .insertInto('order_attempts')
       .values({
