@@ -15,6 +15,7 @@
  * failure and Ctrl-C too. Linux only (/proc).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort } from '@gatehouse/testing';
@@ -187,8 +188,9 @@ try {
     );
   }
   const [bare, deployer] = results as [PhaseResult, PhaseResult];
+  const cores = cpus().length;
   console.log(
-    `floor: ${count} starts cost ${bare.dockerCpuSeconds} CPU-s of Docker = ${(bare.dockerCpuSeconds / 2).toFixed(1)} s of 2 cores doing nothing else`,
+    `floor: ${count} starts cost ${bare.dockerCpuSeconds} CPU-s of Docker = ${(bare.dockerCpuSeconds / cores).toFixed(1)} s of ${cores} cores doing nothing else`,
   );
   console.log(
     `ratio deployer path vs bare create+start, Docker CPU per container: ${(deployer.dockerCpuMsPerContainer / bare.dockerCpuMsPerContainer).toFixed(2)}× (1.00 = no overhead)`,

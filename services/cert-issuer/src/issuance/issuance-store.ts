@@ -123,6 +123,16 @@ function preflightUpdate(
     .where('id', '=', certificateId);
 }
 
+/** The identity and timing columns of an `order_attempts` row that ends `now`. */
+export function attemptTiming(startedAt: Date, now: Date) {
+  return {
+    id: randomUUID(),
+    started_at: startedAt,
+    finished_at: now,
+    duration_ms: now.getTime() - startedAt.getTime(),
+  };
+}
+
 /** A failed attempt (one step of a round), for the certificate's history. */
 export async function recordAttempt(
   db: Db,
@@ -139,7 +149,7 @@ export async function recordAttempt(
   await db
     .insertInto('order_attempts')
     .values({
-      id: randomUUID(),
+      ...attemptTiming(attempt.startedAt, now),
       certificate_id: attempt.certificate.id,
       order_id: null,
       directory_url: attempt.step.directoryUrl,
@@ -149,9 +159,6 @@ export async function recordAttempt(
       error_kind: attempt.error.kind,
       error_message: attempt.error.message.slice(0, 2_000),
       problem_type: attempt.error.problemType ?? null,
-      started_at: attempt.startedAt,
-      finished_at: now,
-      duration_ms: now.getTime() - attempt.startedAt.getTime(),
     })
     .execute();
 }
@@ -171,15 +178,12 @@ export async function recordStagingSuccess(
   await db
     .insertInto('order_attempts')
     .values({
-      id: randomUUID(),
+      ...attemptTiming(trial.startedAt, now),
       certificate_id: trial.certificateId,
       directory_url: trial.directoryUrl,
       acme_account_id: trial.accountId,
       challenge_type: trial.challenge,
       outcome: 'staging-success',
-      started_at: trial.startedAt,
-      finished_at: now,
-      duration_ms: now.getTime() - trial.startedAt.getTime(),
     })
     .execute();
 }
@@ -249,16 +253,13 @@ export async function storeIssued(
       db
         .insertInto('order_attempts')
         .values({
-          id: randomUUID(),
+          ...attemptTiming(issued.startedAt, now),
           certificate_id: certificate.id,
           order_id: issued.orderId,
           directory_url: issued.step.directoryUrl,
           acme_account_id: issued.accountId,
           challenge_type: issued.step.challenge,
           outcome: 'success',
-          started_at: issued.startedAt,
-          finished_at: now,
-          duration_ms: now.getTime() - issued.startedAt.getTime(),
         })
         .returning('id'),
     )

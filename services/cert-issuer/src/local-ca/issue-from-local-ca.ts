@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { CertificateRow, Db, IssuanceJobRow } from '@gatehouse/db';
 import { certsIssued, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { certificateFacts, type SecretBox, signLocalCaLeaf, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
+import { attemptTiming } from '../issuance/issuance-store.ts';
 import { issuedCertificateColumns } from '../issuance/issued-certificate-columns.ts';
 import { doneJobColumns } from '../issuance/job-queue.ts';
 import { issuanceMetrics } from '../metrics.ts';
@@ -57,14 +57,11 @@ export async function issueFromLocalCa(
     await trx
       .insertInto('order_attempts')
       .values({
-        id: randomUUID(),
+        ...attemptTiming(startedAt, now),
         certificate_id: certificate.id,
         directory_url: localCaIssuer,
         challenge_type: null,
         outcome: 'success',
-        started_at: startedAt,
-        finished_at: now,
-        duration_ms: now.getTime() - startedAt.getTime(),
       })
       .execute();
     await enqueue(
