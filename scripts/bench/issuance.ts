@@ -39,10 +39,10 @@
  * the database dropped at the end, on failure and on Ctrl-C too.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Agent } from 'node:https';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -84,6 +84,8 @@ const { values: flags } = parseArgs({
     logs: { type: 'string' },
     /** Write a V8 CPU profile of each cert-issuer process (`--cpu-prof`) to this directory. */
     profile: { type: 'string' },
+    /** Count the SQL statements cert-issuer sends per certificate (statement-counter.ts), by statement. */
+    statements: { type: 'boolean', default: false },
   },
 });
 
@@ -123,6 +125,7 @@ const settings = {
   logLevel: String(flags['log-level']),
   logs: flags.logs,
   profile: flags.profile,
+  statements: flags.statements === true,
 };
 
 /** Every certificate gets a registered domain of its own, so per-domain budgets never interact. */
@@ -340,6 +343,61 @@ interface WholePathResult {
   cpu_cores: Record<string, number>;
   warnings: Record<string, number>;
   warmup_ms: number;
+  /** With `--statements`: SQL statements cert-issuer sent per certificate in the measured window, by statement. */
+  statements_per_cert?: { total: number; by_statement: Record<string, number> };
+}
+
+/** NODE_OPTIONS of the cert-issuer processes: a CPU profile and/or the statement counter, as asked. */
+function serviceNodeOptions(replicas: number, statementsDir: string | undefined): Record<string, string> {
+  const options = [
+    ...(settings.profile
+      ? [`--cpu-prof --cpu-prof-dir=${resolvePath(settings.profile, `${replicas}x`)}`]
+      : []),
+    ...(statementsDir ? [`--import=${join(import.meta.dirname, 'statement-counter.ts')}`] : []),
+  ];
+  return {
+    ...(options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {}),
+    ...(statementsDir ? { GATEHOUSE_BENCH_STATEMENTS_DIR: statementsDir } : {}),
+  };
+}
+
+/**
+ * Starts the measured window of every process's statement counter (SIGUSR2: snapshot and reset) and returns the
+ * function that ends it: a second signal, then the counts of the window summed over the processes.
+ */
+async function countStatements(
+  services: CertIssuerProcess[],
+  directory: string,
+): Promise<() => Promise<Map<string, number>>> {
+  const signalAll = async (snapshot: number) => {
+    for (const service of services) service.child.kill('SIGUSR2');
+    const files = services.map((service) => join(directory, `${service.child.pid}-${snapshot}.json`));
+    for (const deadline = Date.now() + 5_000; ; await sleep(20)) {
+      const present = new Set(readdirSync(directory).map((name) => join(directory, name)));
+      if (files.every((file) => present.has(file))) return files;
+      if (Date.now() > deadline) throw new Error('bench: a cert-issuer did not write its statement counts');
+    }
+  };
+  await signalAll(0);
+  return async () => {
+    const totals = new Map<string, number>();
+    for (const file of await signalAll(1)) {
+      for (const [statement, count] of Object.entries(
+        JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>,
+      ))
+        totals.set(statement, (totals.get(statement) ?? 0) + count);
+    }
+    return totals;
+  };
+}
+
+function statementsPerCertificate(totals: Map<string, number>, certs: number) {
+  const perCert = (count: number) => Math.round((count / certs) * 100) / 100;
+  const sorted = [...totals].sort((a, b) => b[1] - a[1]);
+  return {
+    total: perCert(sorted.reduce((sum, [, count]) => sum + count, 0)),
+    by_statement: Object.fromEntries(sorted.map(([statement, count]) => [statement, perCert(count)])),
+  };
 }
 
 async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePathResult> {
@@ -369,6 +427,11 @@ async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePa
       throw new Error('unreachable');
     const db = database.value.db;
 
+    const statementsDir = settings.statements
+      ? mkdtempSync(join(tmpdir(), `bench-statements-${replicas}x-`))
+      : undefined;
+    if (statementsDir)
+      cleanup.defer('statement counts', async () => rmSync(statementsDir, { recursive: true, force: true }));
     // Only one replica listens on Pebble's HTTP-01 port; tokens live in Postgres, so it answers for all.
     const startedServices = await Promise.allSettled(
       Array.from({ length: replicas }, (_, index) =>
@@ -382,11 +445,7 @@ async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePa
             PREFLIGHT: 'enforce',
             ACME_RATE_LIMITS: rateLimits,
             LOG_LEVEL: settings.logLevel,
-            ...(settings.profile
-              ? {
-                  NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolvePath(settings.profile, `${replicas}x`)}`,
-                }
-              : {}),
+            ...serviceNodeOptions(replicas, statementsDir),
           },
         }),
       ),
@@ -443,6 +502,7 @@ async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePa
     }
     const warmupMs = Math.round(performance.now() - warmupStarted);
 
+    const statementCounts = statementsDir ? await countStatements(services, statementsDir) : undefined;
     await meter.start();
     const started = performance.now();
     const ids = await Promise.all(
@@ -469,6 +529,7 @@ async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePa
       await sleep(100);
     }
     const cpu = await meter.stop();
+    const statements = await statementCounts?.();
 
     // Per certificate: request → job queued → attempt started → preflight recorded → order created →
     // attempt finished → certs.issued. Outbox/job/order times are Postgres now(); attempt and preflight
@@ -553,6 +614,7 @@ async function wholePath(signal: AbortSignal, replicas: number): Promise<WholePa
       cpu_cores: cpu,
       warnings: logProblems(services.map((service) => service.output())),
       warmup_ms: warmupMs,
+      ...(statements ? { statements_per_cert: statementsPerCertificate(statements, settings.certs) } : {}),
     };
   } finally {
     await cleanup.run();
@@ -869,6 +931,11 @@ function printTable(result: BenchResult): void {
       `    worker slots busy on average: ${whole.busy_workers} of ${s.concurrency * whole.replicas}; ` +
         `failed attempts ${whole.failed_attempts}, certs.issue-failed ${whole.issue_failed_events}, duplicates ${whole.duplicates}`,
     );
+    if (whole.statements_per_cert) {
+      console.log(`    SQL statements per certificate: ${whole.statements_per_cert.total}`);
+      for (const [statement, count] of Object.entries(whole.statements_per_cert.by_statement).slice(0, 16))
+        console.log(`      ${String(count).padStart(6)}  ${statement.slice(0, 90)}`);
+    }
   }
   const cores = (cpu: Record<string, number>) =>
     Object.entries(cpu)
