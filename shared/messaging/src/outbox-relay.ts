@@ -1,4 +1,4 @@
-import { type Db, lockNames } from '@gatehouse/db';
+import { type Database, type Db, lockNames } from '@gatehouse/db';
 import { subjectForType } from '@gatehouse/events';
 import {
   contextFromHeaders,
@@ -9,11 +9,11 @@ import {
 } from '@gatehouse/telemetry';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { sql } from 'kysely';
-import pg from 'pg';
+import { sql, type Transaction } from 'kysely';
 import { backoffDelayMs, createWakeableSleep, sleep } from './backoff.ts';
 import { relayMetrics } from './metrics.ts';
-import { outboxChannel, pruneOutbox } from './outbox.ts';
+import { pruneOutbox } from './outbox.ts';
+import { listenForOutboxCommits } from './outbox-listener.ts';
 
 export interface OutboxRelayOptions {
   db: Db;
@@ -27,7 +27,10 @@ export interface OutboxRelayOptions {
    * publishes every row.
    */
   source?: string | undefined;
-  /** When set, the relay LISTENs for commits and publishes at once instead of waiting for its poll. */
+  /**
+   * When set, the relay LISTENs for commits on a connection of its own and publishes at once instead of waiting
+   * for its poll, and that connection holds the relay's leadership (see below).
+   */
   listenConnectionString?: string;
   batchSize?: number;
   /** Poll interval when idle (a safety net behind LISTEN/NOTIFY). */
@@ -45,7 +48,8 @@ export interface OutboxRelay {
 interface BatchResult {
   published: number;
   failed: number;
-  locked: boolean;
+  /** Nothing was read: another relay holds the lock. */
+  skipped?: true;
   size: number;
 }
 
@@ -68,6 +72,10 @@ interface OutboxEntry {
  *   de-duplicate, for copies beyond the duplicate window);
  * - per-subject order: one relay publishes at a time (advisory lock), rows go out in `seq` order per
  *   event subject, and a subject stops at its first failure so nothing overtakes it;
+ * - with a LISTEN connection, the relay that holds a session-level lock on it leads: it publishes a batch with
+ *   two statements (read, mark) instead of a transaction of five, and the others only ask for the lock at each
+ *   poll, so one takes over within a poll of the leader's connection ending (a crash, a stop, a lost Postgres).
+ *   Without one, each batch takes a transaction-level lock;
  * - outages of NATS or Postgres are retried with backoff, forever, without losing rows.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -87,7 +95,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   // A commit notified while a batch is in flight must not be lost: the next pause then ends at once.
   const pause = createWakeableSleep();
   const listener = options.listenConnectionString
-    ? listenForCommits(options.listenConnectionString, logger, pause.wake)
+    ? listenForOutboxCommits(options.listenConnectionString, lockName, logger, pause.wake)
     : undefined;
 
   async function publishEntry(entry: OutboxEntry): Promise<void> {
@@ -110,57 +118,74 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     );
   }
 
-  async function relayBatch(): Promise<BatchResult> {
+  /**
+   * A batch under the leadership of this relay's LISTEN connection: no transaction, two statements. While that
+   * connection is down (or cannot be opened at all) the relay still publishes, under a transaction-level lock;
+   * it conflicts with a leader's session-level lock on the same key, so the two never publish at once.
+   */
+  async function relayBatchAsLeader(): Promise<BatchResult> {
+    const leadership = await listener!.lead();
+    if (leadership === 'leader') return publishBatch(db);
+    if (leadership === 'disconnected') return relayBatchInTransaction();
+    return { published: 0, failed: 0, skipped: true, size: 0 };
+  }
+
+  /** A batch under a transaction-level lock: a relay without a (working) LISTEN connection. */
+  async function relayBatchInTransaction(): Promise<BatchResult> {
     return db.transaction().execute(async (trx) => {
       const { rows } = await sql<{ locked: boolean }>`
         select pg_try_advisory_xact_lock(hashtext(${lockName})) as locked`.execute(trx);
-      if (!rows[0]?.locked) return { published: 0, failed: 0, locked: false, size: 0 };
-
-      const entries = (await trx
-        .selectFrom('outbox')
-        .select(['seq', 'event_id', 'type', 'subject', sql<string>`envelope::text`.as('envelope'), 'headers'])
-        .where('published_at', 'is', null)
-        .$if(options.source !== undefined, (query) =>
-          query.where(sql<string>`envelope->>'source'`, '=', options.source!),
-        )
-        .orderBy('seq')
-        .limit(batchSize)
-        .execute()) as OutboxEntry[];
-
-      const bySubject = new Map<string, OutboxEntry[]>();
-      for (const entry of entries) {
-        const queue = bySubject.get(entry.subject);
-        if (queue) queue.push(entry);
-        else bySubject.set(entry.subject, [entry]);
-      }
-
-      const publishedSeqs: string[] = [];
-      let failed = 0;
-      let firstError: unknown;
-      await Promise.all(
-        [...bySubject.values()].map(async (queue) => {
-          for (const entry of queue) {
-            try {
-              await publishEntry(entry);
-              publishedSeqs.push(entry.seq);
-            } catch (error) {
-              failed++;
-              firstError ??= error;
-              return; // Later events of this subject must not overtake this one.
-            }
-          }
-        }),
-      );
-      if (publishedSeqs.length > 0) {
-        await trx
-          .updateTable('outbox')
-          .set({ published_at: new Date() })
-          .where('seq', 'in', publishedSeqs)
-          .execute();
-      }
-      if (firstError) logger.warn({ err: firstError, failed }, 'outbox publish failed');
-      return { published: publishedSeqs.length, failed, locked: true, size: entries.length };
+      if (!rows[0]?.locked) return { published: 0, failed: 0, skipped: true, size: 0 };
+      return publishBatch(trx);
     });
+  }
+
+  /** Reads a batch, publishes it subject by subject and marks what JetStream acknowledged. Needs the lock. */
+  async function publishBatch(executor: Db | Transaction<Database>): Promise<BatchResult> {
+    const entries = (await executor
+      .selectFrom('outbox')
+      .select(['seq', 'event_id', 'type', 'subject', sql<string>`envelope::text`.as('envelope'), 'headers'])
+      .where('published_at', 'is', null)
+      .$if(options.source !== undefined, (query) =>
+        query.where(sql<string>`envelope->>'source'`, '=', options.source!),
+      )
+      .orderBy('seq')
+      .limit(batchSize)
+      .execute()) as OutboxEntry[];
+
+    const bySubject = new Map<string, OutboxEntry[]>();
+    for (const entry of entries) {
+      const queue = bySubject.get(entry.subject);
+      if (queue) queue.push(entry);
+      else bySubject.set(entry.subject, [entry]);
+    }
+
+    const publishedSeqs: string[] = [];
+    let failed = 0;
+    let firstError: unknown;
+    await Promise.all(
+      [...bySubject.values()].map(async (queue) => {
+        for (const entry of queue) {
+          try {
+            await publishEntry(entry);
+            publishedSeqs.push(entry.seq);
+          } catch (error) {
+            failed++;
+            firstError ??= error;
+            return; // Later events of this subject must not overtake this one.
+          }
+        }
+      }),
+    );
+    if (publishedSeqs.length > 0) {
+      await executor
+        .updateTable('outbox')
+        .set({ published_at: new Date() })
+        .where('seq', 'in', publishedSeqs)
+        .execute();
+    }
+    if (firstError) logger.warn({ err: firstError, failed }, 'outbox publish failed');
+    return { published: publishedSeqs.length, failed, size: entries.length };
   }
 
   const loop = (async () => {
@@ -169,7 +194,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     while (!stopping) {
       let result: BatchResult | undefined;
       try {
-        result = await relayBatch();
+        result = await (listener ? relayBatchAsLeader() : relayBatchInTransaction());
         relayMetrics.published.inc(result.published);
         if (result.failed > 0) consecutiveFailures++;
         else consecutiveFailures = 0;
@@ -185,13 +210,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (stopping) break;
       if (consecutiveFailures > 0) {
         await sleep(backoffDelayMs(consecutiveFailures - 1, { baseMs: 200, maxMs: 5_000 }));
-      } else if (result && !result.locked) {
+      } else if (result?.skipped) {
         // Another replica's relay is publishing: it is woken by the same notifications, so this one only looks
         // again at the poll (taking over within one poll should that relay stop) instead of racing it for every
-        // commit, which cost two wasted round trips per commit and replica.
+        // commit, which cost round trips per commit and replica.
         await sleep(idlePollMs, stopped.signal).catch(() => undefined);
       } else if (!result || result.size < batchSize) {
-        // Idle: wait for a commit notification or the poll.
+        // Idle: wait for a commit notification (a reconnected LISTEN connection sends one too) or the poll.
         await pause.sleep(idlePollMs);
       }
     }
@@ -204,51 +229,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       pause.wake();
       await loop;
       await listener?.close();
-    },
-  };
-}
-
-/** A dedicated connection LISTENing for outbox commits; it reconnects by itself after failures. */
-function listenForCommits(connectionString: string, logger: Logger, onNotify: () => void) {
-  let client: pg.Client | undefined;
-  let closed = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-
-  async function open(): Promise<void> {
-    const next = new pg.Client({ connectionString });
-    next.on('notification', onNotify);
-    next.on('error', (error) => {
-      logger.warn({ err: error }, 'outbox listener connection lost');
-      scheduleReopen(next);
-    });
-    next.on('end', () => scheduleReopen(next));
-    try {
-      await next.connect();
-      await next.query(`listen ${outboxChannel}`);
-      client = next;
-      onNotify(); // Catch up on anything committed while we were not listening.
-    } catch (error) {
-      logger.warn({ err: error }, 'outbox listener cannot connect');
-      scheduleReopen(next);
-    }
-  }
-
-  function scheduleReopen(failed: pg.Client): void {
-    if (closed || retryTimer || (client && client !== failed)) return;
-    client = undefined;
-    failed.end().catch(() => {});
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void open();
-    }, 1_000);
-  }
-
-  void open();
-  return {
-    async close() {
-      closed = true;
-      clearTimeout(retryTimer);
-      await client?.end().catch(() => {});
     },
   };
 }
