@@ -1,12 +1,12 @@
 import { type AcmeHttpClient, createAcmeHttpClient } from '@gatehouse/acme-http';
-import { SpanKind, withSpan } from '@gatehouse/telemetry';
 import acme from 'acme-client';
-import { acmeMetrics } from '../metrics.ts';
-import { caLabel, createAcmeEndpoints } from './acme-endpoints.ts';
-import { observeNetworkError, observeResponse } from './acme-problem.ts';
+import { type AcmeExchange, createAcmeExchange } from './acme-exchange.ts';
 import { createAcmeTransport } from './acme-transport.ts';
+import { sendRequestsDirectly } from './direct-requests.ts';
 
 let configured: AcmeHttpClient | undefined;
+let exchange: AcmeExchange | undefined;
+let requestTimeoutMs = 30_000;
 
 /**
  * Configures acme-client's shared axios instance once per process and returns the shared ACME HTTP client
@@ -29,6 +29,7 @@ export function configureAcmeHttp({
     loadDirectory: async (directoryUrl) => (await acme.axios.get<unknown>(directoryUrl)).data,
   });
   configured = http;
+  requestTimeoutMs = timeoutMs;
   acme.axios.defaults.timeout = timeoutMs;
   // acme-client retries network errors and 429/503 itself, up to 5 times over 75 s, which hides an
   // unreachable CA from our policy for minutes. Allow one quick retry for a blip; the issuance
@@ -38,59 +39,29 @@ export function configureAcmeHttp({
     settings.retryMaxAttempts = 1;
     settings.retryDefaultDelay = 1;
   }
-  // Every request goes through the shared client (keep-alive agent, extra trust) via `createAcmeTransport`.
-  // acme-client's retry interceptor loses the network error once its retries are used up (it throws
-  // a TypeError instead), so the transport itself reports network failures for classification.
-  // The transport is also where every ACME request is measured (gatehouse_acme_requests_total, ..._seconds)
-  // and gets its span (CA, endpoint, status), a child of the issuance round that made it.
-  const transport = createAcmeTransport(http);
-  const endpoints = createAcmeEndpoints();
-  acme.axios.defaults.adapter = async (config) => {
-    const url = config.url ?? '';
-    const ca = caLabel(url);
-    const method = (config.method ?? 'get').toUpperCase();
-    return withSpan(
-      `acme ${endpoints.classify(url)}`,
-      { kind: SpanKind.CLIENT, attributes: { 'acme.ca': ca, 'http.request.method': method } },
-      async (span) => {
-        const started = performance.now();
-        const finish = (status: string, headers: Record<string, unknown>, data: unknown) => {
-          const endpoint = endpoints.learn(url, headers, data);
-          acmeMetrics.requests.inc({ ca, endpoint, status });
-          acmeMetrics.duration.observe({ ca, endpoint }, (performance.now() - started) / 1000);
-          span.updateName(`acme ${endpoint}`);
-          span.setAttribute('acme.endpoint', endpoint);
-          if (status !== 'error') span.setAttribute('http.response.status_code', Number(status));
-        };
-        try {
-          const response = await transport(config);
-
-          finish(String(response.status), response.headers as Record<string, unknown>, response.data);
-          return response;
-        } catch (error) {
-          // acme-client's validateStatus turns every answer into a rejection at this level (its interceptor
-          // then retries or hands it back), so an answer, whatever its status, is in `error.response`.
-          const response = (
-            error as { response?: { status: number; headers: Record<string, unknown>; data: unknown } }
-          ).response;
-          finish(response ? String(response.status) : 'error', response?.headers ?? {}, response?.data);
-          observeNetworkError(error);
-          throw error;
-        }
-      },
-    );
-  };
-  acme.axios.interceptors.response.use(
-    (response) => {
-      observeResponse(response.status, response.headers as Record<string, unknown>, response.data);
-      return response;
-    },
-    (error: { response?: { status: number; headers: Record<string, unknown>; data: unknown } }) => {
-      if (error.response) observeResponse(error.response.status, error.response.headers, error.response.data);
-      return Promise.reject(error);
-    },
-  );
+  // Whatever still calls acme-client's axios instance (the directory; every request of an acme-client whose
+  // internals `direct-requests.ts` does not recognise) goes through the shared client too, observed like the
+  // direct requests (`createAcmeExchange`: span, metrics, problem documents). acme-client's retry interceptor
+  // loses the network error once its retries are used up (it throws a TypeError instead), so the exchange itself
+  // records network failures for classification.
+  exchange = createAcmeExchange(http);
+  acme.axios.defaults.adapter = createAcmeTransport(exchange);
   // acme-client logs through `debug`; silence it, our own logs say what happened.
   acme.setLogger(() => {});
   return http;
+}
+
+/**
+ * Makes one acme-client `Client` send its requests straight through the observed exchange, without axios
+ * (`direct-requests.ts`), with the same timeout and quick retry as configured above. Does nothing before
+ * `configureAcmeHttp` ran; returns whether requests now go direct.
+ */
+export function sendAcmeRequestsDirectly(client: object): boolean {
+  if (!exchange) return false;
+  const userAgent = acme.axios.defaults.headers.common['User-Agent'];
+  return sendRequestsDirectly(client, exchange, {
+    userAgent: typeof userAgent === 'string' ? userAgent : 'node-acme-client',
+    timeoutMs: requestTimeoutMs,
+    retryDelayMs: 1_000,
+  });
 }

@@ -5,6 +5,7 @@ import type { Authorization, Order } from 'acme-client';
 import acme from 'acme-client';
 import { signWithAccountKeyObject } from './account-key-object.ts';
 import type { AcmeAccount } from './account-store.ts';
+import { sendAcmeRequestsDirectly } from './acme-http.ts';
 import { acmeIdentifierOf } from './acme-identifier.ts';
 import { classifyAcmeError, clearLastProblem, lastProblem, runCapturingProblems } from './acme-problem.ts';
 import { IssueError } from './issue-error.ts';
@@ -64,6 +65,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     backoffMax: options.pollMaxMs ?? 2_000,
     backoffAttempts: options.pollAttempts ?? 24,
   });
+  sendAcmeRequestsDirectly(client); // Before poolNonces, which wraps the request function.
   poolNonces(client, options.http.nonces(directoryUrl));
   signWithAccountKeyObject(client, account.keyPem);
   const validation = createValidationEstimate();

@@ -66,7 +66,8 @@ export function observeResponse(status: number, headers: Record<string, unknown>
   };
 }
 
-function parseRetryAfter(value: unknown): Date | undefined {
+/** A Retry-After header (delay-seconds or an HTTP date) as the time it names. */
+export function parseRetryAfter(value: unknown): Date | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return new Date(Date.now() + seconds * 1000);

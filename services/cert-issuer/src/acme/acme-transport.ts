@@ -1,22 +1,24 @@
-import type { AcmeHttpClient } from '@gatehouse/acme-http';
 import { type AxiosAdapter, AxiosError, AxiosHeaders, type InternalAxiosRequestConfig } from 'axios';
+import type { AcmeExchange } from './acme-exchange.ts';
 
 /**
  * acme-client's HTTP transport (an axios adapter) on the shared ACME HTTP client instead of axios's own http
  * adapter (follow-redirects, stream plumbing, form detection): an ACME request is a small JSON or PEM exchange
- * with no redirects, and that machinery was the largest CPU cost of an order after signing.
+ * with no redirects, and that machinery was the largest CPU cost of an order after signing. acme-client's own
+ * requests skip axios altogether (`direct-requests.ts`); this adapter serves whatever still calls its axios
+ * instance (the directory, an acme-client whose internals `direct-requests.ts` does not recognise).
  *
  * Settles like acme-client expects from axios (its retry interceptor sees every answer it may retry): an answer
  * is rejected as an AxiosError when it is a 429 or 5xx (acme-client retries those once, see `configureAcmeHttp`)
  * or when the caller's own `validateStatus` refuses it; otherwise it resolves. A network failure rejects with
  * its code (ECONNREFUSED, ETIMEDOUT, …) for classification.
  */
-export function createAcmeTransport(http: AcmeHttpClient): AxiosAdapter {
+export function createAcmeTransport(exchange: AcmeExchange): AxiosAdapter {
   return async (config: InternalAxiosRequestConfig) => {
-    const url = config.url ?? '';
-    let answer: Awaited<ReturnType<AcmeHttpClient['request']>>;
+    let answer: Awaited<ReturnType<AcmeExchange>>;
     try {
-      answer = await http.request(url, {
+      answer = await exchange({
+        url: config.url ?? '',
         method: (config.method ?? 'get').toUpperCase(),
         headers: plainHeaders(config.headers),
         body: typeof config.data === 'string' || Buffer.isBuffer(config.data) ? config.data : undefined,
@@ -27,7 +29,7 @@ export function createAcmeTransport(http: AcmeHttpClient): AxiosAdapter {
       throw AxiosError.from(error as Error, typeof code === 'string' ? code : undefined, config);
     }
     const response = {
-      data: answer.body,
+      data: answer.data,
       status: answer.status,
       statusText: answer.statusText,
       headers: new AxiosHeaders(answer.headers as Record<string, string>),
