@@ -135,4 +135,20 @@ describe('http-01 solver', () => {
     expect(deletes()).toBe(2);
     expect(await rowsOf(tokens)).toEqual([]);
   });
+
+  it('http-01 solver - a failed present reaches the order, and its possible row is deleted like a cleanup', async () => {
+    const impatient = new URL(database.url);
+    impatient.searchParams.set('options', '-c lock_timeout=200');
+    const { solver, deletes } = solverWith({ deletes: { windowMs: 600_000 } }, impatient.toString());
+    const token = newToken();
+    await database.db.transaction().execute(async (trx) => {
+      await sql`lock table http01_tokens in access exclusive mode`.execute(trx);
+      await expect(solver.present('solver.test', token, `${token}.thumb`)).rejects.toThrow(/lock timeout/);
+    });
+    // A cleanup after it (the issuer sends none) has nothing more to queue: one delete, for the failed insert.
+    await solver.cleanup('solver.test', token, `${token}.thumb`);
+    await solver.flush();
+    expect(deletes()).toBe(1);
+    expect(await rowsOf([token])).toEqual([]);
+  });
 });

@@ -42,17 +42,24 @@ export function createHttp01Solver(db: Db, options: Http01SolverOptions = {}): H
       // since: a CA round trip at least), so that delete leaves this row alone.
       deletes.cancel(token);
       const expiresAt = new Date(Date.now() + tokenLifetimeMs);
-      // Known before the insert: a cleanup after an insert whose answer was lost still names its row.
       presented.set(token, expiresAt);
-      await db
-        .insertInto('http01_tokens')
-        .values({ token, key_authorization: keyAuthorization, hostname: name, expires_at: expiresAt })
-        .onConflict((conflict) =>
-          conflict
-            .column('token')
-            .doUpdateSet({ key_authorization: keyAuthorization, expires_at: expiresAt }),
-        )
-        .execute();
+      try {
+        await db
+          .insertInto('http01_tokens')
+          .values({ token, key_authorization: keyAuthorization, hostname: name, expires_at: expiresAt })
+          .onConflict((conflict) =>
+            conflict
+              .column('token')
+              .doUpdateSet({ key_authorization: keyAuthorization, expires_at: expiresAt }),
+          )
+          .execute();
+      } catch (error) {
+        // The order gives this challenge up (no cleanup follows a failed present). The insert may still have
+        // committed with its answer lost: its delete is queued like a cleanup's (it matches nothing otherwise).
+        presented.delete(token);
+        deletes.queue(token, expiresAt);
+        throw error;
+      }
       // Cached only once stored: a failed insert leaves nothing that only this replica would answer.
       tokens?.remember(token, { hostname: name.toLowerCase(), keyAuthorization }, tokenLifetimeMs);
     },
