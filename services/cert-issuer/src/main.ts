@@ -82,6 +82,9 @@ await runService({
       'http-01 responder listening',
     );
 
+    // Its cleanups' deletes are coalesced; flushed on stop, once the worker's last order has ended.
+    const http01 = createHttp01Solver(db, { tokens: http01Tokens, logger });
+
     const worker = startIssuanceWorker({
       db,
       logger,
@@ -98,7 +101,7 @@ await runService({
         issuerFor: cas.issuerFor,
         forgetAccount: cas.forgetAccount,
         solvers: {
-          'http-01': createHttp01Solver(db, http01Tokens),
+          'http-01': http01,
           'dns-01': dns01,
         },
         preflight,
@@ -148,6 +151,7 @@ await runService({
         await consumer.stop();
         await onDemand?.stop();
         await worker.stop();
+        await http01.flush();
         await closeServer(responder);
       },
     };

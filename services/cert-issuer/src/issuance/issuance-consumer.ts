@@ -13,42 +13,47 @@ import { orderableKeyType } from './orderable-key-type.ts';
 export function issuanceSubscriptions(onQueued: () => void): Subscription[] {
   return [
     on(certsRequested, async (event, { trx, logger, afterCommit }) => {
-      const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
-      const created = await enqueueIssuance(trx, {
-        certificateId: certificate.id,
-        namesKey: certificate.names_key,
+      const { certificateId } = event.data;
+      // The certificate is read by the insert itself: a request is one statement (two more for a manual one).
+      const outcome = await enqueueIssuance(trx, {
+        certificateId,
         reason: event.data.reason,
         challenge: event.data.challenge,
         keyType: event.data.keyType,
         profile: event.data.profile,
       });
-      logger.info({ cert_id: certificate.id, queued: created }, 'issuance requested');
+      if (outcome === 'no-certificate') throw unknownCertificate(certificateId);
+      logger.info({ cert_id: certificateId, queued: outcome === 'created' }, 'issuance requested');
       afterCommit(onQueued);
     }),
     on(certsRenewalDue, async (event, { trx, afterCommit }) => {
       const certificate = await getCertificateOrThrow(trx, event.data.certificateId);
       const last = await lastRequestPolicy(trx, certificate.id);
-      await enqueueIssuance(trx, {
+      const outcome = await enqueueIssuance(trx, {
         certificateId: certificate.id,
-        namesKey: certificate.names_key,
         reason: event.data.reason === 'manual' ? 'manual' : 'renewal',
         challenge: last.challenge,
         keyType: renewalKeyType(certificate),
         profile: last.profile,
       });
+      if (outcome === 'no-certificate') throw unknownCertificate(certificate.id);
       afterCommit(onQueued);
     }),
   ];
 }
 
 /** An event about a certificate that does not exist can never succeed: it becomes a dead letter. */
+function unknownCertificate(id: string): PermanentEventError {
+  return new PermanentEventError(`certificate ${id} does not exist`);
+}
+
 async function getCertificateOrThrow(trx: Transaction<Database>, id: string) {
   const certificate = await trx
     .selectFrom('certificates')
-    .select(['id', 'names_key', 'key_type'])
+    .select(['id', 'key_type'])
     .where('id', '=', id)
     .executeTakeFirst();
-  if (!certificate) throw new PermanentEventError(`certificate ${id} does not exist`);
+  if (!certificate) throw unknownCertificate(id);
   return certificate;
 }
 

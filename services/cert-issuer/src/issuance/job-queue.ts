@@ -8,7 +8,6 @@ export const openJobStatuses = ['queued', 'running', 'deferred'] as const;
 
 export interface JobRequest {
   certificateId: string;
-  namesKey: string;
   reason: IssuanceReason;
   challenge: ChallengePreference;
   keyType: KeyType;
@@ -16,17 +15,26 @@ export interface JobRequest {
   profile?: string | null | undefined;
 }
 
+/** What a request did: queued a new job, joined the certificate's open one, or found no such certificate. */
+export type EnqueueOutcome = 'created' | 'joined' | 'no-certificate';
+
 /**
  * Queues issuance for a certificate in the caller's transaction. A certificate has at most one
- * open job; a second request while one is open joins it. Returns whether a new job was created.
+ * open job; a second request while one is open joins it. The job is inserted from the certificate's
+ * row (its `names_key`), so reading the certificate and queueing are one statement: `no-certificate`
+ * means nothing was written by it, and the caller decides what an unknown certificate means.
  *
  * A manual request starts fresh: an open job that is waiting (queued or deferred on the retry
  * ladder, no lease) is closed as `superseded` and replaced by a new manual job, due now, with its
  * attempt count and give-up clock (`created_at`) at zero, and the certificate's persisted ladder
  * (`failure_count`, `next_retry_at`) is reset. A job that is running keeps running: it is ordering
- * already, and the request joins it.
+ * already, and the request joins it. (For `no-certificate` the supersede touched nothing: a job row
+ * cannot outlive its certificate.)
  */
-export async function enqueueIssuance(trx: Transaction<Database>, request: JobRequest): Promise<boolean> {
+export async function enqueueIssuance(
+  trx: Transaction<Database>,
+  request: JobRequest,
+): Promise<EnqueueOutcome> {
   const now = new Date();
   if (request.reason === 'manual') {
     await trx
@@ -36,35 +44,62 @@ export async function enqueueIssuance(trx: Transaction<Database>, request: JobRe
       .where('status', 'in', ['queued', 'deferred'])
       .execute();
   }
-  const inserted = await trx
-    .insertInto('issuance_jobs')
-    .values({
-      id: randomUUID(),
-      certificate_id: request.certificateId,
-      names_key: request.namesKey,
-      reason: request.reason,
-      challenge: request.challenge,
-      key_type: request.keyType,
-      profile: request.profile ?? null,
-      status: 'queued',
-      trace_headers: JSON.stringify(currentTraceHeaders()),
-    })
-    .onConflict((conflict) =>
-      conflict
-        .column('certificate_id')
-        .where('status', 'in', [...openJobStatuses])
-        .doNothing(),
+  const { certificate_found, created } = await trx
+    .with('certificate', (db) =>
+      db.selectFrom('certificates').select(['id', 'names_key']).where('id', '=', request.certificateId),
     )
-    .returning('id')
-    .executeTakeFirst();
-  if (inserted && request.reason === 'manual') {
+    .with('job', (db) =>
+      db
+        .insertInto('issuance_jobs')
+        .columns([
+          'id',
+          'certificate_id',
+          'names_key',
+          'reason',
+          'challenge',
+          'key_type',
+          'profile',
+          'status',
+          'trace_headers',
+        ])
+        .expression((eb) =>
+          eb
+            .selectFrom('certificate')
+            .select([
+              sql<string>`${randomUUID()}::uuid`.as('id'),
+              'certificate.id',
+              'certificate.names_key',
+              sql<string>`${request.reason}::text`.as('reason'),
+              sql<string>`${request.challenge}::text`.as('challenge'),
+              sql<string>`${request.keyType}::text`.as('key_type'),
+              sql<string | null>`${request.profile ?? null}::text`.as('profile'),
+              sql<string>`'queued'`.as('status'),
+              sql<string>`${JSON.stringify(currentTraceHeaders())}::jsonb`.as('trace_headers'),
+            ]),
+        )
+        .onConflict((conflict) =>
+          conflict
+            .column('certificate_id')
+            .where('status', 'in', [...openJobStatuses])
+            .doNothing(),
+        )
+        .returning('id'),
+    )
+    .selectNoFrom((eb) => [
+      eb.exists(eb.selectFrom('certificate').select('id')).as('certificate_found'),
+      eb.exists(eb.selectFrom('job').select('id')).as('created'),
+    ])
+    .executeTakeFirstOrThrow();
+  if (!certificate_found) return 'no-certificate';
+  if (!created) return 'joined';
+  if (request.reason === 'manual') {
     await trx
       .updateTable('certificates')
       .set({ failure_count: 0, next_retry_at: null, updated_at: now })
       .where('id', '=', request.certificateId)
       .execute();
   }
-  return inserted !== undefined;
+  return 'created';
 }
 
 /**

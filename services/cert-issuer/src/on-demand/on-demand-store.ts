@@ -80,7 +80,6 @@ export async function claimOnDemandCertificate(
       .execute();
     await enqueueIssuance(trx, {
       certificateId,
-      namesKey: name,
       reason: 'new',
       // HTTP-01 works for any name that reaches this server; DNS-01 needs a provider for the zone.
       challenge: 'auto',
