@@ -122,6 +122,16 @@ export async function effectReport(db: Db): Promise<EffectReport> {
   };
 }
 
+/** Outbox rows not (yet) marked published. */
+export async function unpublishedCount(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('published_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function streamMessageCount(jsm: JetStreamManager, stream = 'CERTS'): Promise<number> {
   return (await jsm.streams.info(stream)).state.messages;
 }

@@ -11,6 +11,7 @@ import {
   startHarness,
   streamMessageCount,
   testEvent,
+  unpublishedCount,
 } from './harness.ts';
 
 describe('outbox', () => {
@@ -90,12 +91,7 @@ describe('outbox', () => {
     expect(report.outOfOrder).toEqual([]);
     // JetStream de-duplicated the republished copies by Nats-Msg-Id.
     expect(await streamMessageCount(h.jsm)).toBe(events.length);
-    const unpublished = await h.db
-      .selectFrom('outbox')
-      .where('published_at', 'is', null)
-      .select('seq')
-      .execute();
-    expect(unpublished).toEqual([]);
+    expect(await unpublishedCount(h.db)).toBe(0);
   });
 
   it('outbox - commits notified while a batch is in flight are published without waiting for the poll', async () => {
@@ -150,12 +146,7 @@ describe('outbox', () => {
       expect(Date.now() - stoppedAt).toBeLessThan(5_000);
       await second.stop();
       secondStopped = true;
-      const unpublished = await h.db
-        .selectFrom('outbox')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('published_at', 'is', null)
-        .executeTakeFirstOrThrow();
-      expect(Number(unpublished.n)).toBe(0);
+      expect(await unpublishedCount(h.db)).toBe(0);
     } finally {
       await first.stop();
       if (!secondStopped) await second.stop();

@@ -4,7 +4,13 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOutboxRelay } from '../src/index.ts';
-import { enqueueTestEvents, type Harness, startHarness, streamMessageCount } from './harness.ts';
+import {
+  enqueueTestEvents,
+  type Harness,
+  startHarness,
+  streamMessageCount,
+  unpublishedCount,
+} from './harness.ts';
 
 /** Every statement sent through `pg` while installed, with the client that sent it. */
 function recordStatements() {
@@ -139,12 +145,7 @@ describe('outbox relay leadership', () => {
     await waitFor('60 events published', async () => (await streamMessageCount(h.jsm)) === 60, {
       timeoutMs: 10_000,
     });
-    const unpublished = await h.db
-      .selectFrom('outbox')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('published_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    expect(Number(unpublished.n)).toBe(0);
+    expect(await unpublishedCount(h.db)).toBe(0);
   });
 
   it('relay - a LISTEN connection that cannot be opened: the relay still publishes, under a transaction lock', async () => {
