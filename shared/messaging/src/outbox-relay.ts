@@ -38,6 +38,11 @@ export interface OutboxRelayOptions {
   publishTimeoutMs?: number;
   /** Published rows are deleted after this long. */
   retainPublishedMs?: number;
+  /**
+   * How long a leader waits for another commit before it marks what it published in a statement of its own; a
+   * commit within that time has the mark ride on the read of its batch (see `startOutboxRelay`). Default 50 ms.
+   */
+  markDelayMs?: number;
 }
 
 export interface OutboxRelay {
@@ -72,10 +77,14 @@ interface OutboxEntry {
  *   de-duplicate, for copies beyond the duplicate window);
  * - per-subject order: one relay publishes at a time (advisory lock), rows go out in `seq` order per
  *   event subject, and a subject stops at its first failure so nothing overtakes it;
- * - with a LISTEN connection, the relay that holds a session-level lock on it leads: it publishes a batch with
- *   two statements (read, mark) instead of a transaction of five, and the others only ask for the lock at each
- *   poll, so one takes over within a poll of the leader's connection ending (a crash, a stop, a lost Postgres).
- *   Without one, each batch takes a transaction-level lock;
+ * - with a LISTEN connection, the relay that holds a session-level lock on it leads: it publishes a batch without
+ *   a transaction, and the others only ask for the lock at each poll, so one takes over within a poll of the
+ *   leader's connection ending (a crash, a stop, a lost Postgres). Without one, each batch takes a
+ *   transaction-level lock (five statements);
+ * - a leader marks what it published in the statement that reads its next batch (a data-modifying CTE), so under
+ *   load a batch costs one statement; with no commit within `markDelayMs` it marks them alone (two per batch, as
+ *   a lone event costs). Marks are stamped with the time JetStream acknowledged, and a relay that stops or stops
+ *   leading marks what it holds first. A crash before the mark republishes those rows, which JetStream drops;
  * - outages of NATS or Postgres are retried with backoff, forever, without losing rows.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -88,6 +97,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     idlePollMs = 1_000,
     publishTimeoutMs = 5_000,
     retainPublishedMs = 24 * 3600_000,
+    markDelayMs = 50,
   } = options;
   const lockName = options.source ? `${lockNames.outboxRelay}:${options.source}` : lockNames.outboxRelay;
   let stopping = false;
@@ -97,6 +107,24 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const listener = options.listenConnectionString
     ? listenForOutboxCommits(options.listenConnectionString, lockName, logger, pause.wake)
     : undefined;
+  /** Rows this leader published and has not marked yet, with the time JetStream acknowledged the last of them. */
+  let unmarked: { seqs: string[]; at: Date } | undefined;
+
+  async function markPublished(
+    executor: Db | Transaction<Database>,
+    seqs: string[],
+    at: Date,
+  ): Promise<void> {
+    if (seqs.length > 0)
+      await executor.updateTable('outbox').set({ published_at: at }).where('seq', 'in', seqs).execute();
+  }
+
+  /** Marks what this relay published and has not marked yet, in a statement of its own. */
+  async function markUnmarked(): Promise<void> {
+    if (!unmarked) return;
+    await markPublished(db, unmarked.seqs, unmarked.at);
+    unmarked = undefined;
+  }
 
   async function publishEntry(entry: OutboxEntry): Promise<void> {
     await withSpan(
@@ -119,13 +147,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   /**
-   * A batch under the leadership of this relay's LISTEN connection: no transaction, two statements. While that
+   * A batch under the leadership of this relay's LISTEN connection: no transaction, one or two statements. While that
    * connection is down (or cannot be opened at all) the relay still publishes, under a transaction-level lock;
    * it conflicts with a leader's session-level lock on the same key, so the two never publish at once.
    */
   async function relayBatchAsLeader(): Promise<BatchResult> {
     const leadership = await listener!.lead();
-    if (leadership === 'leader') return publishBatch(db);
+    if (leadership === 'leader') return publishBatch(db, { deferMark: true });
+    await markUnmarked(); // Another relay leads now (or none): it must not publish these again.
     if (leadership === 'disconnected') return relayBatchInTransaction();
     return { published: 0, failed: 0, skipped: true, size: 0 };
   }
@@ -136,14 +165,29 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const { rows } = await sql<{ locked: boolean }>`
         select pg_try_advisory_xact_lock(hashtext(${lockName})) as locked`.execute(trx);
       if (!rows[0]?.locked) return { published: 0, failed: 0, skipped: true, size: 0 };
-      return publishBatch(trx);
+      return publishBatch(trx, { deferMark: false });
     });
   }
 
-  /** Reads a batch, publishes it subject by subject and marks what JetStream acknowledged. Needs the lock. */
-  async function publishBatch(executor: Db | Transaction<Database>): Promise<BatchResult> {
-    const entries = (await executor
-      .selectFrom('outbox')
+  /**
+   * Reads a batch, publishes it subject by subject and marks what JetStream acknowledged (with `deferMark`, in the
+   * read of the next batch or by `markUnmarked`). The read marks what is still unmarked. Needs the lock.
+   */
+  async function publishBatch(
+    executor: Db | Transaction<Database>,
+    { deferMark }: { deferMark: boolean },
+  ): Promise<BatchResult> {
+    const marking = unmarked;
+    // In one statement the read sees the rows as they were before the mark, so it leaves the marked ones out.
+    const entries = (await (marking
+      ? executor
+          .with('marked', (db) =>
+            db.updateTable('outbox').set({ published_at: marking.at }).where('seq', 'in', marking.seqs),
+          )
+          .selectFrom('outbox')
+          .where('seq', 'not in', marking.seqs)
+      : executor.selectFrom('outbox')
+    )
       .select(['seq', 'event_id', 'type', 'subject', sql<string>`envelope::text`.as('envelope'), 'headers'])
       .where('published_at', 'is', null)
       .$if(options.source !== undefined, (query) =>
@@ -152,6 +196,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       .orderBy('seq')
       .limit(batchSize)
       .execute()) as OutboxEntry[];
+    if (marking === unmarked) unmarked = undefined;
 
     const bySubject = new Map<string, OutboxEntry[]>();
     for (const entry of entries) {
@@ -177,13 +222,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
       }),
     );
-    if (publishedSeqs.length > 0) {
-      await executor
-        .updateTable('outbox')
-        .set({ published_at: new Date() })
-        .where('seq', 'in', publishedSeqs)
-        .execute();
-    }
+    if (deferMark && publishedSeqs.length > 0) unmarked = { seqs: publishedSeqs, at: new Date() };
+    else await markPublished(executor, publishedSeqs, new Date());
     if (firstError) logger.warn({ err: firstError, failed }, 'outbox publish failed');
     return { published: publishedSeqs.length, failed, size: entries.length };
   }
@@ -216,10 +256,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         // commit, which cost round trips per commit and replica.
         await sleep(idlePollMs, stopped.signal).catch(() => undefined);
       } else if (!result || result.size < batchSize) {
-        // Idle: wait for a commit notification (a reconnected LISTEN connection sends one too) or the poll.
-        await pause.sleep(idlePollMs);
+        // Idle: wait for a commit notification (a reconnected LISTEN connection sends one too) or the poll; with
+        // rows to mark, only `markDelayMs`, after which the next read marks them even if it finds nothing.
+        await pause.sleep(unmarked ? markDelayMs : idlePollMs);
       }
     }
+    await markUnmarked().catch((error: unknown) =>
+      logger.warn(
+        { err: error },
+        'outbox relay could not mark its last published rows; they will be published again',
+      ),
+    );
   })();
 
   return {

@@ -58,7 +58,7 @@ describe('outbox relay leadership', () => {
     await h.close();
   });
 
-  it('relay - the leader publishes a batch with two statements and no transaction', async () => {
+  it('relay - the leader publishes without a transaction, marking a batch in the read of the next one', async () => {
     // The relay's own pool of one connection, so its statements are told apart from the test's.
     const relayDb = createDb({ connectionString: h.database.url, maxConnections: 1 });
     const relay = startOutboxRelay({
@@ -72,9 +72,10 @@ describe('outbox relay leadership', () => {
     await waitFor('the relay to lead', async () => (await lockHolders(h, true)).length === 1);
     const recording = recordStatements();
     try {
-      await enqueueTestEvents(h.db, 50, 5, 50);
+      // Commits back to back (10 of 5 events, then 10 of 3), then a pause: batches follow each other closely.
+      await enqueueTestEvents(h.db, 50, 5, 5);
       await waitFor('50 events published', async () => (await streamMessageCount(h.jsm)) === 50);
-      await enqueueTestEvents(h.db, 30, 3, 30);
+      await enqueueTestEvents(h.db, 30, 3, 3);
       await waitFor('80 events published', async () => (await streamMessageCount(h.jsm)) === 80);
       await relay.stop();
       stops.pop();
@@ -82,20 +83,21 @@ describe('outbox relay leadership', () => {
       recording.restore();
       await relayDb.destroy();
     }
-    const reads = recording.statements.filter(
-      (s) => /from "outbox"/.test(s.text) && s.text.startsWith('select'),
-    );
+    const isRead = (text: string) =>
+      /^(with "marked" as \(update "outbox" .*\) )?select .* from "outbox"/s.test(text);
+    const reads = recording.statements.filter((s) => isRead(s.text));
     expect(reads.length).toBeGreaterThan(0);
     const relayClient = reads[0]!.client;
     const relayStatements = recording.statements.filter((s) => s.client === relayClient).map((s) => s.text);
     expect(relayStatements.filter((text) => /^(begin|commit)$/i.test(text.trim()))).toEqual([]);
     expect(relayStatements.filter((text) => text.includes('advisory'))).toEqual([]);
-    const marks = relayStatements.filter((text) => text.startsWith('update "outbox"'));
-    expect(marks.length).toBeGreaterThanOrEqual(1);
-    // Each batch is a read and, when it published something, one mark: nothing else.
-    expect(relayStatements.length).toBe(
-      relayStatements.filter((text) => text.startsWith('select')).length + marks.length,
-    );
+    // Every statement reads a batch, most of them marking the previous batch's rows on the way (the commits came
+    // closer together than `markDelayMs`), or marks alone after the last batch of a burst: one per batch.
+    const fusedReads = relayStatements.filter((text) => text.startsWith('with "marked"') && isRead(text));
+    const loneMarks = relayStatements.filter((text) => text.startsWith('update "outbox"'));
+    expect(fusedReads.length).toBeGreaterThanOrEqual(1);
+    expect(relayStatements.length).toBe(relayStatements.filter(isRead).length + loneMarks.length);
+    expect(await unpublishedCount(h.db)).toBe(0);
     // The lock was on the LISTEN connection, and it went with it.
     expect(await lockHolders(h)).toEqual([]);
   });
@@ -145,7 +147,8 @@ describe('outbox relay leadership', () => {
     await waitFor('60 events published', async () => (await streamMessageCount(h.jsm)) === 60, {
       timeoutMs: 10_000,
     });
-    expect(await unpublishedCount(h.db)).toBe(0);
+    // Marked by the leader (its last rows up to `markDelayMs` after publishing them).
+    await waitFor('every row marked published', async () => (await unpublishedCount(h.db)) === 0);
   });
 
   it('relay - a LISTEN connection that cannot be opened: the relay still publishes, under a transaction lock', async () => {
