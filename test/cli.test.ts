@@ -290,6 +290,61 @@ describe('cli against a running api', () => {
     expect((await gatehouse(['apps', 'rm', 'web'], env)).code).toBe(4);
   });
 
+  it("cli - an app's TCP ports: set with --tcp, shown by apps show, apps ls and status <app>", async () => {
+    const created = await gatehouse(
+      [
+        'apps',
+        'create',
+        'pgdb',
+        '--image',
+        'postgres:17',
+        '--port',
+        '5432',
+        '--domain',
+        'https://pgdb.cli.test',
+        '--tcp',
+        '15433/tls',
+        '--tcp',
+        '16380:6379',
+        '--json',
+      ],
+      env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).app.tcp).toEqual([
+      { publicPort: 15433, targetPort: null, tls: true },
+      { publicPort: 16380, targetPort: 6379, tls: false },
+    ]);
+    const shown = await gatehouse(['apps', 'show', 'pgdb'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('TCP ports:  15433:5432/tls, 16380:6379');
+    expect(shown.stdout).toContain('https://pgdb.cli.test [auto, acme]');
+    const shownJson = await gatehouse(['apps', 'show', 'pgdb', '--json'], env);
+    expect(JSON.parse(shownJson.stdout).app.tcp).toHaveLength(2);
+    const list = await gatehouse(['apps', 'ls'], env);
+    expect(list.stdout).toMatch(/^NAME\s+IMAGE\s+DOMAINS\s+TCP\s+CONTAINER\s+CERTIFICATES$/m);
+    expect(list.stdout).toMatch(
+      /pgdb\s+postgres:17\s+https:\/\/pgdb\.cli\.test\s+15433:5432\/tls,16380:6379\s/,
+    );
+    const status = await gatehouse(['status', 'pgdb'], env);
+    expect(status.stdout).toContain('TCP ports:  15433:5432/tls, 16380:6379');
+    const malformed = await gatehouse(
+      ['apps', 'create', 'bad-tcp', '--image', 'busybox', '--port', '80', '--tcp', '5433:tls'],
+      env,
+    );
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('PUBLIC[:TARGET][/tls]');
+    // The api's own refusals come through as they are (a reserved port, with its reason).
+    const reserved = await gatehouse(
+      ['apps', 'create', 'web-tcp', '--image', 'busybox', '--port', '80', '--tcp', '443'],
+      env,
+    );
+    expect(reserved.code).toBe(1);
+    expect(reserved.stderr).toContain('websecure');
+    expect((await gatehouse(['apps', 'show', 'nope'], env)).code).toBe(4);
+    expect((await gatehouse(['apps', 'rm', 'pgdb'], env)).code).toBe(0);
+  });
+
   it('cli - npx gatehouse runs the workspace bin', async () => {
     const run = await new Promise<Run>((resolve) => {
       const child = spawn('npx', ['--no', 'gatehouse', 'certs', 'ls', '--search', 'broken.cli', '--json'], {

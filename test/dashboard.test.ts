@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@gatehouse/service-harness';
-import { challtestsrv, freePort, makeCertificateChain } from '@gatehouse/testing';
+import { buildTcpProxyStandInImage, challtestsrv, freePort, makeCertificateChain } from '@gatehouse/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from './stack.ts';
@@ -21,6 +21,8 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
+  /** The directory the TCP proxies (the stand-in for Traefik) serve and mount. */
+  let tcpProxyDir: string;
   const requestedUrls: string[] = [];
   const consoleProblems: string[] = [];
 
@@ -47,7 +49,20 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     }
     mkdirSync(screenshots, { recursive: true });
     await challtestsrv.setServfail(brokenHost);
-    stack = await startStack({ label: `dash-${suffix}` });
+    // TCP proxies run from the stand-in for Traefik's image (no registry here; see test/tcp-proxy.test.ts).
+    const tcpProxyImage = await buildTcpProxyStandInImage(testImage);
+    tcpProxyDir = mkdtempSync(join(tmpdir(), 'gh-dash-tcp-'));
+    stack = await startStack({
+      label: `dash-${suffix}`,
+      env: {
+        deployer: {
+          TCP_PROXY_IMAGE: tcpProxyImage,
+          TCP_PROXY_DYNAMIC_DIR: tcpProxyDir,
+          TCP_PROXY_CERTS_DIR: tcpProxyDir,
+          TCP_PROXY_CERTS_PATH: tcpProxyDir,
+        },
+      },
+    });
     userDataDir = mkdtempSync(join(tmpdir(), 'gh-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: chromiumPath,
@@ -75,6 +90,7 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
   afterAll(async () => {
     await context?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    if (tcpProxyDir) rmSync(tcpProxyDir, { recursive: true, force: true });
     await challtestsrv.clearServfail(brokenHost).catch(() => {});
     await stack?.stop();
   });
@@ -134,6 +150,29 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
 
     await page.click('a[href="#/apps"]');
     await page.locator('tr[data-name=web] .badge.running').waitFor({ timeout: 60_000 });
+  });
+
+  it("dashboard - an app's TCP ports show on the apps page: public port → container port, TLS or plain", async () => {
+    const [tlsPort, plainPort] = [await freePort(), await freePort()];
+    const patched = await api('PATCH', '/v1/apps/web', {
+      tcp: [
+        { publicPort: tlsPort, tls: true },
+        { publicPort: plainPort, targetPort: 6379 },
+      ],
+    });
+    expect(patched.status).toBe(200);
+    const appPort = (patched.body as { port: number }).port;
+    await page.goto(`${stack.apiUrl}/#/apps`);
+    const cell = page.locator('tr[data-name=web] [data-testid=tcp]');
+    await cell.locator(`[data-port="${plainPort}"]`).waitFor();
+    expect((await cell.locator(`[data-port="${tlsPort}"]`).textContent())?.replace(/\s+/g, ' ').trim()).toBe(
+      `${tlsPort} → ${appPort} TLS`,
+    );
+    expect(
+      (await cell.locator(`[data-port="${plainPort}"]`).textContent())?.replace(/\s+/g, ' ').trim(),
+    ).toBe(`${plainPort} → 6379 plain`);
+    await expect(page.locator('table[data-testid=apps] thead').textContent()).resolves.toContain('TCP ports');
+    await shot('03b-app-tcp-ports');
   });
 
   it('dashboard - the why-page of a failing certificate shows the preflight reason and the plain-words hint', async () => {

@@ -1,5 +1,5 @@
-// Apps: list with container state and certificates (polled), create (domains, www mode, challenge, certificate
-// mode), delete.
+// Apps: list with container state, TCP proxy ports and certificates (polled), create (domains, www mode,
+// challenge, certificate mode), delete.
 import { useState } from 'preact/hooks';
 import { api, withQuery } from '../api.js';
 import { Badge, errorNotice, html, Notice, usePolling } from '../ui.js';
@@ -99,13 +99,18 @@ export function AppsView() {
     </form>
     <${Notice} notice=${notice} />
     <table data-testid="apps">
-      <thead><tr><th>Name</th><th>Image</th><th>Domains</th><th>Container</th><th>Certificates</th><th></th></tr></thead>
+      <thead><tr><th>Name</th><th>Image</th><th>Domains</th><th>TCP ports</th><th>Container</th><th>Certificates</th><th></th></tr></thead>
       <tbody>
         ${page.apps.map(
           (app) => html`<tr data-name=${app.name}>
             <td>${app.name}</td>
             <td class="small">${app.image}<div class="muted">port ${app.port}</div></td>
             <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge} · ${domain.mode}</span></div>`)}</td>
+            <td class="small" data-testid="tcp">${
+              app.tcp?.length
+                ? app.tcp.map((port) => html`<${TcpPort} port=${port} appPort=${app.port} />`)
+                : html`<span class="muted">—</span>`
+            }</td>
             <td>${
               app.container
                 ? html`<${Badge} value=${app.container.state} />${
@@ -127,4 +132,13 @@ export function AppsView() {
       <button class="secondary" disabled=${!page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Next</button>
     </div>
   `;
+}
+
+/** One TCP proxy: public port → the container's port (the app's when the api says null), TLS or plain. */
+function TcpPort({ port, appPort }) {
+  // One line: htm drops whitespace that spans a line break.
+  const target = port.targetPort ?? appPort;
+  return html`<div data-port=${port.publicPort}>
+    ${port.publicPort} → ${target} <span class="muted">${port.tls ? 'TLS' : 'plain'}</span>
+  </div>`;
 }
