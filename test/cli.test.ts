@@ -311,7 +311,7 @@ describe('cli against a running api', () => {
       env,
     );
     expect(created.code, created.stderr).toBe(0);
-    expect(JSON.parse(created.stdout).app.tcp).toEqual([
+    expect(JSON.parse(created.stdout).app.tcp).toMatchObject([
       { publicPort: 15433, targetPort: null, tls: true },
       { publicPort: 16380, targetPort: 6379, tls: false },
     ]);

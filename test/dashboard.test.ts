@@ -161,7 +161,7 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
       ],
     });
     expect(patched.status).toBe(200);
-    const appPort = (patched.body as { port: number }).port;
+    const appPort = (patched.body as unknown as { port: number }).port;
     await page.goto(`${stack.apiUrl}/#/apps`);
     const cell = page.locator('tr[data-name=web] [data-testid=tcp]');
     await cell.locator(`[data-port="${plainPort}"]`).waitFor();
