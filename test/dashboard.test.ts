@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@gatehouse/service-harness';
@@ -152,27 +153,48 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await page.locator('tr[data-name=web] .badge.running').waitFor({ timeout: 60_000 });
   });
 
-  it("dashboard - an app's TCP ports show on the apps page: public port → container port, TLS or plain", async () => {
-    const [tlsPort, plainPort] = [await freePort(), await freePort()];
-    const patched = await api('PATCH', '/v1/apps/web', {
-      tcp: [
-        { publicPort: tlsPort, tls: true },
-        { publicPort: plainPort, targetPort: 6379 },
-      ],
-    });
-    expect(patched.status).toBe(200);
-    const appPort = (patched.body as unknown as { port: number }).port;
-    await page.goto(`${stack.apiUrl}/#/apps`);
-    const cell = page.locator('tr[data-name=web] [data-testid=tcp]');
-    await cell.locator(`[data-port="${plainPort}"]`).waitFor();
-    expect((await cell.locator(`[data-port="${tlsPort}"]`).textContent())?.replace(/\s+/g, ' ').trim()).toBe(
-      `${tlsPort} → ${appPort} TLS`,
-    );
-    expect(
-      (await cell.locator(`[data-port="${plainPort}"]`).textContent())?.replace(/\s+/g, ' ').trim(),
-    ).toBe(`${plainPort} → 6379 plain`);
-    await expect(page.locator('table[data-testid=apps] thead').textContent()).resolves.toContain('TCP ports');
-    await shot('03b-app-tcp-ports');
+  it("dashboard - an app's TCP ports show on the apps page with the proxy's state: running, or failed because the port is held on the host, until it frees", async () => {
+    const [tlsPort, heldPort] = [await freePort(), await freePort()];
+    // Another process on the host holds one public port.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(heldPort, '127.0.0.1', resolve));
+    try {
+      const patched = await api('PATCH', '/v1/apps/web', {
+        tcp: [
+          { publicPort: tlsPort, tls: true },
+          { publicPort: heldPort, targetPort: 6379 },
+        ],
+      });
+      expect(patched.status).toBe(200);
+      const appPort = (patched.body as unknown as { port: number }).port;
+      await page.goto(`${stack.apiUrl}/#/apps`);
+      const cell = page.locator('tr[data-name=web] [data-testid=tcp]');
+      await cell
+        .locator(`[data-port="${tlsPort}"][data-status=running] .badge.running`)
+        .waitFor({ timeout: 60_000 });
+      expect(
+        (await cell.locator(`[data-port="${tlsPort}"]`).textContent())?.replace(/\s+/g, ' ').trim(),
+      ).toBe(`${tlsPort} → ${appPort} TLS running`);
+      const heldEntry = cell.locator(`[data-port="${heldPort}"]`);
+      await heldEntry.locator('.badge.failed').waitFor({ timeout: 60_000 });
+      expect((await heldEntry.textContent())?.replace(/\s+/g, ' ').trim()).toContain(
+        `${heldPort} → 6379 plain failed`,
+      );
+      await expect(heldEntry.locator('[data-testid=tcp-error]').textContent()).resolves.toBe(
+        `port ${heldPort} is in use on the host by another process; the proxy is retried and serves the port once it is free`,
+      );
+      await expect(page.locator('table[data-testid=apps] thead').textContent()).resolves.toContain(
+        'TCP ports',
+      );
+      await shot('03b-app-tcp-port-failed');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+    // Freed: the deployer's retries bind it and the page follows without a reload.
+    const heldEntry = page.locator(`tr[data-name=web] [data-testid=tcp] [data-port="${heldPort}"]`);
+    await heldEntry.locator('.badge.running').waitFor({ timeout: 150_000 });
+    await expect(heldEntry.locator('[data-testid=tcp-error]').count()).resolves.toBe(0);
+    await shot('03c-app-tcp-port-recovered');
   });
 
   it('dashboard - the why-page of a failing certificate shows the preflight reason and the plain-words hint', async () => {

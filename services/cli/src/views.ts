@@ -66,6 +66,9 @@ export const tcpPortSchema = z.looseObject({
   /** Null: the app's `port`. */
   targetPort: z.number().nullable(),
   tls: z.boolean(),
+  /** The deployer's view of the proxy (`starting`, `running`, `failed`); absent from an older api. */
+  status: z.string().optional(),
+  error: z.object({ reason: z.string(), message: z.string() }).nullable().optional(),
 });
 export type TcpPortView = z.infer<typeof tcpPortSchema>;
 

@@ -134,11 +134,15 @@ export function AppsView() {
   `;
 }
 
-/** One TCP proxy: public port → the container's port (the app's when the api says null), TLS or plain. */
+/**
+ * One TCP proxy: public port → the container's port (the app's when the api says null), TLS or plain, and the
+ * deployer's view of it (starting, running, failed with the reason, e.g. the port held on the host).
+ */
 function TcpPort({ port, appPort }) {
   // One line: htm drops whitespace that spans a line break.
   const target = port.targetPort ?? appPort;
-  return html`<div data-port=${port.publicPort}>
-    ${port.publicPort} → ${target} <span class="muted">${port.tls ? 'TLS' : 'plain'}</span>
+  return html`<div data-port=${port.publicPort} data-status=${port.status ?? ''}>
+    ${port.publicPort} → ${target} <span class="muted">${port.tls ? 'TLS' : 'plain'}</span> ${port.status ? html`<${Badge} value=${port.status} />` : null}
+    ${port.error ? html`<div class="small" data-testid="tcp-error">${port.error.message}</div>` : null}
   </div>`;
 }

@@ -30,7 +30,11 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
                 app.name,
                 app.image,
                 app.domains.map((domain) => domain.url).join(',') || '-',
-                (app.tcp ?? []).map((port) => tcpPortLabel(port, app.port)).join(',') || '-',
+                (app.tcp ?? [])
+                  .map(
+                    (port) => `${tcpPortLabel(port, app.port)}${port.status === 'failed' ? '(failed)' : ''}`,
+                  )
+                  .join(',') || '-',
                 app.container?.state ?? '-',
                 app.certificates
                   .map((certificate) => `${certificate.id.slice(0, 8)}:${certificate.status}`)
@@ -144,7 +148,9 @@ export function describeApp(app: AppView): string[] {
     `App ${app.name}`,
     `  Image:      ${app.image} (port ${app.port})`,
     `  Domains:    ${app.domains.map((domain) => `${domain.url} [${[domain.challenge, domain.mode].filter(Boolean).join(', ')}]`).join(', ') || '-'}`,
-    `  TCP ports:  ${tcp.length === 0 ? '-' : tcp.map((port) => tcpPortLabel(port, app.port)).join(', ')}`,
+    `  TCP ports:  ${tcp.length === 0 ? '-' : tcp.map((port) => `${tcpPortLabel(port, app.port)}${port.status ? ` ${port.status}` : ''}`).join(', ')}`,
+    // A failing proxy says why (another process holding the port on the host, …), one line each.
+    ...tcp.flatMap((port) => (port.error ? [`    ${port.publicPort}: ${port.error.message}`] : [])),
     `  Container:  ${app.container?.state ?? 'not deployed yet'}`,
   ];
 }

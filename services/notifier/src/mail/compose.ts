@@ -150,7 +150,7 @@ export function tcpProxyFailedMail(facts: TcpProxyFailureFacts): Mail {
           'TCP_PROXY_IMAGE and the directories TCP_PROXY_DYNAMIC_DIR / TCP_PROXY_CERTS_DIR on the deployer',
         ];
   return {
-    subject: `[Gatehouse] TCP port ${facts.publicPort} of app ${facts.appName} is not served`,
+    subject: `Gatehouse cannot serve TCP port ${facts.publicPort} of app ${facts.appName}`,
     body: `Clients of app ${facts.appName} cannot connect on port ${facts.publicPort}: its TCP proxy is not running.
 The error: ${facts.message}
 
