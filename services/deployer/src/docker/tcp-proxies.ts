@@ -223,16 +223,19 @@ export function createTcpProxies(deps: {
         // cannot bind its port is up for milliseconds at each restart).
         if (recorded.get(port)?.status === 'running') observed.set(port, { status: 'running', error: null });
         else {
-          const info = await deps.docker.getContainer(container.Id).inspect();
-          observed.set(port, observeRunning(new Date(info.State.StartedAt)));
+          const info = await inspectIfExists(container.Id);
+          if (info) observed.set(port, observeRunning(new Date(info.State.StartedAt)));
         }
         continue;
       }
-      const info = await deps.docker.getContainer(container.Id).inspect();
+      const info = await inspectIfExists(container.Id);
+      // Removed since the list was read (by an operator, or a replica's pass): the next pass creates it again.
+      if (!info) continue;
       const stoppedSeen = observeStopped(port, {
         restarting: info.State.Restarting,
         exitCode: info.State.ExitCode,
-        logs: await logTail(deps.docker, container.Id),
+        // Docker's own error (a published port it could not bind) first, then what the process wrote.
+        logs: `${info.State.Error ?? ''}\n${await logTail(deps.docker, container.Id)}`,
       });
       if (stoppedSeen) observed.set(port, stoppedSeen);
       // Docker's restart policy brings it back after a backoff; starting it now would be refused (304).
@@ -306,6 +309,15 @@ export function createTcpProxies(deps: {
     if (unsettled && !stopped) {
       recheck = setTimeout(() => void sync(), deps.recheckMs ?? defaultRecheckMs);
       recheck.unref();
+    }
+  }
+
+  async function inspectIfExists(id: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    try {
+      return await deps.docker.getContainer(id).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
     }
   }
 
