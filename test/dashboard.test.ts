@@ -126,8 +126,17 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await form
       .locator('input[name=command]')
       .fill(`mkdir -p /www && echo hi > /www/index.html && exec httpd -f -h /www -p 127.0.0.1:${appPort}`);
+    // A TCP port not of the form PUBLIC[:TARGET][/tls] is refused in the page, before any request.
+    await form.locator('input[name=tcp]').fill('5433:tls');
+    await form.locator('button[type=submit]').click();
+    await page.getByText('TCP ports: give PUBLIC[:TARGET][/tls]').waitFor();
+    const formTcpPort = await freePort();
+    await form.locator('input[name=tcp]').fill(`${formTcpPort}/tls`);
     await form.locator('button[type=submit]').click();
     await page.getByText('201 Created app web.').waitFor();
+    expect((await api('GET', '/v1/apps/web')).body.tcp).toMatchObject([
+      { publicPort: formTcpPort, targetPort: null, tls: true },
+    ]);
     await page.locator('tr[data-name=web]').waitFor();
     await shot('02-app-created');
 

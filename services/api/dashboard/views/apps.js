@@ -1,5 +1,5 @@
 // Apps: list with container state, TCP proxy ports and certificates (polled), create (domains, www mode,
-// challenge, certificate mode), delete.
+// challenge, certificate mode, command, TCP ports), delete.
 import { useState } from 'preact/hooks';
 import { api, withQuery } from '../api.js';
 import { Badge, errorNotice, html, Notice, usePolling } from '../ui.js';
@@ -34,6 +34,14 @@ export function AppsView() {
           : { url, ...(challenge === 'auto' ? {} : { challenge }), ...(mode === '' ? {} : { mode }) },
       );
     const command = form.get('command')?.toString().trim();
+    const tcp = tcpPortsOf(form.get('tcp')?.toString() ?? '');
+    if (!tcp) {
+      setNotice({
+        tone: 'error',
+        text: 'TCP ports: give PUBLIC[:TARGET][/tls] each, e.g. 5433:5432/tls, 6380',
+      });
+      return;
+    }
     const body = {
       name: form.get('name')?.toString().trim() ?? '',
       image: form.get('image')?.toString().trim() ?? '',
@@ -41,6 +49,7 @@ export function AppsView() {
       domains,
       www: form.get('www')?.toString() ?? 'none',
       ...(command ? { command: ['sh', '-c', command] } : {}),
+      ...(tcp.length > 0 ? { tcp } : {}),
     };
     try {
       const { status, body: app } = await api('POST', '/v1/apps', body);
@@ -95,6 +104,7 @@ export function AppsView() {
         </select>
       </label>
       <label>Command (optional, run with sh -c)<input name="command" /></label>
+      <label>TCP ports (optional)<input name="tcp" placeholder="5433:5432/tls, 6380" /></label>
       <div><button type="submit">Create app</button></div>
     </form>
     <${Notice} notice=${notice} />
@@ -132,6 +142,24 @@ export function AppsView() {
       <button class="secondary" disabled=${!page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Next</button>
     </div>
   `;
+}
+
+/**
+ * The form's TCP ports, `public[:target][/tls]` separated by commas or spaces (the form `gatehouse apps create --tcp`
+ * takes), as the api's entries; null when one is not of that form. Ranges and reserved ports are the api's to refuse.
+ */
+function tcpPortsOf(text) {
+  const entries = [];
+  for (const item of text.split(/[\s,]+/).filter(Boolean)) {
+    const match = /^(\d{1,5})(?::(\d{1,5}))?(\/tls)?$/i.exec(item);
+    if (!match) return null;
+    entries.push({
+      publicPort: Number(match[1]),
+      ...(match[2] === undefined ? {} : { targetPort: Number(match[2]) }),
+      ...(match[3] === undefined ? {} : { tls: true }),
+    });
+  }
+  return entries;
 }
 
 /**
