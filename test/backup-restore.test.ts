@@ -205,7 +205,7 @@ describe.each([
       tcp: unknown[];
     };
     expect(app.certificates.map((certificate) => certificate.status)).toEqual(['valid', 'valid']);
-    expect(app.tcp).toEqual([{ publicPort: tcpPort, targetPort: null, tls: true }]);
+    expect(app.tcp).toMatchObject([{ publicPort: tcpPort, targetPort: null, tls: true }]);
     // No order since the restore: the certificate came back from the archive, not from the CA.
     const ordersAfter = await stack.database.db
       .selectFrom('orders')

@@ -290,6 +290,86 @@ describe('cli against a running api', () => {
     expect((await gatehouse(['apps', 'rm', 'web'], env)).code).toBe(4);
   });
 
+  it("cli - an app's TCP ports: set with --tcp, shown by apps show, apps ls and status <app>", async () => {
+    const created = await gatehouse(
+      [
+        'apps',
+        'create',
+        'pgdb',
+        '--image',
+        'postgres:17',
+        '--port',
+        '5432',
+        '--domain',
+        'https://pgdb.cli.test',
+        '--tcp',
+        '15433/tls',
+        '--tcp',
+        '16380:6379',
+        '--json',
+      ],
+      env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).app.tcp).toMatchObject([
+      { publicPort: 15433, targetPort: null, tls: true },
+      { publicPort: 16380, targetPort: 6379, tls: false },
+    ]);
+    const starting = await gatehouse(['apps', 'show', 'pgdb'], env);
+    expect(starting.code, starting.stderr).toBe(0);
+    expect(starting.stdout).toContain('TCP ports:  15433:5432/tls starting, 16380:6379 starting');
+    expect(starting.stdout).toContain('https://pgdb.cli.test [auto, acme]');
+    // What the deployer records once it has run the proxies: one serves, the other's port is held on the host.
+    const appId = (
+      await database.db.selectFrom('apps').select('id').where('name', '=', 'pgdb').executeTakeFirstOrThrow()
+    ).id;
+    const inUse =
+      'port 15433 is in use on the host by another process; the proxy is retried and serves the port once it is free';
+    await database.db
+      .insertInto('tcp_proxy_states')
+      .values([
+        {
+          public_port: 15433,
+          app_id: appId,
+          status: 'failed',
+          error_reason: 'port-in-use',
+          error_message: inUse,
+        },
+        { public_port: 16380, app_id: appId, status: 'running' },
+      ])
+      .execute();
+    const shown = await gatehouse(['apps', 'show', 'pgdb'], env);
+    expect(shown.stdout).toContain('TCP ports:  15433:5432/tls failed, 16380:6379 running');
+    expect(shown.stdout).toContain(`    15433: ${inUse}`);
+    const shownJson = await gatehouse(['apps', 'show', 'pgdb', '--json'], env);
+    expect(JSON.parse(shownJson.stdout).app.tcp).toMatchObject([
+      { publicPort: 15433, status: 'failed', error: { reason: 'port-in-use', message: inUse } },
+      { publicPort: 16380, status: 'running', error: null },
+    ]);
+    const list = await gatehouse(['apps', 'ls'], env);
+    expect(list.stdout).toMatch(/^NAME\s+IMAGE\s+DOMAINS\s+TCP\s+CONTAINER\s+CERTIFICATES$/m);
+    expect(list.stdout).toMatch(
+      /pgdb\s+postgres:17\s+https:\/\/pgdb\.cli\.test\s+15433:5432\/tls\(failed\),16380:6379\s/,
+    );
+    const status = await gatehouse(['status', 'pgdb'], env);
+    expect(status.stdout).toContain('TCP ports:  15433:5432/tls failed, 16380:6379 running');
+    const malformed = await gatehouse(
+      ['apps', 'create', 'bad-tcp', '--image', 'busybox', '--port', '80', '--tcp', '5433:tls'],
+      env,
+    );
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('PUBLIC[:TARGET][/tls]');
+    // The api's own refusals come through as they are (a reserved port, with its reason).
+    const reserved = await gatehouse(
+      ['apps', 'create', 'web-tcp', '--image', 'busybox', '--port', '80', '--tcp', '443'],
+      env,
+    );
+    expect(reserved.code).toBe(1);
+    expect(reserved.stderr).toContain('websecure');
+    expect((await gatehouse(['apps', 'show', 'nope'], env)).code).toBe(4);
+    expect((await gatehouse(['apps', 'rm', 'pgdb'], env)).code).toBe(0);
+  });
+
   it('cli - npx gatehouse runs the workspace bin', async () => {
     const run = await new Promise<Run>((resolve) => {
       const child = spawn('npx', ['--no', 'gatehouse', 'certs', 'ls', '--search', 'broken.cli', '--json'], {

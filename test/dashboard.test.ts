@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@gatehouse/service-harness';
-import { challtestsrv, freePort, makeCertificateChain } from '@gatehouse/testing';
+import { buildTcpProxyStandInImage, challtestsrv, freePort, makeCertificateChain } from '@gatehouse/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type TestStack } from './stack.ts';
@@ -21,6 +22,8 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
+  /** The directory the TCP proxies (the stand-in for Traefik) serve and mount. */
+  let tcpProxyDir: string;
   const requestedUrls: string[] = [];
   const consoleProblems: string[] = [];
 
@@ -47,7 +50,20 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     }
     mkdirSync(screenshots, { recursive: true });
     await challtestsrv.setServfail(brokenHost);
-    stack = await startStack({ label: `dash-${suffix}` });
+    // TCP proxies run from the stand-in for Traefik's image (no registry here; see test/tcp-proxy.test.ts).
+    const tcpProxyImage = await buildTcpProxyStandInImage(testImage);
+    tcpProxyDir = mkdtempSync(join(tmpdir(), 'gh-dash-tcp-'));
+    stack = await startStack({
+      label: `dash-${suffix}`,
+      env: {
+        deployer: {
+          TCP_PROXY_IMAGE: tcpProxyImage,
+          TCP_PROXY_DYNAMIC_DIR: tcpProxyDir,
+          TCP_PROXY_CERTS_DIR: tcpProxyDir,
+          TCP_PROXY_CERTS_PATH: tcpProxyDir,
+        },
+      },
+    });
     userDataDir = mkdtempSync(join(tmpdir(), 'gh-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: chromiumPath,
@@ -75,6 +91,7 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
   afterAll(async () => {
     await context?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    if (tcpProxyDir) rmSync(tcpProxyDir, { recursive: true, force: true });
     await challtestsrv.clearServfail(brokenHost).catch(() => {});
     await stack?.stop();
   });
@@ -109,8 +126,17 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await form
       .locator('input[name=command]')
       .fill(`mkdir -p /www && echo hi > /www/index.html && exec httpd -f -h /www -p 127.0.0.1:${appPort}`);
+    // A TCP port not of the form PUBLIC[:TARGET][/tls] is refused in the page, before any request.
+    await form.locator('input[name=tcp]').fill('5433:tls');
+    await form.locator('button[type=submit]').click();
+    await page.getByText('TCP ports: give PUBLIC[:TARGET][/tls]').waitFor();
+    const formTcpPort = await freePort();
+    await form.locator('input[name=tcp]').fill(`${formTcpPort}/tls`);
     await form.locator('button[type=submit]').click();
     await page.getByText('201 Created app web.').waitFor();
+    expect((await api('GET', '/v1/apps/web')).body.tcp).toMatchObject([
+      { publicPort: formTcpPort, targetPort: null, tls: true },
+    ]);
     await page.locator('tr[data-name=web]').waitFor();
     await shot('02-app-created');
 
@@ -134,6 +160,50 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
 
     await page.click('a[href="#/apps"]');
     await page.locator('tr[data-name=web] .badge.running').waitFor({ timeout: 60_000 });
+  });
+
+  it("dashboard - an app's TCP ports show on the apps page with the proxy's state: running, or failed because the port is held on the host, until it frees", async () => {
+    const [tlsPort, heldPort] = [await freePort(), await freePort()];
+    // Another process on the host holds one public port.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(heldPort, '127.0.0.1', resolve));
+    try {
+      const patched = await api('PATCH', '/v1/apps/web', {
+        tcp: [
+          { publicPort: tlsPort, tls: true },
+          { publicPort: heldPort, targetPort: 6379 },
+        ],
+      });
+      expect(patched.status).toBe(200);
+      const appPort = (patched.body as unknown as { port: number }).port;
+      await page.goto(`${stack.apiUrl}/#/apps`);
+      const cell = page.locator('tr[data-name=web] [data-testid=tcp]');
+      await cell
+        .locator(`[data-port="${tlsPort}"][data-status=running] .badge.running`)
+        .waitFor({ timeout: 60_000 });
+      expect(
+        (await cell.locator(`[data-port="${tlsPort}"]`).textContent())?.replace(/\s+/g, ' ').trim(),
+      ).toBe(`${tlsPort} → ${appPort} TLS running`);
+      const heldEntry = cell.locator(`[data-port="${heldPort}"]`);
+      await heldEntry.locator('.badge.failed').waitFor({ timeout: 60_000 });
+      expect((await heldEntry.textContent())?.replace(/\s+/g, ' ').trim()).toContain(
+        `${heldPort} → 6379 plain failed`,
+      );
+      await expect(heldEntry.locator('[data-testid=tcp-error]').textContent()).resolves.toBe(
+        `port ${heldPort} is in use on the host by another process; the proxy is retried and serves the port once it is free`,
+      );
+      await expect(page.locator('table[data-testid=apps] thead').textContent()).resolves.toContain(
+        'TCP ports',
+      );
+      await shot('03b-app-tcp-port-failed');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+    // Freed: the deployer's retries bind it and the page follows without a reload.
+    const heldEntry = page.locator(`tr[data-name=web] [data-testid=tcp] [data-port="${heldPort}"]`);
+    await heldEntry.locator('.badge.running').waitFor({ timeout: 150_000 });
+    await expect(heldEntry.locator('[data-testid=tcp-error]').count()).resolves.toBe(0);
+    await shot('03c-app-tcp-port-recovered');
   });
 
   it('dashboard - the why-page of a failing certificate shows the preflight reason and the plain-words hint', async () => {

@@ -93,12 +93,13 @@ describe('local CA', { timeout: 180_000 }, () => {
   async function handshakeWith(
     row: { id: string; chain_pem: string | null; private_key_encrypted: string | null },
     rootPem: string,
+    servername = 'app.internal',
   ) {
     const certFile = join(dir, `${row.id}-${Date.now()}.crt`);
     const keyFile = join(dir, `${row.id}-${Date.now()}.key`);
     writeFileSync(certFile, row.chain_pem!);
     writeFileSync(keyFile, box.openText(row.private_key_encrypted!, certificateKeyContext(row.id)));
-    return tlsHandshake({ certFile, keyFile }, 'app.internal', rootPem);
+    return tlsHandshake({ certFile, keyFile }, servername, rootPem);
   }
 
   /** Asks for a renewal as renewal-scheduler does once `renew_at` has passed. */
@@ -118,6 +119,39 @@ describe('local CA', { timeout: 180_000 }, () => {
         }),
       );
     });
+  }
+
+  async function sourcesOf(certificates: ReadonlyArray<{ id: string }>) {
+    const rows = await database.db
+      .selectFrom('certificates')
+      .select('source')
+      .where(
+        'id',
+        'in',
+        certificates.map((c) => c.id),
+      )
+      .execute();
+    return rows.map((row) => row.source);
+  }
+
+  /** The statuses of the certificate's issuance jobs. */
+  async function jobStatuses(id: string) {
+    const rows = await database.db
+      .selectFrom('issuance_jobs')
+      .select('status')
+      .where('certificate_id', '=', id)
+      .execute();
+    return rows.map((row) => row.status);
+  }
+
+  /** How many order attempts (ACME or local CA signings) the certificate has. */
+  async function attemptCount(id: string) {
+    const rows = await database.db
+      .selectFrom('order_attempts')
+      .select('id')
+      .where('certificate_id', '=', id)
+      .execute();
+    return rows.length;
   }
 
   it('local CA - root.pem is a 404 problem before the first internal name, and needs the token', async () => {
@@ -258,6 +292,75 @@ describe('local CA', { timeout: 180_000 }, () => {
     expect(
       await database.db.selectFrom('orders').select('id').where('certificate_id', '=', id).execute(),
     ).toEqual([]);
+  });
+
+  it('local CA - a local CA certificate whose domain leaves mode local-ca is not re-signed (custom, fallback-only, acme); back to local-ca it is renewed again', async () => {
+    const created = await api('/v1/apps', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'switching',
+        image: 'nginx:1.27',
+        port: 80,
+        domains: [{ url: 'https://switching.test', mode: 'local-ca' }],
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const id = ((await created.json()) as { certificates: Array<{ id: string }> }).certificates[0]!.id;
+    const signed = await waitForSerial(id, null);
+    expect(signed).toMatchObject({ source: 'local-ca', names: ['switching.test'] });
+    expect(signed.renew_at).not.toBeNull();
+    const signedAttempts = await attemptCount(id);
+
+    const switchTo = async (mode: string) => {
+      const patched = await api('/v1/apps/switching', {
+        method: 'PATCH',
+        body: JSON.stringify({ domains: [{ url: 'https://switching.test', mode }] }),
+      });
+      expect(patched.status, await patched.clone().text()).toBe(200);
+      return (await patched.json()) as { certificates: Array<{ id: string }> };
+    };
+    /** The renewal the scheduler would hand out once renew_at passes ends held: no new leaf, no renewal time. */
+    const expectHeld = async (mode: string) => {
+      const jobsBefore = await jobStatuses(id);
+      await renew(id, ['switching.test']);
+      await waitFor(
+        `the renewal of the local CA certificate held in mode ${mode} done`,
+        async () => {
+          const jobs = await jobStatuses(id);
+          return jobs.length > jobsBefore.length && jobs.every((status) => status === 'done');
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const row = await certificateRow(database.db, id);
+      expect(row, `mode ${mode}`).toMatchObject({
+        status: 'valid',
+        renew_at: null,
+        serial: signed.serial,
+        chain_pem: signed.chain_pem,
+      });
+      expect(await attemptCount(id), `mode ${mode}`).toBe(signedAttempts);
+    };
+
+    // custom: the old certificate stays linked and served until an upload replaces it, but is not re-signed.
+    const toCustom = await switchTo('custom');
+    expect(toCustom.certificates.map((c) => c.id)).toEqual([id]);
+    await expectHeld('custom');
+    // fallback-only and acme: the app points elsewhere; the old certificate, still due, is not re-signed either.
+    const toFallback = await switchTo('fallback-only');
+    expect(await sourcesOf(toFallback.certificates)).toEqual(['self-signed']);
+    await expectHeld('fallback-only');
+    const toAcme = await switchTo('acme');
+    expect(await sourcesOf(toAcme.certificates)).toEqual(['acme']);
+    await expectHeld('acme');
+
+    // Back to local-ca: the same certificate is linked again and scheduled by the lifetime rule; its renewal signs.
+    const back = await switchTo('local-ca');
+    expect(back.certificates.map((c) => c.id)).toEqual([id]);
+    expect((await certificateRow(database.db, id)).renew_at).not.toBeNull();
+    await renew(id, ['switching.test']);
+    const resigned = await waitForSerial(id, signed.serial);
+    const rootPem = await (await api('/v1/local-ca/root.pem')).text();
+    expect((await handshakeWith(resigned, rootPem, 'switching.test')).authorized).toBe(true);
   });
 
   it('local CA - replicas racing at first use make one root and one intermediate', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { natsInboxPrefix, natsServerAuthorization } from '@gatehouse/messaging';
+import { createEvent, deploymentsTcpProxyFailed } from '@gatehouse/events';
+import { enqueue, natsInboxPrefix, natsServerAuthorization } from '@gatehouse/messaging';
 import { startServiceProcess } from '@gatehouse/service-harness';
 import {
   createTestDatabase,
@@ -22,7 +23,7 @@ const suffix = Math.random().toString(36).slice(2, 8);
 describe('nats users', { timeout: 240_000 }, () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startStack({ label: `test-natsauth-${suffix}`, natsAuth: true });
+    stack = await startStack({ label: `test-natsauth-${suffix}`, natsAuth: true, env: { notifier: {} } });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -91,6 +92,34 @@ describe('nats users', { timeout: 240_000 }, () => {
         cause: error,
       });
     });
+    for (const { name, process } of stack.processes)
+      expect(process.output(), name).not.toMatch(/Permissions Violation/i);
+  });
+
+  it('nats - a TCP proxy failure goes from the deployer (its relay, its subject) to the notifier (its second consumer)', async () => {
+    const app = await stack.database.db.selectFrom('apps').select(['id', 'name']).executeTakeFirstOrThrow();
+    const event = createEvent(deploymentsTcpProxyFailed, {
+      source: 'deployer',
+      subject: app.id,
+      data: {
+        appId: app.id,
+        appName: app.name,
+        publicPort: 15433,
+        reason: 'port-in-use',
+        message: 'port 15433 is in use on the host by another process',
+      },
+    });
+    await stack.database.db.transaction().execute((trx) => enqueue(trx, event));
+    await waitFor(
+      'the notifier recording the mail',
+      async () =>
+        (await stack.database.db
+          .selectFrom('notifications')
+          .select('id')
+          .where('dedupe_key', '=', `tcp-proxy-failed:${event.id}`)
+          .executeTakeFirst()) !== undefined,
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     for (const { name, process } of stack.processes)
       expect(process.output(), name).not.toMatch(/Permissions Violation/i);
   });

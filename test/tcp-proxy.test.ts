@@ -36,6 +36,7 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { type ApiHarness, startApiHarness } from '../services/api/test/api-harness.ts';
 import { tcpProxyContainerName } from '../services/deployer/src/docker/labels.ts';
 import { createTcpProxies, type TcpProxies } from '../services/deployer/src/docker/tcp-proxies.ts';
 import { createDockerClient } from '../services/deployer/src/docker-client.ts';
@@ -453,5 +454,136 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
     });
     const moved = await docker.getContainer(tcpProxyContainerName(stack, tlsPort)).inspect();
     expect(moved.Config.Labels['gatehouse.app-id']).toBe(otherAppId);
+  });
+});
+
+describe('tcp proxy - a port held by another process on the host', { timeout: 180_000 }, () => {
+  const docker = createDockerClient(process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock');
+  const stack = `test-tcp-held-${randomBytes(3).toString('hex')}`;
+  let api: ApiHarness;
+  let proxies: TcpProxies;
+  let root: string;
+  let holder: Server | undefined;
+
+  beforeAll(async () => {
+    const standInImage = await buildTcpProxyStandInImage(testImage);
+    api = await startApiHarness('tcp_proxy_held');
+    root = mkdtempSync(join(tmpdir(), 'gh-tcp-held-'));
+    // The deployer's TCP proxies on the api's database, as in production (one Postgres).
+    proxies = createTcpProxies({
+      db: api.db,
+      docker,
+      logger,
+      container: { stack, network: 'host', imagePull: 'never', pullTimeoutMs: 1_000 },
+      proxy: { image: standInImage, dynamicSource: root, certsSource: root, certsPath: root },
+      debounceMs: 100,
+      recheckMs: 250,
+    });
+  });
+
+  afterAll(async () => {
+    holder?.close();
+    await proxies?.stop();
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`gatehouse.stack=${stack}`] },
+    });
+    for (const container of containers) await docker.getContainer(container.Id).remove({ force: true });
+    await api?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('tcp proxy - the failure shows on the app (tcp[].status failed, port-in-use) and is announced once while Docker retries; freed, the proxy serves the port and the failure clears', async () => {
+    const heldPort = await freePort();
+    const held = createServer();
+    holder = held;
+    await new Promise<void>((resolve) => held.listen(heldPort, '127.0.0.1', resolve));
+
+    const created = await api.call('POST', '/v1/apps', {
+      body: {
+        name: 'pg-held',
+        image: 'postgres:17',
+        port: 5432,
+        domains: [],
+        tcp: [{ publicPort: heldPort }],
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.tcp).toEqual([
+      { publicPort: heldPort, targetPort: null, tls: false, status: 'starting', error: null, since: null },
+    ]);
+    const portOnApp = async () =>
+      (await api.call('GET', '/v1/apps/{name}', { params: { name: 'pg-held' } })).body.tcp[0];
+
+    // The deployer's wiring: Docker events of the stack's containers schedule a pass.
+    let opened: () => void = () => {};
+    const open = new Promise<void>((resolve) => {
+      opened = resolve;
+    });
+    const watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule(), opened);
+    try {
+      await open;
+      await proxies.sync();
+      const failing = await waitFor(
+        'the held port shown failed on the app',
+        async () => {
+          const port = await portOnApp();
+          return port.status === 'failed' && port;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      expect(failing.error).toEqual({
+        reason: 'port-in-use',
+        message: `port ${heldPort} is in use on the host by another process; the proxy is retried and serves the port once it is free`,
+      });
+      expect(Date.parse(failing.since)).toBeGreaterThan(Date.now() - 60_000);
+
+      // Retried all along (Docker's restart policy, and the passes), announced once.
+      const container = docker.getContainer(tcpProxyContainerName(stack, heldPort));
+      await waitFor(
+        'docker restarting the proxy',
+        async () => (await container.inspect()).RestartCount >= 2,
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      expect((await portOnApp()).status).toBe('failed');
+      const announced = await api.events('deployments.tcp-proxy-failed');
+      expect(announced).toHaveLength(1);
+      expect(announced[0]!.data).toEqual({
+        appId: (
+          await api.db.selectFrom('apps').select('id').where('name', '=', 'pg-held').executeTakeFirstOrThrow()
+        ).id,
+        appName: 'pg-held',
+        publicPort: heldPort,
+        reason: 'port-in-use',
+        message: failing.error.message,
+      });
+
+      // The port frees up: the next restart binds it, and once the proxy has stayed up the failure clears.
+      await new Promise<void>((resolve) => held.close(() => resolve()));
+      holder = undefined;
+      const recovered = await waitFor(
+        'the proxy running on the freed port',
+        async () => {
+          const port = await portOnApp();
+          return port.status === 'running' && port;
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      expect(recovered.error).toBeNull();
+      // The stand-in serves proxy-config's directory on the entry point's port: the proxy holds the port now.
+      expect((await fetch(`http://127.0.0.1:${heldPort}/`)).status).toBeLessThan(500);
+      expect(await api.events('deployments.tcp-proxy-failed')).toHaveLength(1);
+    } finally {
+      watch.stop();
+    }
+
+    // A port the app drops leaves no state behind.
+    const dropped = await api.call('PATCH', '/v1/apps/{name}', {
+      params: { name: 'pg-held' },
+      body: { tcp: [] },
+    });
+    expect(dropped.status).toBe(200);
+    await proxies.sync();
+    expect(await api.db.selectFrom('tcp_proxy_states').selectAll().execute()).toEqual([]);
   });
 });

@@ -28,9 +28,10 @@ describe('api apps tcp', () => {
       ]),
     });
     expect(response.status).toBe(201);
+    // Nothing observed yet: `starting` until the deployer has seen each proxy up (test/tcp-proxy.test.ts).
     expect(response.body.tcp).toEqual([
-      { publicPort: 15432, targetPort: null, tls: true },
-      { publicPort: 15433, targetPort: 5433, tls: false },
+      { publicPort: 15432, targetPort: null, tls: true, status: 'starting', error: null, since: null },
+      { publicPort: 15433, targetPort: 5433, tls: false, status: 'starting', error: null, since: null },
     ]);
     const app = await api.db
       .selectFrom('apps')
@@ -135,7 +136,7 @@ describe('api apps tcp', () => {
       body: { tcp: [{ publicPort: 15434, tls: true }] },
     });
     expect(patched.status).toBe(200);
-    expect(patched.body.tcp).toEqual([{ publicPort: 15434, targetPort: null, tls: true }]);
+    expect(patched.body.tcp).toMatchObject([{ publicPort: 15434, targetPort: null, tls: true }]);
     expect(patched.body.revision).toBe(2);
     const taken = await api.call('PATCH', '/v1/apps/{name}', {
       params: { name: 'pg-five' },

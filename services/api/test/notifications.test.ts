@@ -94,7 +94,7 @@ describe('api notifications', () => {
     );
     expect(fields).toEqual({
       certificateId: 'must be a certificate id (a UUID)',
-      kind: 'must be one of issue-failed, reminder, expiring, fallback-activated, recovered, digest',
+      kind: 'must be one of issue-failed, reminder, expiring, fallback-activated, recovered, digest, tcp-proxy-failed',
       limit: 'must be at most 500',
       color: 'is not a known filter (certificateId, kind, limit, cursor)',
     });

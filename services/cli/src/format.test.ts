@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { daysLeft, lifetimeUsed, relative, table } from './format.ts';
+import { daysLeft, lifetimeUsed, parseTcpPortOption, relative, table, tcpPortLabel } from './format.ts';
 
 const now = Date.parse('2026-03-01T00:00:00Z');
 
@@ -27,5 +27,15 @@ describe('cli format', () => {
         ],
       ),
     ).toBe('ID  NAME\n1   a\n22  bb');
+  });
+
+  it('cli format - a TCP port reads as public:target[/tls], the form --tcp takes', () => {
+    expect(tcpPortLabel({ publicPort: 5433, targetPort: null, tls: true }, 5432)).toBe('5433:5432/tls');
+    expect(tcpPortLabel({ publicPort: 6380, targetPort: 6379, tls: false }, 80)).toBe('6380:6379');
+    expect(parseTcpPortOption('5433:5432/tls')).toEqual({ publicPort: 5433, targetPort: 5432, tls: true });
+    expect(parseTcpPortOption('6380')).toEqual({ publicPort: 6380 });
+    expect(parseTcpPortOption('5433/TLS')).toEqual({ publicPort: 5433, tls: true });
+    expect(parseTcpPortOption('5433:')).toBeUndefined();
+    expect(parseTcpPortOption('tls')).toBeUndefined();
   });
 });

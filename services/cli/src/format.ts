@@ -57,3 +57,27 @@ export function lifetimeUsed(
   if (end <= start) return 1;
   return Math.min(1, Math.max(0, (now - start) / (end - start)));
 }
+
+/**
+ * A TCP proxy port as `public:target[/tls]`, the form `apps create --tcp` takes (Docker's `-p` order); a target
+ * the api leaves null is the app's port.
+ */
+export function tcpPortLabel(
+  port: { publicPort: number; targetPort: number | null; tls: boolean },
+  appPort: number,
+): string {
+  return `${port.publicPort}:${port.targetPort ?? appPort}${port.tls ? '/tls' : ''}`;
+}
+
+/** Parses `--tcp public[:target][/tls]` into the api's entry; undefined when it is not of that form. */
+export function parseTcpPortOption(
+  text: string,
+): { publicPort: number; targetPort?: number; tls?: true } | undefined {
+  const match = /^(\d{1,5})(?::(\d{1,5}))?(\/tls)?$/i.exec(text.trim());
+  if (!match) return undefined;
+  return {
+    publicPort: Number(match[1]),
+    ...(match[2] !== undefined ? { targetPort: Number(match[2]) } : {}),
+    ...(match[3] !== undefined ? { tls: true as const } : {}),
+  };
+}

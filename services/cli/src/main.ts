@@ -16,7 +16,8 @@ usage: gatehouse <command> [arguments] [--json]
   certs ls [--status s] [--app a] [--name host] [--search text] [--sort expiry|created] [--limit n]
   inspect <id>                              the issued chain: SANs, issuer, key, days left
   renew <id> | --all | --expiring-within 7d request a renewal now
-  apps ls | create <name> … | rm <name>      list, deploy, delete apps
+  apps ls | show <name> | create <name> … | rm <name>
+                                            list, show (domains, TCP ports, container), deploy, delete apps
 
 environment: GATEHOUSE_URL (default http://127.0.0.1:8080), GATEHOUSE_API_TOKEN
 exit codes: 0 ok, 1 refused or partly failed, 2 usage, 3 token refused, 4 not found, 5 rate limited,

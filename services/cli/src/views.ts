@@ -61,6 +61,17 @@ export const certificatePageSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 
+export const tcpPortSchema = z.looseObject({
+  publicPort: z.number(),
+  /** Null: the app's `port`. */
+  targetPort: z.number().nullable(),
+  tls: z.boolean(),
+  /** The deployer's view of the proxy (`starting`, `running`, `failed`); absent from an older api. */
+  status: z.string().optional(),
+  error: z.object({ reason: z.string(), message: z.string() }).nullable().optional(),
+});
+export type TcpPortView = z.infer<typeof tcpPortSchema>;
+
 export const appSchema = z.looseObject({
   name: z.string(),
   image: z.string(),
@@ -80,6 +91,8 @@ export const appSchema = z.looseObject({
   ),
   container: z.object({ state: z.string() }).loose().nullable(),
   certificates: z.array(z.object({ id: z.string(), status: z.string() })),
+  /** TCP proxies; absent from an api before them. */
+  tcp: z.array(tcpPortSchema).optional(),
 });
 export type AppView = z.infer<typeof appSchema>;
 export const appPageSchema = z.object({ apps: z.array(appSchema), nextCursor: z.string().nullable() });

@@ -1,6 +1,7 @@
 import { consumerName, startConsumer } from '@gatehouse/messaging';
 import { runService, startPeriodic } from '@gatehouse/runtime';
 import { certificateEventSubscriptions } from './alerts/on-certificate-events.ts';
+import { deploymentEventSubscriptions } from './alerts/on-deployment-events.ts';
 import { queueDueReminders } from './alerts/reminders.ts';
 import { notifierConfigShape } from './config.ts';
 import { createSmtpSender } from './mail/smtp.ts';
@@ -25,6 +26,16 @@ await runService({
       logger,
       name: consumerName('notifier', 'certs'),
       subscriptions: certificateEventSubscriptions({ holdMs: config.NOTIFY_DIGEST_WINDOW }),
+    });
+    // A consumer reads one stream: deployment events (a TCP proxy that cannot serve its port) come through a second.
+    const deploymentConsumer = await startConsumer({
+      nc,
+      js,
+      jsm,
+      db,
+      logger,
+      name: consumerName('notifier', 'deployments'),
+      subscriptions: deploymentEventSubscriptions({ holdMs: config.NOTIFY_DIGEST_WINDOW }),
     });
 
     const clock = startPeriodic({
@@ -55,7 +66,7 @@ await runService({
       async stop() {
         // Whatever happens to the consumer, the clock stops too: a pass must never outlive the database.
         try {
-          await consumer.stop();
+          await Promise.all([consumer.stop(), deploymentConsumer.stop()]);
         } finally {
           await clock.stop();
           smtp?.close();

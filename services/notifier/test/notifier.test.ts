@@ -6,6 +6,7 @@ import {
   certsIssued,
   certsIssueFailed,
   createEvent,
+  deploymentsTcpProxyFailed,
 } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import {
@@ -146,6 +147,34 @@ describe('notifier', { timeout: 120_000 }, () => {
       .where('kind', '=', 'issue-failed')
       .execute();
     expect(rows).toHaveLength(1);
+  });
+
+  it('notifier - a TCP proxy whose port is held on the host mails the admins what to check', async () => {
+    const message =
+      'port 15433 is in use on the host by another process; the proxy is retried and serves the port once it is free';
+    const event = createEvent(deploymentsTcpProxyFailed, {
+      source: 'test',
+      subject: randomUUID(),
+      data: { appId: randomUUID(), appName: 'pg-notify', publicPort: 15433, reason: 'port-in-use', message },
+    });
+    await emit(event);
+    const [mail] = await waitFor(
+      'the tcp proxy mail',
+      () => mailsAbout('pg-notify').length > 0 && mailsAbout('pg-notify'),
+    );
+    expect(mail!.to).toEqual(['ops@example.test']);
+    expect(mail!.subject).toBe('Gatehouse cannot serve TCP port 15433 of app pg-notify');
+    expect(mail!.body).toContain(`The error: ${message}`);
+    expect(mail!.body).toContain("ss -ltnp 'sport = :15433'");
+    expect(mail!.body).toContain('GET /v1/apps/pg-notify');
+    const rows = await database.db
+      .selectFrom('notifications')
+      .select(['kind', 'certificate_id', 'dedupe_key'])
+      .where('kind', '=', 'tcp-proxy-failed')
+      .execute();
+    expect(rows).toEqual([
+      { kind: 'tcp-proxy-failed', certificate_id: null, dedupe_key: `tcp-proxy-failed:${event.id}` },
+    ]);
   });
 
   it('notifier - reminders follow the cadence while it keeps failing, and a success ends them with a recovery mail', async () => {

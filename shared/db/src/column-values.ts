@@ -50,6 +50,15 @@ export type DeploymentStatus = (typeof deploymentStatuses)[number];
 export const deployFailureReasons = ['image-missing', 'start-failed', 'unhealthy', 'container-died'] as const;
 export type DeployFailureReason = (typeof deployFailureReasons)[number];
 
+/**
+ * What the deployer observed of a TCP proxy: `starting` (started, not yet up for long), `running`, or `failed`.
+ */
+export const tcpProxyStatuses = ['starting', 'running', 'failed'] as const;
+export type TcpProxyStatus = (typeof tcpProxyStatuses)[number];
+/** Why a TCP proxy failed: its public port held by another process on the host, or anything else. */
+export const tcpProxyFailureReasons = ['port-in-use', 'proxy-failed'] as const;
+export type TcpProxyFailureReason = (typeof tcpProxyFailureReasons)[number];
+
 /** An app's container network: the shared apps network, or one of its own that only Traefik joins. */
 export const appNetworks = ['shared', 'isolated'] as const;
 export type AppNetwork = (typeof appNetworks)[number];
@@ -65,6 +74,8 @@ export const notificationKinds = [
   'fallback-activated',
   'recovered',
   'digest',
+  /** A TCP proxy of an app cannot serve its public port (deployments.tcp-proxy-failed). */
+  'tcp-proxy-failed',
 ] as const;
 export type NotificationKind = (typeof notificationKinds)[number];
 

@@ -57,6 +57,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     acme_accounts: 'siu',
     rate_limit_events: 'si',
     deployments: 's',
+    // The deployer's observation of each TCP proxy, shown on the app (migration 0019).
+    tcp_proxy_states: 's',
     issuance_jobs: 's',
     order_attempts: 's',
     notifications: 's',
@@ -72,6 +74,8 @@ export const databaseGrants: Record<DatabaseService, Partial<Record<TableName, T
     // Which TCP proxy containers to run (one per public port).
     app_tcp_ports: 's',
     deployments: 'siu',
+    // What it observed of each TCP proxy (migration 0019); rows of ports no app declares are deleted.
+    tcp_proxy_states: 'siud',
   },
   'cert-issuer': {
     ...everyService,

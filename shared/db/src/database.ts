@@ -22,6 +22,8 @@ import type {
   NotificationStatus,
   OrderStatus,
   RenewReason,
+  TcpProxyFailureReason,
+  TcpProxyStatus,
 } from './column-values.ts';
 
 /** A timestamp column: read as Date, written as Date or ISO string; `now()` default when generated. */
@@ -98,6 +100,18 @@ export interface AppTcpPortsTable {
   /** Terminate TLS with the app's certificate (HostSNI on its https domains); false: plain TCP. */
   tls: Generated<boolean>;
   created_at: CreatedAt;
+}
+
+/** The deployer's observation of one TCP proxy (migration 0019); see tcpProxyStatuses. */
+export interface TcpProxyStatesTable {
+  public_port: number;
+  /** The app the port belonged to when observed. */
+  app_id: string;
+  status: TcpProxyStatus;
+  error_reason: TcpProxyFailureReason | null;
+  error_message: string | null;
+  /** When `status` (or the failure's reason) last changed. */
+  changed_at: Generated<Date>;
 }
 
 export interface DeploymentsTable {
@@ -330,6 +344,7 @@ export interface Database {
   apps: AppsTable;
   domains: DomainsTable;
   app_tcp_ports: AppTcpPortsTable;
+  tcp_proxy_states: TcpProxyStatesTable;
   app_certificates: AppCertificatesTable;
   deployments: DeploymentsTable;
   acme_accounts: AcmeAccountsTable;
@@ -358,5 +373,6 @@ export type IssuanceJobRow = Selectable<IssuanceJobsTable>;
 export type AppRow = Selectable<AppsTable>;
 export type DomainRow = Selectable<DomainsTable>;
 export type AppTcpPortRow = Selectable<AppTcpPortsTable>;
+export type TcpProxyStateRow = Selectable<TcpProxyStatesTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type DeadLetterRow = Selectable<DeadLettersTable>;

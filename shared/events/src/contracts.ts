@@ -133,6 +133,27 @@ export const deploymentsFailed = defineEvent(
   }),
 );
 
+/**
+ * A TCP proxy (one container per public port) cannot serve its port. Emitted once per failure episode: when the
+ * deployer first sees the proxy failing after it was starting or running; the deployer keeps retrying and records
+ * `running` once the proxy stays up, without another event.
+ */
+export const deploymentsTcpProxyFailed = defineEvent(
+  'deployments.tcp-proxy-failed',
+  1,
+  z.object({
+    appId: id,
+    /** The app's name, for the operator. */
+    appName: z.string().min(1),
+    /** The public port the proxy listens on. */
+    publicPort: z.number().int().min(1).max(65535),
+    /** `port-in-use`: another process on the host holds the port; `proxy-failed`: anything else. */
+    reason: z.enum(['port-in-use', 'proxy-failed']),
+    /** What happened, for the operator (no secrets: a port, an exit code, the proxy's last log line). */
+    message: z.string(),
+  }),
+);
+
 /** The app's containers were stopped and removed (the app was deleted). */
 export const deploymentsRemoved = defineEvent(
   'deployments.removed',
@@ -266,6 +287,7 @@ export const allContracts = [
   appsDeleted,
   deploymentsStarted,
   deploymentsFailed,
+  deploymentsTcpProxyFailed,
   deploymentsRemoved,
   certsRequested,
   certsUploaded,

@@ -38,7 +38,12 @@ export const natsServiceBus: Record<NatsService, ServiceBus> = {
     consumes: [],
   },
   deployer: {
-    emits: ['deployments.started', 'deployments.failed', 'deployments.removed'],
+    emits: [
+      'deployments.started',
+      'deployments.failed',
+      'deployments.removed',
+      'deployments.tcp-proxy-failed',
+    ],
     consumes: [{ domain: 'apps', consumer: 'deployer-apps' }],
   },
   'cert-issuer': {
@@ -61,7 +66,10 @@ export const natsServiceBus: Record<NatsService, ServiceBus> = {
   },
   notifier: {
     emits: ['notifications.sent'],
-    consumes: [{ domain: 'certs', consumer: 'notifier-certs' }],
+    consumes: [
+      { domain: 'certs', consumer: 'notifier-certs' },
+      { domain: 'deployments', consumer: 'notifier-deployments' },
+    ],
   },
 };
 

@@ -1,5 +1,5 @@
-// Apps: list with container state and certificates (polled), create (domains, www mode, challenge, certificate
-// mode), delete.
+// Apps: list with container state, TCP proxy ports and certificates (polled), create (domains, www mode,
+// challenge, certificate mode, command, TCP ports), delete.
 import { useState } from 'preact/hooks';
 import { api, withQuery } from '../api.js';
 import { Badge, errorNotice, html, Notice, usePolling } from '../ui.js';
@@ -34,6 +34,14 @@ export function AppsView() {
           : { url, ...(challenge === 'auto' ? {} : { challenge }), ...(mode === '' ? {} : { mode }) },
       );
     const command = form.get('command')?.toString().trim();
+    const tcp = tcpPortsOf(form.get('tcp')?.toString() ?? '');
+    if (!tcp) {
+      setNotice({
+        tone: 'error',
+        text: 'TCP ports: give PUBLIC[:TARGET][/tls] each, e.g. 5433:5432/tls, 6380',
+      });
+      return;
+    }
     const body = {
       name: form.get('name')?.toString().trim() ?? '',
       image: form.get('image')?.toString().trim() ?? '',
@@ -41,6 +49,7 @@ export function AppsView() {
       domains,
       www: form.get('www')?.toString() ?? 'none',
       ...(command ? { command: ['sh', '-c', command] } : {}),
+      ...(tcp.length > 0 ? { tcp } : {}),
     };
     try {
       const { status, body: app } = await api('POST', '/v1/apps', body);
@@ -95,17 +104,23 @@ export function AppsView() {
         </select>
       </label>
       <label>Command (optional, run with sh -c)<input name="command" /></label>
+      <label>TCP ports (optional)<input name="tcp" placeholder="5433:5432/tls, 6380" /></label>
       <div><button type="submit">Create app</button></div>
     </form>
     <${Notice} notice=${notice} />
     <table data-testid="apps">
-      <thead><tr><th>Name</th><th>Image</th><th>Domains</th><th>Container</th><th>Certificates</th><th></th></tr></thead>
+      <thead><tr><th>Name</th><th>Image</th><th>Domains</th><th>TCP ports</th><th>Container</th><th>Certificates</th><th></th></tr></thead>
       <tbody>
         ${page.apps.map(
           (app) => html`<tr data-name=${app.name}>
             <td>${app.name}</td>
             <td class="small">${app.image}<div class="muted">port ${app.port}</div></td>
             <td class="small">${app.domains.map((domain) => html`<div>${domain.url} <span class="muted">${domain.challenge} · ${domain.mode}</span></div>`)}</td>
+            <td class="small" data-testid="tcp">${
+              app.tcp?.length
+                ? app.tcp.map((port) => html`<${TcpPort} port=${port} appPort=${app.port} />`)
+                : html`<span class="muted">—</span>`
+            }</td>
             <td>${
               app.container
                 ? html`<${Badge} value=${app.container.state} />${
@@ -127,4 +142,35 @@ export function AppsView() {
       <button class="secondary" disabled=${!page.nextCursor} onClick=${() => setCursors([...cursors, page.nextCursor])}>Next</button>
     </div>
   `;
+}
+
+/**
+ * The form's TCP ports, `public[:target][/tls]` separated by commas or spaces (the form `gatehouse apps create --tcp`
+ * takes), as the api's entries; null when one is not of that form. Ranges and reserved ports are the api's to refuse.
+ */
+function tcpPortsOf(text) {
+  const entries = [];
+  for (const item of text.split(/[\s,]+/).filter(Boolean)) {
+    const match = /^(\d{1,5})(?::(\d{1,5}))?(\/tls)?$/i.exec(item);
+    if (!match) return null;
+    entries.push({
+      publicPort: Number(match[1]),
+      ...(match[2] === undefined ? {} : { targetPort: Number(match[2]) }),
+      ...(match[3] === undefined ? {} : { tls: true }),
+    });
+  }
+  return entries;
+}
+
+/**
+ * One TCP proxy: public port → the container's port (the app's when the api says null), TLS or plain, and the
+ * deployer's view of it (starting, running, failed with the reason, e.g. the port held on the host).
+ */
+function TcpPort({ port, appPort }) {
+  // One line: htm drops whitespace that spans a line break.
+  const target = port.targetPort ?? appPort;
+  return html`<div data-port=${port.publicPort} data-status=${port.status ?? ''}>
+    ${port.publicPort} → ${target} <span class="muted">${port.tls ? 'TLS' : 'plain'}</span> ${port.status ? html`<${Badge} value=${port.status} />` : null}
+    ${port.error ? html`<div class="small" data-testid="tcp-error">${port.error.message}</div>` : null}
+  </div>`;
 }

@@ -39,9 +39,44 @@ export interface AppView {
   } | null;
   certificates: Array<{ id: string; status: string }>;
   /** TCP proxies, one per public port; `targetPort` null means the app's `port`. */
-  tcp: TcpPortSpec[];
+  tcp: TcpPortView[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A TCP port as shown: the declared proxy and what the deployer last observed of it. */
+export interface TcpPortView extends TcpPortSpec {
+  /** `starting` until the deployer has seen the proxy up for a while (also before it has acted at all). */
+  status: 'starting' | 'running' | 'failed';
+  /** Why it is failing (`port-in-use`: another process holds the port on the host); null unless failed. */
+  error: { reason: string; message: string } | null;
+  /** When the status last changed; null before the deployer has acted on the port. */
+  since: string | null;
+}
+
+/** An app's TCP port row with the deployer's observation (null columns: none recorded yet). */
+export interface TcpPortWithState {
+  public_port: number;
+  target_port: number | null;
+  tls: boolean;
+  status: 'starting' | 'running' | 'failed' | null;
+  error_reason: string | null;
+  error_message: string | null;
+  changed_at: Date | null;
+}
+
+export function toTcpPortView(row: TcpPortWithState): TcpPortView {
+  return {
+    publicPort: row.public_port,
+    targetPort: row.target_port,
+    tls: row.tls,
+    status: row.status ?? 'starting',
+    error:
+      row.status === 'failed' && row.error_reason !== null
+        ? { reason: row.error_reason, message: row.error_message ?? '' }
+        : null,
+    since: row.changed_at?.toISOString() ?? null,
+  };
 }
 
 export interface DeploymentSummary {
@@ -60,7 +95,7 @@ export function toAppView(
   domains: readonly DomainRow[],
   deployment: DeploymentSummary | undefined,
   certificates: ReadonlyArray<{ id: string; status: string }>,
-  tcp: readonly TcpPortSpec[] = [],
+  tcp: readonly TcpPortWithState[] = [],
 ): AppView {
   return {
     name: app.name,
@@ -97,7 +132,7 @@ export function toAppView(
         }
       : null,
     certificates: certificates.map(({ id, status }) => ({ id, status })),
-    tcp: tcp.map(({ publicPort, targetPort, tls }) => ({ publicPort, targetPort, tls })),
+    tcp: tcp.map(toTcpPortView),
     createdAt: app.created_at.toISOString(),
     updatedAt: app.updated_at.toISOString(),
   };

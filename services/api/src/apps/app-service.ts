@@ -18,6 +18,7 @@ import {
   listAppRows,
   listDomainRows,
   listTcpPortRows,
+  listTcpPortStateRows,
   lockAppName,
   lockHostnames,
   lockTcpPorts,
@@ -247,7 +248,7 @@ async function viewsOf(
     listDomainRows(db, ids),
     created ? [] : latestDeployments(db, ids),
     listAppCertificates(db, ids),
-    created && !created.hasTcpPorts ? [] : listTcpPortRows(db, ids),
+    created && !created.hasTcpPorts ? [] : listTcpPortStateRows(db, ids),
   ]);
   // Grouped once, so a page of 1000 apps costs linear time, not 1000 scans of each list.
   const domainsOf = groupBy(domains, (domain) => domain.app_id);
@@ -261,7 +262,7 @@ async function viewsOf(
       domainsOf.get(app.id) ?? [],
       deploymentOf.get(app.id),
       certificatesOf.get(app.id) ?? [],
-      toTcpPortSpecs(tcpPortsOf.get(app.id) ?? []),
+      tcpPortsOf.get(app.id) ?? [],
     ),
   );
 }

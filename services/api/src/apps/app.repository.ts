@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { AppNetwork, AppRow, AppTcpPortRow, Database, DomainRow } from '@gatehouse/db';
+import type {
+  AppNetwork,
+  AppRow,
+  AppTcpPortRow,
+  Database,
+  DomainRow,
+  TcpProxyFailureReason,
+  TcpProxyStatus,
+} from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
@@ -314,6 +322,47 @@ export async function listTcpPortRows(db: Queryable, appIds: readonly string[]):
     .selectAll()
     .where('app_id', 'in', [...appIds])
     .orderBy('public_port', 'asc')
+    .execute();
+}
+
+/** An app's TCP port with what the deployer last observed of its proxy (no row yet: nothing observed). */
+export interface TcpPortStateRow {
+  app_id: string;
+  public_port: number;
+  target_port: number | null;
+  tls: boolean;
+  status: TcpProxyStatus | null;
+  error_reason: TcpProxyFailureReason | null;
+  error_message: string | null;
+  changed_at: Date | null;
+}
+
+/**
+ * The apps' TCP ports with the deployer's observation of each proxy (migration 0019). A state recorded for
+ * another app (the port moved) is not this app's and is left out.
+ */
+export async function listTcpPortStateRows(
+  db: Queryable,
+  appIds: readonly string[],
+): Promise<TcpPortStateRow[]> {
+  if (appIds.length === 0) return [];
+  return db
+    .selectFrom('app_tcp_ports as p')
+    .leftJoin('tcp_proxy_states as s', (join) =>
+      join.onRef('s.public_port', '=', 'p.public_port').onRef('s.app_id', '=', 'p.app_id'),
+    )
+    .select([
+      'p.app_id',
+      'p.public_port',
+      'p.target_port',
+      'p.tls',
+      's.status',
+      's.error_reason',
+      's.error_message',
+      's.changed_at',
+    ])
+    .where('p.app_id', 'in', [...appIds])
+    .orderBy('p.public_port', 'asc')
     .execute();
 }
 

@@ -4,6 +4,8 @@ import {
   certificateStatuses,
   notificationKinds,
   notificationStatuses,
+  tcpProxyFailureReasons,
+  tcpProxyStatuses,
 } from '@gatehouse/db';
 import {
   acmeProfilePattern,
@@ -760,7 +762,7 @@ export const openApiDocument = {
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['publicPort', 'targetPort', 'tls'],
+              required: ['publicPort', 'targetPort', 'tls', 'status', 'error', 'since'],
               properties: {
                 publicPort: { type: 'integer', minimum: 1, maximum: 65535 },
                 targetPort: nullable({
@@ -770,6 +772,27 @@ export const openApiDocument = {
                   description: "null: the app's `port`",
                 }),
                 tls: { type: 'boolean' },
+                status: {
+                  type: 'string',
+                  enum: [...tcpProxyStatuses],
+                  description:
+                    "The deployer's view of the port's proxy: `starting` until it has been up a few seconds (also before the deployer acted), `running`, or `failed` (retried all along; see `error`)",
+                },
+                error: nullable({
+                  type: 'object',
+                  additionalProperties: false,
+                  description: 'Why the proxy fails; null unless `status` is `failed`',
+                  required: ['reason', 'message'],
+                  properties: {
+                    reason: {
+                      type: 'string',
+                      enum: [...tcpProxyFailureReasons],
+                      description: '`port-in-use`: another process on the host holds the public port',
+                    },
+                    message: { type: 'string' },
+                  },
+                }),
+                since: nullable({ ...dateTime, description: 'When `status` last changed' }),
               },
             },
           },

@@ -3,10 +3,12 @@ import { certsIssued, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { certificateFacts, type SecretBox, signLocalCaLeaf, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
+import { holdFromAcme } from '../issuance/held-from-acme.ts';
 import { attemptTiming } from '../issuance/issuance-store.ts';
 import { issuedCertificateColumns } from '../issuance/issued-certificate-columns.ts';
 import { doneJobColumns } from '../issuance/job-queue.ts';
 import { issuanceMetrics } from '../metrics.ts';
+import { findNamesHeldFromLocalCa } from './held-from-local-ca.ts';
 import { currentLocalCaSigner } from './local-ca-store.ts';
 
 /** The `issuer` of local CA certificates (rows, attempts and `certs.issued`), where ACME puts a directory URL. */
@@ -17,7 +19,8 @@ export const localCaIssuer = 'local-ca';
  * intermediate (rotated first when due) and persist it like an ACME result — certificate `valid` with its
  * lifetime renewal time, the job `done`, a successful attempt, `certs.issued` — in one transaction. No CA is
  * contacted and no rate limit applies, so there is no retry ladder here: a failure (Postgres, a master key
- * that does not open the CA key) throws and the job resumes when its lease lapses.
+ * that does not open the CA key) throws and the job resumes when its lease lapses. A certificate whose domain
+ * has left mode `local-ca` is not signed again (see findNamesHeldFromLocalCa).
  */
 export async function issueFromLocalCa(
   job: IssuanceJobRow,
@@ -25,6 +28,11 @@ export async function issueFromLocalCa(
   keyType: KeyType,
   deps: { db: Db; box: SecretBox; logger: Logger; source: string },
 ): Promise<void> {
+  const held = await findNamesHeldFromLocalCa(deps.db, certificate.names);
+  if (held.length > 0) {
+    const log = deps.logger.child({ cert_id: certificate.id, job_id: job.id });
+    return holdFromAcme(deps.db, job, certificate, held, log);
+  }
   const startedAt = new Date();
   const intermediate = await currentLocalCaSigner(deps.db, deps.box, startedAt);
   const issued = await signLocalCaLeaf({

@@ -10,6 +10,7 @@ import {
   certificatePageSchema,
   parseAnswer,
 } from '../views.ts';
+import { describeApp } from './apps.ts';
 import { certificateTable } from './certs.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -50,10 +51,7 @@ export async function statusCommand(context: CommandContext, args: string[]): Pr
   );
   output(context, { app, certificates: details }, () =>
     [
-      `App ${app.name}`,
-      `  Image:      ${app.image} (port ${app.port})`,
-      `  Domains:    ${app.domains.map((domain) => `${domain.url} [${[domain.challenge, domain.mode].filter(Boolean).join(', ')}]`).join(', ') || '-'}`,
-      `  Container:  ${app.container?.state ?? 'not deployed yet'}`,
+      ...describeApp(app),
       ...(details.length === 0 ? ['  No certificate (no https:// domain).'] : []),
       ...details.map((detail) => `\n${describeCertificate(detail)}`),
     ].join('\n'),

@@ -311,7 +311,8 @@ export function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function logTail(docker: Docker, containerId: string): Promise<string> {
+/** The last lines a container wrote (stdout and stderr), at most 500 characters; '' when they cannot be read. */
+export async function logTail(docker: Docker, containerId: string): Promise<string> {
   try {
     const buffer = (await docker
       .getContainer(containerId)

@@ -3,8 +3,26 @@ import type { Db } from '@gatehouse/db';
 import { tcpProxyEntryPoint } from '@gatehouse/events';
 import type { Logger } from '@gatehouse/telemetry';
 import type Docker from 'dockerode';
-import { type ContainerOptions, messageOf, networkOf, removeContainer, statusOf } from './app-containers.ts';
+import {
+  forgetTcpProxyStates,
+  loadTcpProxyStates,
+  recordTcpProxyState,
+} from '../deployments/tcp-proxy-state.repository.ts';
+import {
+  type ContainerOptions,
+  logTail,
+  messageOf,
+  networkOf,
+  removeContainer,
+  statusOf,
+} from './app-containers.ts';
 import { labelKeys, tcpProxyContainerName, tcpProxyFilter, tcpProxyRole } from './labels.ts';
+import {
+  observeDockerError,
+  observeRunning,
+  observeStopped,
+  type TcpProxyObservation,
+} from './tcp-proxy-health.ts';
 
 /**
  * TCP proxies (issue 15, item 4), Coolify's architecture: one small Traefik container per public port, so each
@@ -130,6 +148,12 @@ export interface TcpProxySyncReport {
   failed: Array<{ publicPort: number; message: string }>;
 }
 
+/**
+ * While a proxy is starting or failed, a pass runs again this often, so its state in Postgres follows the
+ * container without waiting for the next reconcile (a recovering proxy emits no Docker event).
+ */
+const defaultRecheckMs = 2_000;
+
 export interface TcpProxies {
   /** One full pass now: Docker's TCP proxies made equal to Postgres's ports (coalesced with a running one). */
   sync(): Promise<TcpProxySyncReport | undefined>;
@@ -151,21 +175,30 @@ export function createTcpProxies(deps: {
   container: ContainerOptions;
   logger: Logger;
   debounceMs?: number;
+  /** See {@link defaultRecheckMs}. */
+  recheckMs?: number;
 }): TcpProxies {
   const logger = deps.logger.child({ component: 'tcp-proxies' });
   let running: Promise<TcpProxySyncReport | undefined> | undefined;
   let again = false;
   let stopped = false;
   let debounce: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
 
   async function pass(): Promise<TcpProxySyncReport> {
     const report: TcpProxySyncReport = { created: [], started: [], removed: [], failed: [] };
+    const specs = await loadTcpProxySpecs(deps.db);
+    const specOf = new Map(specs.map((spec) => [spec.publicPort, spec]));
     const desired = new Map(
-      (await loadTcpProxySpecs(deps.db)).map((spec) => [
-        spec.publicPort,
-        tcpProxyCreateOptions(spec, deps.proxy, deps.container),
-      ]),
+      specs.map((spec) => [spec.publicPort, tcpProxyCreateOptions(spec, deps.proxy, deps.container)]),
     );
+    const recorded = await loadTcpProxyStates(deps.db);
+    /** What this pass saw of each declared port; recorded at the end (tcp_proxy_states). */
+    const observed = new Map<number, TcpProxyObservation>();
+    const failed = (port: number, message: string, seen: TcpProxyObservation) => {
+      report.failed.push({ publicPort: port, message });
+      observed.set(port, seen);
+    };
     const existing = await deps.docker.listContainers({
       all: true,
       filters: tcpProxyFilter(deps.container.stack),
@@ -185,17 +218,39 @@ export function createTcpProxies(deps: {
         continue;
       }
       kept.add(port);
-      if (container.State === 'running') continue;
+      if (container.State === 'running') {
+        // Proven running already: no inspect. Otherwise it must stay up a while before it counts (a proxy that
+        // cannot bind its port is up for milliseconds at each restart).
+        if (recorded.get(port)?.status === 'running') observed.set(port, { status: 'running', error: null });
+        else {
+          const info = await inspectIfExists(container.Id);
+          if (info) observed.set(port, observeRunning(new Date(info.State.StartedAt)));
+        }
+        continue;
+      }
+      const info = await inspectIfExists(container.Id);
+      // Removed since the list was read (by an operator, or a replica's pass): the next pass creates it again.
+      if (!info) continue;
+      const stoppedSeen = observeStopped(port, {
+        restarting: info.State.Restarting,
+        exitCode: info.State.ExitCode,
+        // Docker's own error (a published port it could not bind) first, then what the process wrote.
+        logs: `${info.State.Error ?? ''}\n${await logTail(deps.docker, container.Id)}`,
+      });
+      if (stoppedSeen) observed.set(port, stoppedSeen);
+      // Docker's restart policy brings it back after a backoff; starting it now would be refused (304).
+      if (info.State.Restarting) continue;
       try {
         await deps.docker.getContainer(container.Id).start();
         report.started.push(port);
+        if (!stoppedSeen) observed.set(port, { status: 'starting', error: null });
         logger.info(
           { container_id: container.Id, public_port: port, state: container.State },
           'tcp proxy started',
         );
       } catch (error) {
         if (statusOf(error) === 304) continue;
-        report.failed.push({ publicPort: port, message: messageOf(error) });
+        failed(port, messageOf(error), observeDockerError(port, messageOf(error)));
         logger.warn(
           { public_port: port, err: messageOf(error) },
           'tcp proxy did not start, next pass retries',
@@ -213,16 +268,57 @@ export function createTcpProxies(deps: {
             if (statusOf(error) !== 304) throw error;
           });
         report.created.push(port);
+        observed.set(port, { status: 'starting', error: null });
         logger.info({ container_id: created, public_port: port }, 'tcp proxy created');
       } catch (error) {
-        report.failed.push({ publicPort: port, message: messageOf(error) });
+        failed(port, messageOf(error), observeDockerError(port, messageOf(error)));
         logger.warn(
           { public_port: port, err: messageOf(error) },
           'tcp proxy could not be created, next pass retries',
         );
       }
     }
+    await recordStates(specOf, observed, recorded);
     return report;
+  }
+
+  /**
+   * Writes what the pass saw (a failure first seen emits `deployments.tcp-proxy-failed`), drops the states of
+   * ports no app declares, and looks again soon while a proxy is starting or failed.
+   */
+  async function recordStates(
+    specOf: ReadonlyMap<number, TcpProxySpec>,
+    observed: ReadonlyMap<number, TcpProxyObservation>,
+    recorded: Awaited<ReturnType<typeof loadTcpProxyStates>>,
+  ): Promise<void> {
+    for (const [port, seen] of observed) {
+      const spec = specOf.get(port)!;
+      if (seen.status === 'failed' && recorded.get(port)?.status !== 'failed') {
+        logger.warn(
+          { public_port: port, app: spec.appName, reason: seen.error?.reason, err: seen.error?.message },
+          'tcp proxy failing',
+        );
+      }
+      await recordTcpProxyState(deps.db, spec, seen, recorded.get(port));
+    }
+    if ([...recorded.keys()].some((port) => !specOf.has(port))) {
+      await forgetTcpProxyStates(deps.db, [...specOf.keys()]);
+    }
+    const unsettled = [...specOf.keys()].some((port) => observed.get(port)?.status !== 'running');
+    clearTimeout(recheck);
+    if (unsettled && !stopped) {
+      recheck = setTimeout(() => void sync(), deps.recheckMs ?? defaultRecheckMs);
+      recheck.unref();
+    }
+  }
+
+  async function inspectIfExists(id: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    try {
+      return await deps.docker.getContainer(id).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
   }
 
   /** Creates the proxy; a name already taken (a replica's or an earlier pass's) is removed and created again. */
@@ -283,6 +379,7 @@ export function createTcpProxies(deps: {
     async stop() {
       stopped = true;
       clearTimeout(debounce);
+      clearTimeout(recheck);
       await running;
     },
   };

@@ -9,7 +9,8 @@ export type NotificationKind =
   | 'expiring'
   | 'fallback-activated'
   | 'recovered'
-  | 'digest';
+  | 'digest'
+  | 'tcp-proxy-failed';
 
 /**
  * Records a notification as `pending` in the caller's transaction (the consumer's or the reminder loop's),

@@ -129,3 +129,38 @@ export function digestMail(items: ReadonlyArray<{ kind: string; subject: string;
     body: `Many certificates changed state at once, so here they are in one mail instead of ${items.length}:\n\n${lines.join('\n')}\n\nGET /v1/notifications has each one in full; GET /v1/certificates?status=failed lists what is failing.\n`,
   };
 }
+
+export interface TcpProxyFailureFacts {
+  appName: string;
+  publicPort: number;
+  reason: 'port-in-use' | 'proxy-failed';
+  message: string;
+}
+
+/** A TCP proxy of an app cannot serve its public port (deployments.tcp-proxy-failed). */
+export function tcpProxyFailedMail(facts: TcpProxyFailureFacts): Mail {
+  const check =
+    facts.reason === 'port-in-use'
+      ? [
+          `which process holds the port on the Docker host: ss -ltnp 'sport = :${facts.publicPort}'`,
+          'stop that process, or give the app another public port (PATCH /v1/apps/{name} with tcp)',
+        ]
+      : [
+          `the proxy container's log: docker logs <stack>-tcp-proxy-${facts.publicPort}`,
+          'TCP_PROXY_IMAGE and the directories TCP_PROXY_DYNAMIC_DIR / TCP_PROXY_CERTS_DIR on the deployer',
+        ];
+  return {
+    subject: `Gatehouse cannot serve TCP port ${facts.publicPort} of app ${facts.appName}`,
+    body: `Clients of app ${facts.appName} cannot connect on port ${facts.publicPort}: its TCP proxy is not running.
+The error: ${facts.message}
+
+What to check:
+${check.map((item) => `  - ${item}`).join('\n')}
+
+Gatehouse keeps retrying; the proxy serves the port as soon as it can, and the app shows the port as running again
+(GET /v1/apps/${facts.appName}, tcp[].status).
+--
+App ${facts.appName}: GET /v1/apps/${facts.appName} shows each TCP port's status.
+`,
+  };
+}

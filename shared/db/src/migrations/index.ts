@@ -15,6 +15,7 @@ import * as acmeProfiles from './0015-acme-profiles.ts';
 import * as advisoryLocksInOrder from './0016-advisory-locks-in-order.ts';
 import * as claimIssuanceJobs from './0017-claim-issuance-jobs.ts';
 import * as reserveRateLimits from './0018-reserve-rate-limits.ts';
+import * as tcpProxyStates from './0019-tcp-proxy-states.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0016-advisory-locks-in-order': advisoryLocksInOrder,
   '0017-claim-issuance-jobs': claimIssuanceJobs,
   '0018-reserve-rate-limits': reserveRateLimits,
+  '0019-tcp-proxy-states': tcpProxyStates,
 };
