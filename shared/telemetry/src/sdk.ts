@@ -1,7 +1,13 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -20,7 +26,7 @@ export interface Telemetry {
  * Starts the OpenTelemetry NodeSDK: W3C propagation, async-context tracking, and OTLP export when an
  * endpoint is configured. Metrics and logs stay out of it: metrics are Prometheus (/metrics), logs
  * are pino JSON on stdout. A tracer provider is always registered, so trace ids reach the logs and
- * the message headers even when nothing is exported.
+ * the message headers even when nothing is exported (then spans are not recorded, see below).
  */
 export function startTelemetry({
   serviceName,
@@ -32,8 +38,14 @@ export function startTelemetry({
     const url = `${otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
     processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) }));
   }
-  if (processors.length === 0) processors.push(new NoopSpanProcessor());
+  // With nothing to export, spans are not recorded (no attributes, events or timing kept; ~5 % of cert-issuer's CPU
+  // during issuance) but still carry ids, so trace ids reach the logs and the message headers. A span whose
+  // caller records (a sampled traceparent from a service that exports) is still recorded, so a trace passing
+  // through keeps its sampled flag for the services after this one.
+  const exporting = processors.length > 0;
+  if (!exporting) processors.push(new NoopSpanProcessor());
   const sdk = new NodeSDK({
+    ...(exporting ? {} : { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }) }),
     serviceName,
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     autoDetectResources: false,
