@@ -16,15 +16,17 @@ export const heldFromAcmeModes = [
 ] as const satisfies readonly CertificateMode[];
 
 /**
- * Ends a round without ordering because names are in {@link heldFromAcmeModes}: the job is done, the certificate keeps
- * what it has (a `renewing` one is `valid` again) and its renewal time is cleared, so the scheduler does not
- * claim it again every tick. The api sets a renewal time again if the domain returns to mode `acme`.
+ * Ends a round without ordering or signing because names of the certificate are in a mode that no longer uses its
+ * source (an ACME certificate's names in {@link heldFromAcmeModes}; a local CA certificate's names out of
+ * `local-ca`): the job is done, the certificate keeps what it has (a `renewing` one is `valid` again) and its
+ * renewal time is cleared, so the scheduler does not claim it again every tick. The api sets a renewal time again
+ * if the domain returns to the mode of that source.
  */
-export async function holdFromAcme(
+export async function holdCertificate(
   db: Db,
   job: IssuanceJobRow,
   certificate: CertificateRow,
-  held: readonly string[],
+  held: { names: readonly string[]; source: 'acme' | 'local-ca' },
   log: Logger,
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
@@ -39,5 +41,8 @@ export async function holdFromAcme(
       .execute();
     await finishJob(trx, job.id, { status: 'done' });
   });
-  log.info({ names: held }, 'domain mode never orders from a ca, certificate not renewed');
+  log.info(
+    { names: held.names, source: held.source },
+    'domain mode no longer uses the certificate source, not renewed',
+  );
 }

@@ -7,7 +7,7 @@ import type { ChallengeType } from '../acme/issuer.ts';
 import { issueFromLocalCa } from '../local-ca/issue-from-local-ca.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
-import { holdFromAcme } from './held-from-acme.ts';
+import { holdCertificate } from './held-from-acme.ts';
 import type { IssuanceDeps } from './issuance-deps.ts';
 import { issueFailedEvent } from './issuance-events.ts';
 import { deferForRateLimit, recordRoundFailure } from './issuance-store.ts';
@@ -67,7 +67,8 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
     return fail(job, certificate, deps, error, null);
   }
   if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, keyType, deps);
-  if (context.heldFromAcme.length > 0) return holdFromAcme(db, job, certificate, context.heldFromAcme, log);
+  if (context.heldFromAcme.length > 0)
+    return holdCertificate(db, job, certificate, { names: context.heldFromAcme, source: 'acme' }, log);
 
   for (const name of names) {
     const verdict = qualifiesForAcmeOrder(name);

@@ -3,7 +3,7 @@ import type { Db } from '@gatehouse/db';
 /**
  * The names of a `local-ca` certificate whose https domain has left mode `local-ca` (now `acme`, `custom` or
  * `fallback-only`). Any such name holds the certificate: its round ends without signing, through the same hold
- * an ACME certificate of a domain out of mode `acme` gets (holdFromAcme: job done, renewal time cleared), and
+ * an ACME certificate of a domain out of mode `acme` gets (holdCertificate: job done, renewal time cleared), and
  * the api schedules it again when the domain returns to `local-ca` (it reuses the certificate by name set).
  * A name with no domain at all (its app deleted) does not hold it, as for ACME certificates: a returning app
  * reuses it.
