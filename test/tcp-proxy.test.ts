@@ -41,6 +41,7 @@ import { tcpProxyContainerName } from '../services/deployer/src/docker/labels.ts
 import { createTcpProxies, type TcpProxies } from '../services/deployer/src/docker/tcp-proxies.ts';
 import { createDockerClient } from '../services/deployer/src/docker-client.ts';
 import { watchDockerEvents } from '../services/deployer/src/reconcile/docker-events.ts';
+import { removeStackContainers } from '../services/deployer/test/support.ts';
 import { createDirectoryWriter } from '../services/proxy-config/src/sync/directory-writer.ts';
 import { createProxyDirectory } from '../services/proxy-config/src/sync/proxy-directory.ts';
 import { validateTraefikConfig } from '../services/proxy-config/src/traefik/index.ts';
@@ -231,11 +232,7 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
   afterAll(async () => {
     await proxies?.stop();
     for (const server of servers) server.close();
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [`gatehouse.stack=${stack}`] },
-    });
-    for (const container of containers) await docker.getContainer(container.Id).remove({ force: true });
+    await removeStackContainers(docker, stack);
     await database?.drop();
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -484,11 +481,7 @@ describe('tcp proxy - a port held by another process on the host', { timeout: 18
   afterAll(async () => {
     holder?.close();
     await proxies?.stop();
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [`gatehouse.stack=${stack}`] },
-    });
-    for (const container of containers) await docker.getContainer(container.Id).remove({ force: true });
+    await removeStackContainers(docker, stack);
     await api?.close();
     if (root) rmSync(root, { recursive: true, force: true });
   });
