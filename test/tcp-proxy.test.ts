@@ -33,6 +33,7 @@ import {
   testbedPostgresUrl,
   waitFor,
 } from '@gatehouse/testing';
+import type Docker from 'dockerode';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -119,6 +120,22 @@ async function startTraefikTcpStandIn(
   const listenPort = await freePort();
   await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   return { port: listenPort, server };
+}
+
+/**
+ * The deployer's wiring: Docker events of the test stack's containers schedule a pass of `proxies`. Resolves once
+ * the event stream is open, so no event of the test is missed.
+ */
+async function watchStackEvents(
+  docker: Docker,
+  stack: string,
+  proxies: TcpProxies,
+): Promise<ReturnType<typeof watchDockerEvents>> {
+  let watch: ReturnType<typeof watchDockerEvents> | undefined;
+  await new Promise<void>((opened) => {
+    watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule(), opened);
+  });
+  return watch!;
 }
 
 describe('tcp proxies', { timeout: 180_000 }, () => {
@@ -404,13 +421,8 @@ describe('tcp proxies', { timeout: 180_000 }, () => {
   });
 
   it('tcp proxy - a killed proxy is started again by the pass its Docker event triggers', async () => {
-    let opened: () => void = () => {};
-    const open = new Promise<void>((resolve) => {
-      opened = resolve;
-    });
-    const watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule(), opened);
+    const watch = await watchStackEvents(docker, stack, proxies);
     try {
-      await open;
       const container = docker.getContainer(tcpProxyContainerName(stack, tlsPort));
       const before = await container.inspect();
       await container.kill();
@@ -508,14 +520,8 @@ describe('tcp proxy - a port held by another process on the host', { timeout: 18
     const portOnApp = async () =>
       (await api.call('GET', '/v1/apps/{name}', { params: { name: 'pg-held' } })).body.tcp[0];
 
-    // The deployer's wiring: Docker events of the stack's containers schedule a pass.
-    let opened: () => void = () => {};
-    const open = new Promise<void>((resolve) => {
-      opened = resolve;
-    });
-    const watch = watchDockerEvents(docker, stack, logger, () => proxies.schedule(), opened);
+    const watch = await watchStackEvents(docker, stack, proxies);
     try {
-      await open;
       await proxies.sync();
       const failing = await waitFor(
         'the held port shown failed on the app',

@@ -11,8 +11,6 @@ export interface OutboxListener {
    * this connection is down (it notifies once it is back).
    */
   lead(): Promise<Leadership>;
-  /** Whether the lock is held now, as far as this process knows (no round trip). */
-  leading(): boolean;
   /** Ends the connection, which releases the lock. */
   close(): Promise<void>;
 }
@@ -99,7 +97,6 @@ export function listenForOutboxCommits(
       if (holdsLock) return 'leader';
       return current === client ? 'follower' : 'disconnected';
     },
-    leading: () => holdsLock,
     async close() {
       closed = true;
       holdsLock = false;

@@ -7,6 +7,8 @@ import { sendRequestsDirectly } from './direct-requests.ts';
 let configured: AcmeHttpClient | undefined;
 let exchange: AcmeExchange | undefined;
 let requestTimeoutMs = 30_000;
+/** The wait before the one quick retry of a blip, on both ways requests take (axios's and the direct one). */
+const quickRetryDelayMs = 1_000;
 
 /**
  * Configures acme-client's shared axios instance once per process and returns the shared ACME HTTP client
@@ -37,7 +39,7 @@ export function configureAcmeHttp({
   const settings = (acme.axios.defaults as { acmeSettings?: Record<string, unknown> }).acmeSettings;
   if (settings) {
     settings.retryMaxAttempts = 1;
-    settings.retryDefaultDelay = 1;
+    settings.retryDefaultDelay = quickRetryDelayMs / 1_000; // acme-client counts it in seconds.
   }
   // Whatever still calls acme-client's axios instance (the directory; every request of an acme-client whose
   // internals `direct-requests.ts` does not recognise) goes through the shared client too, observed like the
@@ -62,6 +64,6 @@ export function sendAcmeRequestsDirectly(client: object): boolean {
   return sendRequestsDirectly(client, exchange, {
     userAgent: typeof userAgent === 'string' ? userAgent : 'node-acme-client',
     timeoutMs: requestTimeoutMs,
-    retryDelayMs: 1_000,
+    retryDelayMs: quickRetryDelayMs,
   });
 }
