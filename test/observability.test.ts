@@ -220,9 +220,11 @@ describe('observability', { timeout: 300_000 }, () => {
     expect(requests('certificate', '200')).toBe(1);
     expect(requests('authz')).toBeGreaterThanOrEqual(1);
     expect(requests('challenge')).toBeGreaterThanOrEqual(1);
+    // Every finalize request is timed. There may be two: finalize goes out without polling the order first, and an
+    // `orderNotReady` answer (Pebble has not yet marked the order ready) falls back to polling and sends it again.
     expect(
       find(issuer, 'gatehouse_acme_request_duration_seconds_count', { ca, endpoint: 'finalize' })[0]?.value,
-    ).toBe(1);
+    ).toBe(requests('finalize'));
     const remaining = (limit: string) =>
       find(issuer, 'gatehouse_rate_limit_remaining', { ca, limit })[0]?.value;
     // One order reached the CA (the refused one handed its slots back), one certificate for this name set.
