@@ -75,7 +75,8 @@ describe('services', () => {
               response.status === 200 && ((await response.json()) as { checks: Record<string, unknown> })
             );
           },
-          { timeoutMs: 30_000, intervalMs: 200 },
+          // Six services start at once; under a loaded CI machine that has taken over 30 s.
+          { timeoutMs: 60_000, intervalMs: 200 },
         ).catch((error) => {
           throw new Error(`${name} never became ready:\n${process.output()}`, { cause: error });
         });
