@@ -47,7 +47,7 @@ async function envFor(service: (typeof services)[number], base: Record<string, s
   return { env, healthUrl: `http://127.0.0.1:${healthPort}` };
 }
 
-describe('services', () => {
+describe('services', { timeout: 120_000 }, () => {
   let database: TestDatabase;
   let nats: TestNatsServer;
   let base: Record<string, string>;
