@@ -238,6 +238,24 @@ describe('dashboard in headless Chromium', { timeout: 240_000 }, () => {
     await shot('05-renew-202');
   });
 
+  it('dashboard - the certificate of a deleted app says it is not renewed, and offers no renew', async () => {
+    const created = await api('POST', '/v1/apps', {
+      name: 'gone',
+      image: testImage,
+      port: await freePort(),
+      domains: [`https://gone-${suffix}.test`],
+    });
+    expect(created.status).toBe(201);
+    const id = (created.body.certificates as unknown as Array<{ id: string }>)[0]!.id;
+    expect((await api('DELETE', '/v1/apps/gone')).status).toBe(202);
+    await page.goto(`${stack.apiUrl}/#/certificates/${id}`);
+    const next = page.locator('[data-testid=next-renewal]');
+    await next.getByText('released').waitFor();
+    await expect(next.textContent()).resolves.toContain('no app uses it since');
+    await expect(page.locator('button[data-testid=renew]').isDisabled()).resolves.toBe(true);
+    await shot('05b-released-certificate');
+  });
+
   it('dashboard - a custom certificate uploaded in the form is stored (201) and listed', async () => {
     const chain = makeCertificateChain([`*.up-${suffix}.test`]);
     await page.goto(`${stack.apiUrl}/#/upload`);

@@ -382,7 +382,7 @@ describe('api apps', () => {
     expect(missing.status).toBe(404);
   });
 
-  it('api - delete keeps the certificate and a re-created app reuses it without a new request', async () => {
+  it('api - delete keeps the certificate and a re-created app reuses it; still pending, it is requested again', async () => {
     const shown = await api.call('GET', '/v1/apps/{name}', { params: { name: 'blog' } });
     const certificateId = shown.body.certificates[0].id;
     const deleted = await api.call('DELETE', '/v1/apps/{name}', { params: { name: 'blog' } });
@@ -410,7 +410,10 @@ describe('api apps', () => {
     });
     expect(again.status).toBe(201);
     expect(again.body.certificates).toEqual([{ id: certificateId, status: 'pending' }]);
-    expect((await api.events('certs.requested')).length).toBe(requestedBefore);
+    // Released by the delete, its first issuance may have been dropped meanwhile: the same certificate is asked for
+    // again (cert-issuer keeps one open job per certificate, so a job still open absorbs it).
+    const requested = (await api.events('certs.requested')).slice(requestedBefore);
+    expect(requested.map((event) => event.data.certificateId)).toEqual([certificateId]);
     const missing = await api.call('DELETE', '/v1/apps/{name}', { params: { name: 'nope' } });
     expect(missing.status).toBe(404);
   });

@@ -105,6 +105,7 @@ describe('api certificates', () => {
       },
       failureCount: 0,
       profile: null,
+      releasedAt: null,
     });
   });
 

@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import { certsRenewalDue, createEvent } from '@gatehouse/events';
+import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
 import {
   attemptsOf,
@@ -107,6 +109,67 @@ describe('issuance', { timeout: 240_000 }, () => {
         ).length === 0,
       { timeoutMs: 5_000, intervalMs: 50 },
     );
+  });
+
+  it('issuance - a certificate no app uses is not renewed: a renewal already due ends without an order, the certificate kept', async () => {
+    const names = [name('released')];
+    const id = await requestCertificate(database.db, names, { challenge: 'http-01' });
+    const issued = await waitForStatus(id, 'valid');
+    const attemptsBefore = (await attemptsOf(database.db, id)).length;
+    // The app went away (the api released the certificate) after the scheduler had claimed its renewal.
+    await database.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('certificates')
+        .set({ status: 'renewing', released_at: new Date(), renew_at: null, ari_next_poll_at: null })
+        .where('id', '=', id)
+        .execute();
+      await enqueue(
+        trx,
+        createEvent(certsRenewalDue, {
+          source: 'test',
+          subject: id,
+          data: { certificateId: id, names, reason: 'lifetime' },
+        }),
+      );
+    });
+    const job = await waitFor(
+      'the renewal job of the released certificate done',
+      async () =>
+        (await database.db
+          .selectFrom('issuance_jobs')
+          .select(['status', 'reason'])
+          .where('certificate_id', '=', id)
+          .where('reason', '=', 'renewal')
+          .where('status', '=', 'done')
+          .executeTakeFirst()) ?? false,
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(job.status).toBe('done');
+    const row = await certificateRow(database.db, id);
+    expect(row).toMatchObject({
+      status: 'valid',
+      renew_at: null,
+      ari_next_poll_at: null,
+      serial: issued.serial,
+    });
+    expect(await attemptsOf(database.db, id)).toHaveLength(attemptsBefore);
+    expect(issuer.output()).toContain('no app uses the certificate, not renewed');
+
+    // An operator's renewal queued before the release still orders; the new certificate stays unscheduled.
+    await requestCertificate(database.db, names, {
+      certificateId: id,
+      reason: 'manual',
+      challenge: 'http-01',
+    });
+    const renewed = await waitFor(
+      'the manual renewal stored',
+      async () => {
+        const current = await certificateRow(database.db, id);
+        return current.status === 'valid' && current.serial !== issued.serial && current;
+      },
+      { timeoutMs: 45_000, intervalMs: 100 },
+    );
+    expect(renewed).toMatchObject({ renew_at: null, ari_next_poll_at: null, released_at: expect.any(Date) });
   });
 
   it('issuance - *.w.test by DNS-01', async () => {

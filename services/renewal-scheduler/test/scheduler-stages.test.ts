@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSecretBox } from '@gatehouse/pki';
+import { createLogger } from '@gatehouse/telemetry';
 import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +8,10 @@ import {
   activateExpiredFallbacks,
   activateFallbacksAfterReminders,
 } from '../src/renewal/activate-fallback.ts';
+import { pollDueAri } from '../src/renewal/ari-poll.ts';
 import { claimDueRenewals } from '../src/renewal/claim-due.ts';
 import { emitExpiring } from '../src/renewal/emit-expiring.ts';
+import { markExpiredReleased } from '../src/renewal/mark-expired-released.ts';
 import { markExpiredUploads } from '../src/renewal/mark-expired-uploads.ts';
 
 const DAY = 86_400_000;
@@ -166,6 +169,123 @@ describe('scheduler stages', () => {
       [gone]: 'expired',
       [live]: 'valid',
       [acmePast]: 'renewing',
+    });
+  });
+
+  it('stages - a certificate no app uses gets no renewal, expiry mail, ARI poll or fallback, and is marked expired once past not_after', async () => {
+    const now = Date.now();
+    const released = new Date(now - DAY);
+    // As the api leaves a released certificate: no renewal time, no ARI poll.
+    const failingRenewal = await insert({
+      status: 'renewing',
+      released_at: released,
+      not_before: new Date(now - 80 * DAY),
+      not_after: new Date(now + 5 * DAY),
+      last_error_kind: 'validation',
+      last_error_at: new Date(now - 3_600_000),
+    });
+    const neverIssued = await insert({
+      status: 'failed',
+      released_at: released,
+      last_error_kind: 'dns',
+      last_error_at: new Date(now),
+    });
+    for (let index = 0; index < 3; index++)
+      await database.db
+        .insertInto('notifications')
+        .values({
+          id: randomUUID(),
+          kind: 'reminder',
+          certificate_id: neverIssued,
+          subject: 'still failing',
+          body: 'still failing',
+          recipients: ['admin@example.test'],
+          status: 'sent',
+        })
+        .execute();
+    const expiredUnused = await insert({
+      released_at: released,
+      chain_pem: 'chain',
+      not_before: new Date(now - 90 * DAY),
+      not_after: new Date(now - 60_000),
+    });
+    const liveUnused = await insert({
+      released_at: released,
+      chain_pem: 'chain',
+      not_before: new Date(now - 10 * DAY),
+      not_after: new Date(now + 80 * DAY),
+    });
+    // Schedules written after the release by a poll or a renewal that were already running: still left alone.
+    const polledLate = await insert({
+      released_at: released,
+      chain_pem: 'chain',
+      issuer: 'https://ca.test/dir',
+      serial: '01',
+      not_before: new Date(now - 60 * DAY),
+      not_after: new Date(now + 30 * DAY),
+      ari_next_poll_at: new Date(now - 60_000),
+    });
+    const failedLate = await insert({
+      status: 'renewing',
+      released_at: released,
+      chain_pem: 'chain',
+      not_before: new Date(now - 90 * DAY),
+      not_after: new Date(now - 60_000),
+      renew_at: new Date(now - 30 * DAY),
+    });
+    // The same certificate still in use: the fallback is its job, not the expiry mark's.
+    const expiredInUse = await insert({
+      status: 'renewing',
+      chain_pem: 'chain',
+      not_before: new Date(now - 90 * DAY),
+      not_after: new Date(now - 60_000),
+      renew_at: new Date(now - 30 * DAY),
+    });
+    const unused = [failingRenewal, neverIssued, expiredUnused, liveUnused, polledLate, failedLate];
+
+    const polled: string[] = [];
+    await pollDueAri(
+      database.db,
+      {
+        renewalInfo: async (_directory, chainPem) => {
+          polled.push(chainPem);
+          return undefined;
+        },
+      },
+      { limit: 100, logger: createLogger({ service: 'test', level: 'silent' }) },
+    );
+    const claimed = (await claimDueRenewals(database.db, 100, new Date(now))).map((row) => row.id);
+    const expiring = (await emitExpiring(database.db, { withinMs: 7 * DAY, limit: 100 })).map(
+      (row) => row.id,
+    );
+    const fallbacks = [
+      ...(await activateExpiredFallbacks(database.db, box, 100, new Date(now))),
+      ...(await activateFallbacksAfterReminders(database.db, box, { limit: 100, reminders: 3 })),
+    ].map((row) => row.id);
+    for (const id of unused) {
+      expect(claimed).not.toContain(id);
+      expect(expiring).not.toContain(id);
+      expect(fallbacks).not.toContain(id);
+    }
+    expect(fallbacks).toContain(expiredInUse);
+    const pollRow = await database.db
+      .selectFrom('certificates')
+      .select('ari_next_poll_at')
+      .where('id', '=', polledLate)
+      .executeTakeFirstOrThrow();
+    expect(pollRow.ari_next_poll_at).toEqual(new Date(now - 60_000));
+
+    const marked = await markExpiredReleased(database.db, { limit: 100, now: new Date(now) });
+    expect(marked.map((row) => row.id)).toEqual([expiredUnused]);
+    expect(await markExpiredReleased(database.db, { limit: 100, now: new Date(now) })).toEqual([]);
+    const statuses = await database.db
+      .selectFrom('certificates')
+      .select(['id', 'status'])
+      .where('id', 'in', [expiredUnused, liveUnused])
+      .execute();
+    expect(Object.fromEntries(statuses.map((row) => [row.id, row.status]))).toEqual({
+      [expiredUnused]: 'expired',
+      [liveUnused]: 'valid',
     });
   });
 

@@ -172,6 +172,11 @@ export interface CertificatesTable {
   expiring_notified_for: Timestamp | null;
   /** The ACME profile the current certificate's order carried (migration 0015); null: the CA's default. */
   profile: ColumnType<string | null, string | null | undefined, string | null>;
+  /**
+   * Since when no app uses this ACME or local CA certificate (migration 0020): it is not renewed, and is reused if
+   * an app brings its names back before it expires. Null while in use.
+   */
+  released_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

@@ -67,7 +67,7 @@ export function CertificateView({ id }) {
         }</dd>
       </dl>
       <p>
-        <button onClick=${renew} disabled=${c.source !== 'acme'} data-testid="renew">Renew now</button>
+        <button onClick=${renew} disabled=${c.source !== 'acme' || c.releasedAt !== null} data-testid="renew">Renew now</button>
       </p>
       <${Notice} notice=${notice} />
     </section>

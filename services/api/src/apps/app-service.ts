@@ -19,6 +19,7 @@ import {
   listDomainRows,
   listTcpPortRows,
   listTcpPortStateRows,
+  lockAppCertificates,
   lockAppName,
   lockHostnames,
   lockTcpPorts,
@@ -111,6 +112,7 @@ export async function updateApp(
     // Another name set or mode, or another key type: the app points at the certificates for that.
     const requests: Envelope[] = [];
     if (namesChanged || keyType !== current.key_type) {
+      await lockAppCertificates(trx, current.id);
       requests.push(
         ...(await linkAppCertificates(trx, box, {
           id: current.id,
@@ -160,13 +162,15 @@ function keepMasked(env: Record<string, string>, current: AppRow, box: SecretBox
 
 /**
  * Deletes the app and its domains and emits `apps.deleted` (revision + 1, so it orders after the last update).
- * Certificates stay: if the names come back, the certificate is reused instead of ordered again.
+ * Certificates stay, released when nothing else uses them (not renewed): if the names come back before one expires,
+ * it is reused instead of ordered again.
  */
 export async function deleteApp(db: Db, name: string): Promise<{ name: string; revision: number }> {
   return db.transaction().execute(async (trx) => {
     await lockAppName(trx, name);
     const app = await findAppByName(trx, name);
     if (!app) throw notFound(name);
+    await lockAppCertificates(trx, app.id);
     await deleteAppRow(trx, app.id);
     const revision = app.revision + 1;
     await enqueue(

@@ -9,7 +9,7 @@ import type {
   TcpProxyStatus,
 } from '@gatehouse/db';
 import type { KeyType } from '@gatehouse/events';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { type DomainSpec, type WwwMode, wwwCounterpart } from './domain-url.ts';
 import type { TcpPortSpec } from './tcp-ports.ts';
 
@@ -227,7 +227,8 @@ export async function insertDomains(
 
 /**
  * Points the app at exactly these certificates (none when it has no https domain), in one statement: each query
- * is a round trip, and an app create is a burst of them.
+ * is a round trip, and an app create is a burst of them. A certificate the app lets go that nothing else uses is
+ * released ({@link releaseIfUnused}).
  */
 export async function replaceCertificateLinks(
   trx: Transaction<Database>,
@@ -235,19 +236,63 @@ export async function replaceCertificateLinks(
   certificateIds: readonly string[],
 ): Promise<void> {
   const ids = sql`${sql.val([...certificateIds])}::uuid[]`;
-  // A data-modifying CTE runs even though nothing reads it; the insert skips the links that stay.
+  // Data-modifying CTEs run even though nothing reads them; the insert skips the links that stay.
   await sql`
     with unlinked as (
       delete from app_certificates where app_id = ${appId} and certificate_id <> all(${ids})
+      returning certificate_id
+    ), released as (
+      ${releaseIfUnused(sql`select certificate_id from unlinked`, appId)}
     )
     insert into app_certificates (app_id, certificate_id)
     select ${appId}, id from unnest(${ids}) as id
     on conflict do nothing`.execute(trx);
 }
 
-/** Deletes the app; its domains and certificate links go with it (cascade), its certificates stay. */
+/**
+ * Deletes the app; its domains and certificate links go with it (cascade). Its certificates stay, released when
+ * nothing else uses them, so a returning name reuses one instead of ordering again.
+ */
 export async function deleteAppRow(trx: Transaction<Database>, id: string): Promise<void> {
-  await trx.deleteFrom('apps').where('id', '=', id).execute();
+  await sql`
+    with released as (
+      ${releaseIfUnused(sql`select certificate_id from app_certificates where app_id = ${id}`, id)}
+    )
+    delete from apps where id = ${id}`.execute(trx);
+}
+
+/**
+ * Locks the app's ACME and local CA certificates before its links change (a patch of its names, a delete). A
+ * certificate another app links meanwhile as covering its names (`listCoveringCandidates`, which locks it too)
+ * is then either linked before the release looks at it (and kept), or looked at after the release (and skipped).
+ */
+export async function lockAppCertificates(trx: Transaction<Database>, appId: string): Promise<void> {
+  await sql`
+    select c.id from certificates c
+    where c.id in (select certificate_id from app_certificates where app_id = ${appId})
+      and c.source in ('acme', 'local-ca')
+    order by c.id
+    for update of c`.execute(trx);
+}
+
+/**
+ * The update that releases the ACME and local CA certificates among `certificateIds` (a subquery) that `appId` lets
+ * go and that no other app and no on-demand host uses: `released_at` is set and the renewal schedule cleared, so
+ * nothing renews, polls ARI for, or mails about a certificate whose names may point elsewhere now (migration 0020).
+ * Uploads and self-signed stand-ins are never renewed anyway. Run inside the statement that removes the links (its
+ * snapshot still shows them), after {@link lockAppCertificates}: another app takes an ACME certificate with the same
+ * names only once this app's change has committed (the host names are this app's until then), and one that covers
+ * its names only under the lock.
+ */
+function releaseIfUnused(certificateIds: RawBuilder<unknown>, appId: string): RawBuilder<unknown> {
+  return sql`
+    update certificates c
+    set released_at = now(), renew_at = null, ari_next_poll_at = null, updated_at = now()
+    where c.id in (${certificateIds})
+      and c.source in ('acme', 'local-ca')
+      and c.released_at is null
+      and not exists (select 1 from app_certificates o where o.certificate_id = c.id and o.app_id <> ${appId})
+      and not exists (select 1 from on_demand_hosts h where h.certificate_id = c.id)`;
 }
 
 /** The newest deployment row of each app (the deployer's observed state). */

@@ -20,6 +20,8 @@ export interface CertificateView {
   failureCount: number;
   /** The ACME profile the current certificate's order carried; null: the CA's default (or not from ACME). */
   profile: string | null;
+  /** Since when no app uses it (it is not renewed); null while in use. */
+  releasedAt: string | null;
 }
 
 export interface AttemptView {
@@ -55,6 +57,7 @@ export function toCertificateView(row: PublicCertificateRow): CertificateView {
     nextRenewal: { at: iso(next.at), reason: next.reason, detail: next.detail },
     failureCount: row.failure_count,
     profile: row.profile,
+    releasedAt: iso(row.released_at),
   };
 }
 

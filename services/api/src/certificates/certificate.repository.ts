@@ -67,17 +67,22 @@ export async function listCoveringCandidates(
   keyType: KeyType,
 ): Promise<Array<Pick<CertificateRow, 'id' | 'names'>>> {
   if (candidates.length === 0) return [];
-  return db
-    .selectFrom('certificates')
-    .select(['id', 'names'])
-    .where('key_type', '=', keyType)
-    .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
-    .where('source', 'in', ['acme', 'custom'])
-    .where('status', '=', 'valid')
-    .where('not_after', '>', validUntil)
-    .orderBy('not_after', 'desc')
-    .orderBy('id', 'asc')
-    .execute();
+  return (
+    db
+      .selectFrom('certificates')
+      .select(['id', 'names'])
+      .where('key_type', '=', keyType)
+      .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
+      .where('source', 'in', ['acme', 'custom'])
+      .where('status', '=', 'valid')
+      .where('not_after', '>', validUntil)
+      // A released certificate is not renewed; the lock orders this link against a release (lockAppCertificates).
+      .where('released_at', 'is', null)
+      .orderBy('not_after', 'desc')
+      .orderBy('id', 'asc')
+      .forShare()
+      .execute()
+  );
 }
 
 export async function insertPendingCertificate(
@@ -121,6 +126,7 @@ const publicColumns = [
   'certificates.failure_count',
   'certificates.next_retry_at',
   'certificates.profile',
+  'certificates.released_at',
 ] as const;
 type PublicColumn = (typeof publicColumns)[number] extends `certificates.${infer C}` ? C : never;
 export type PublicCertificateRow = Pick<CertificateRow, PublicColumn> & {

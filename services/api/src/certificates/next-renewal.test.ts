@@ -13,6 +13,7 @@ const healthy: RenewalFacts = {
   last_error_kind: null,
   job_reason: 'new',
   job_next_attempt_at: null,
+  released_at: null,
 };
 
 describe('next renewal', () => {
@@ -57,5 +58,19 @@ describe('next renewal', () => {
     expect(nextRenewalOf({ ...healthy, status: 'fallback', renew_at: null })).toMatchObject({
       reason: 'none',
     });
+  });
+
+  it('next renewal - a certificate no app uses is not renewed, whatever was scheduled or failing', () => {
+    const released = new Date('2026-03-03T00:00:00Z');
+    for (const facts of [
+      { ...healthy, renew_at: null, released_at: released },
+      { ...healthy, status: 'renewing', failure_count: 2, next_retry_at: later, released_at: released },
+    ]) {
+      expect(nextRenewalOf(facts)).toEqual({
+        at: null,
+        reason: 'released',
+        detail: expect.stringContaining('no app uses it since 2026-03-03T00:00:00.000Z'),
+      });
+    }
   });
 });

@@ -17,6 +17,8 @@ export const nextRenewalReasons = [
   'in-progress',
   /** Uploaded certificates are never renewed by Gatehouse. */
   'not-renewed',
+  /** No app uses it any more (deleted, or its names changed): not renewed, reused if the names come back. */
+  'released',
   /** Nothing scheduled (e.g. a fallback waiting for the next request). */
   'none',
 ] as const;
@@ -39,6 +41,7 @@ export interface RenewalFacts {
   last_error_kind: string | null;
   job_reason: string | null;
   job_next_attempt_at: Date | null;
+  released_at: Date | null;
 }
 
 export function nextRenewalOf(facts: RenewalFacts): NextRenewal {
@@ -47,6 +50,15 @@ export function nextRenewalOf(facts: RenewalFacts): NextRenewal {
       at: null,
       reason: 'not-renewed',
       detail: 'uploaded certificate: Gatehouse does not renew it; upload a replacement before it expires',
+    };
+  }
+  if (facts.released_at !== null) {
+    return {
+      at: null,
+      reason: 'released',
+      detail:
+        `no app uses it since ${facts.released_at.toISOString()}, so Gatehouse does not renew it; ` +
+        'an app with these names uses it again and renews it',
     };
   }
   if (facts.next_retry_at !== null && facts.last_error_kind === 'rate-limited') {

@@ -32,7 +32,8 @@ export class RenewalRateLimitedError extends Error {
  *
  * Idempotent while a renewal or first issuance is already running (pending/renewing): the certificate is
  * returned unchanged and no second event is written, so a double click costs nothing. Custom certificates are
- * refused: Gatehouse never renews them; so are the self-signed stand-ins of `fallback-only` domains. Local CA
+ * refused: Gatehouse never renews them; so are the self-signed stand-ins of `fallback-only` domains and certificates
+ * no app uses (released: their names may point elsewhere now). Local CA
  * certificates are re-signed. Returns undefined for an unknown id.
  */
 export async function renewCertificate(
@@ -45,7 +46,7 @@ export async function renewCertificate(
     // Row lock: two concurrent renew calls must not both emit.
     const certificate = await trx
       .selectFrom('certificates')
-      .select(['id', 'names', 'status', 'source', 'key_type'])
+      .select(['id', 'names', 'status', 'source', 'key_type', 'released_at'])
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
@@ -58,6 +59,13 @@ export async function renewCertificate(
     }
     if (certificate.source !== 'acme' && certificate.source !== 'local-ca') {
       throw new ApiError('conflict', `a ${certificate.source} certificate is not renewed through the API`);
+    }
+    if (certificate.released_at !== null) {
+      throw new ApiError(
+        'conflict',
+        `no app uses this certificate since ${certificate.released_at.toISOString()}, so it is not renewed; ` +
+          'an app with these names (POST /v1/apps) uses it again and renews it',
+      );
     }
     if (certificate.status === 'renewing' || certificate.status === 'pending') return { renewed: false };
     // The local CA signs without a CA's rate limits; only an ACME renewal spends a budget.

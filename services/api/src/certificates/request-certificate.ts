@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '@gatehouse/db';
 import { certsRequested, createEvent, type Envelope, type KeyType } from '@gatehouse/events';
 import { covers, namesKey, sortNames, spreadRenewAt } from '@gatehouse/pki';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { ChallengePreference } from '../apps/domain-url.ts';
 import {
   findRequestedProfile,
@@ -53,10 +53,10 @@ export async function findOrRequestCertificate(
   const certificateSource = request.certificateSource ?? 'acme';
   const existing = await findReusableCertificate(trx, key, request.keyType, certificateSource);
   if (existing) {
-    await resumeRenewal(trx, existing.id);
+    const { requestAgain } = await resumeRenewal(trx, existing.id);
     if (
-      certificateSource === 'local-ca' ||
-      (await findRequestedProfile(trx, existing.id)) === request.profile
+      !requestAgain &&
+      (certificateSource === 'local-ca' || (await findRequestedProfile(trx, existing.id)) === request.profile)
     )
       return { id: existing.id };
     return { id: existing.id, request: certificateRequest(request, existing.id, names) };
@@ -98,21 +98,39 @@ function certificateRequest(
 }
 
 /**
- * A reused certificate whose renewal cert-issuer held while its domain was in mode `custom` or `fallback-only`
- * (renew_at cleared) is scheduled again by the lifetime rule; a time already past makes it due at once.
+ * Schedules a reused certificate again when its renewal was held: by cert-issuer while its domain was in mode
+ * `custom` or `fallback-only`, or because no app used it (`released_at`, cleared here). A valid one gets a
+ * lifetime renewal time (one already past makes it due at once) and, from ACME, an ARI poll. A released one still
+ * `pending` (cert-issuer drops the first issuance of a released certificate) is requested again: `requestAgain`; a
+ * `renewing` one still has its job.
  */
-async function resumeRenewal(trx: Transaction<Database>, id: string): Promise<void> {
+async function resumeRenewal(trx: Transaction<Database>, id: string): Promise<{ requestAgain: boolean }> {
   const row = await trx
     .selectFrom('certificates')
-    .select(['not_before', 'not_after', 'renew_at', 'status'])
+    .select(['not_before', 'not_after', 'renew_at', 'status', 'source', 'released_at'])
     .where('id', '=', id)
     .executeTakeFirst();
-  if (!row || row.renew_at !== null || row.status !== 'valid' || !row.not_before || !row.not_after) return;
+  if (!row) return { requestAgain: false };
+  const released = row.released_at !== null;
+  const schedule = row.renew_at === null && row.status === 'valid' && row.not_before && row.not_after;
+  if (!released && !schedule) return { requestAgain: false };
   await trx
     .updateTable('certificates')
-    .set({ renew_at: spreadRenewAt(row.not_before, row.not_after), renew_reason: 'lifetime' })
+    .set({
+      released_at: null,
+      ...(schedule
+        ? {
+            renew_at: spreadRenewAt(row.not_before!, row.not_after!),
+            renew_reason: 'lifetime',
+            ...(row.source === 'acme'
+              ? { ari_next_poll_at: sql<Date>`coalesce(ari_next_poll_at, now())` }
+              : {}),
+          }
+        : {}),
+    })
     .where('id', '=', id)
     .execute();
+  return { requestAgain: released && row.status === 'pending' };
 }
 
 /** The id of a valid certificate covering every name in `names` until at least `validUntil`, if any. */

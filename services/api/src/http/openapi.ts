@@ -96,6 +96,12 @@ const certificateProperties = {
     type: 'string',
     description: "The ACME profile the current certificate's order carried; null: the CA's default profile",
   }),
+  releasedAt: nullable({
+    ...dateTime,
+    description:
+      'Since when no app uses this certificate (its app was deleted or its names changed): it is not renewed, and ' +
+      'an app with these names uses it again; null while in use',
+  }),
 };
 
 /** An ACME profile name (draft-ietf-acme-profiles), as a domain asks for it. */

@@ -7,7 +7,7 @@ import type { ChallengeType } from '../acme/issuer.ts';
 import { issueFromLocalCa } from '../local-ca/issue-from-local-ca.ts';
 import { issuanceMetrics } from '../metrics.ts';
 import { challengeOrder, decideAfterFailure, planRound } from './attempt-plan.ts';
-import { holdCertificate } from './held-from-acme.ts';
+import { holdCertificate } from './hold-certificate.ts';
 import type { IssuanceDeps } from './issuance-deps.ts';
 import { issueFailedEvent } from './issuance-events.ts';
 import { deferForRateLimit, recordRoundFailure } from './issuance-store.ts';
@@ -52,6 +52,18 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   const { certificate } = context;
   const names = certificate.names;
 
+  // No app uses it any more: its names may point elsewhere now, so a renewal or a first issuance still queued (or
+  // on the retry ladder) ends here instead of failing for days. Only an operator's renewal goes on.
+  if (certificate.released_at !== null && job.reason !== 'manual') {
+    return holdCertificate(
+      db,
+      job,
+      certificate,
+      { why: 'released', releasedAt: certificate.released_at },
+      log,
+    );
+  }
+
   // Check again: another run may have issued it since the request (a duplicate request, a crash).
   if (job.reason !== 'manual' && hasCurrentCertificate(certificate)) {
     log.info('certificate already valid, nothing to order');
@@ -68,7 +80,13 @@ async function processJobInSpan(job: IssuanceJobRow, deps: IssuanceDeps): Promis
   }
   if (certificate.source === 'local-ca') return issueFromLocalCa(job, certificate, keyType, deps);
   if (context.heldFromAcme.length > 0)
-    return holdCertificate(db, job, certificate, { names: context.heldFromAcme, source: 'acme' }, log);
+    return holdCertificate(
+      db,
+      job,
+      certificate,
+      { why: 'mode', names: context.heldFromAcme, source: 'acme' },
+      log,
+    );
 
   for (const name of names) {
     const verdict = qualifiesForAcmeOrder(name);

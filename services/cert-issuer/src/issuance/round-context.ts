@@ -1,12 +1,12 @@
 import type { CertificateRow, Db } from '@gatehouse/db';
 import type { SecretBox } from '@gatehouse/pki';
 import { sql } from 'kysely';
-import { heldFromAcmeModes } from './held-from-acme.ts';
+import { heldFromAcmeModes } from './hold-certificate.ts';
 import { findOpenOrder, type OpenOrder } from './issuance-store.ts';
 
 /**
  * What a round reads before it acts, in one query: the certificate, which of its names are held from ACME (see
- * held-from-acme.ts), and the orders a crashed run left open, per CA. A round's first step at a CA resumes from
+ * hold-certificate.ts), and the orders a crashed run left open, per CA. A round's first step at a CA resumes from
  * what was read here; a later step at the same CA (a quick retry after a connection error may leave an order
  * open) asks Postgres again.
  */

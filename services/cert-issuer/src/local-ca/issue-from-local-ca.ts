@@ -3,7 +3,7 @@ import { certsIssued, createEvent, type KeyType } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { certificateFacts, type SecretBox, signLocalCaLeaf, splitCertificateChain } from '@gatehouse/pki';
 import type { Logger } from '@gatehouse/telemetry';
-import { holdCertificate } from '../issuance/held-from-acme.ts';
+import { holdCertificate } from '../issuance/hold-certificate.ts';
 import { attemptTiming } from '../issuance/issuance-store.ts';
 import { issuedCertificateColumns } from '../issuance/issued-certificate-columns.ts';
 import { doneJobColumns } from '../issuance/job-queue.ts';
@@ -31,7 +31,7 @@ export async function issueFromLocalCa(
   const held = await findNamesHeldFromLocalCa(deps.db, certificate.names);
   if (held.length > 0) {
     const log = deps.logger.child({ cert_id: certificate.id, job_id: job.id });
-    return holdCertificate(deps.db, job, certificate, { names: held, source: 'local-ca' }, log);
+    return holdCertificate(deps.db, job, certificate, { why: 'mode', names: held, source: 'local-ca' }, log);
   }
   const startedAt = new Date();
   const intermediate = await currentLocalCaSigner(deps.db, deps.box, startedAt);

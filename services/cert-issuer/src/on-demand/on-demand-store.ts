@@ -58,9 +58,12 @@ export async function claimOnDemandCertificate(
       .where('names_key', '=', name)
       .where('source', '=', 'acme')
       .where('status', 'in', ['valid', 'pending', 'renewing'])
+      // One an app let go is not renewed (migration 0020); the lock orders this against a release by the api.
+      .where('released_at', 'is', null)
       .orderBy(sql`case status when 'valid' then 0 else 1 end`)
       .orderBy('created_at', 'desc')
       .limit(1)
+      .forUpdate()
       .executeTakeFirst();
     if (reusable) {
       await trx

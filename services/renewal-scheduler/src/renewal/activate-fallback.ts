@@ -37,6 +37,7 @@ export async function activateExpiredFallbacks(
       .where('source', 'in', ['acme', 'local-ca'])
       .where('status', 'in', ['valid', 'renewing', 'failed'])
       .where('chain_pem', 'is not', null)
+      .where('released_at', 'is', null)
       .orderBy('renew_at')
       .limit(limit)
       .forUpdate()
@@ -65,7 +66,7 @@ export async function activateFallbacksAfterReminders(
   return db.transaction().execute(async (trx) => {
     const { rows } = await sql<{ id: string; names: string[] }>`
       select c.id, c.names from certificates c
-      where c.status = 'failed' and c.source = 'acme' and c.chain_pem is null
+      where c.status = 'failed' and c.source = 'acme' and c.chain_pem is null and c.released_at is null
         and (
           select count(*) from notifications n
           where n.certificate_id = c.id and n.kind = 'reminder' and n.created_at >= c.created_at

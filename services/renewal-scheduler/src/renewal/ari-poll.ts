@@ -43,7 +43,7 @@ export async function pollDueAri(
     where id in (
       select id from certificates
       where ari_next_poll_at <= ${now} and status = 'valid' and source = 'acme'
-        and chain_pem is not null and issuer is not null and serial is not null
+        and chain_pem is not null and issuer is not null and serial is not null and released_at is null
       order by ari_next_poll_at
       limit ${options.limit}
       for update skip locked

@@ -13,7 +13,7 @@ export interface ExpiringCertificate {
  * Emits `certs.expiring` once per certificate version (`expiring_notified_for` remembers the `not_after`)
  * for what will expire within `withinMs` with nothing on the way to replace it: an uploaded certificate
  * (never renewed automatically) or an ACME one whose renewal has failed since it was issued. A healthy
- * short-lived certificate (6 days, always "within 7 days") is not reported. The scan reads the partial
+ * short-lived certificate (6 days, always "within 7 days") is not reported, nor is one no app uses (released). The scan reads the partial
  * index of candidates (custom, or not `valid`), so its cost follows those rows, not the fleet.
  */
 export async function emitExpiring(
@@ -30,6 +30,7 @@ export async function emitExpiring(
           and not_after is not null
           and not_after > ${now} and not_after <= ${new Date(now.getTime() + options.withinMs)}
           and expiring_notified_for is distinct from not_after
+          and released_at is null
           and (
             (source = 'custom' and status = 'valid')
             or (source = 'acme' and status = 'renewing' and last_error_at > coalesce(not_before, 'epoch'::timestamptz))

@@ -6,6 +6,7 @@ import type { AriClient } from './ari-client.ts';
 import { pollDueAri } from './ari-poll.ts';
 import { claimDueRenewals } from './claim-due.ts';
 import { emitExpiring } from './emit-expiring.ts';
+import { markExpiredReleased } from './mark-expired-released.ts';
 import { markExpiredUploads } from './mark-expired-uploads.ts';
 
 export interface TickOptions {
@@ -27,6 +28,7 @@ export interface TickResult {
   expiring: number;
   fallbacks: number;
   expiredUploads: number;
+  expiredReleased: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function schedulerTick(options: TickOptions): Promise<TickResult> {
     expiring: 0,
     fallbacks: 0,
     expiredUploads: 0,
+    expiredReleased: 0,
   };
 
   // ARI first: a window that says "now" (a revocation) should be claimed in this same tick.
@@ -91,6 +94,13 @@ export async function schedulerTick(options: TickOptions): Promise<TickResult> {
     for (const upload of expired)
       logger.warn({ cert_id: upload.id, names: upload.names }, 'uploaded certificate expired');
     result.expiredUploads += expired.length;
+    if (expired.length < batchSize || stopping()) break;
+  }
+  for (;;) {
+    const expired = await markExpiredReleased(db, { limit: batchSize });
+    for (const certificate of expired)
+      logger.info({ cert_id: certificate.id, names: certificate.names }, 'certificate no app uses expired');
+    result.expiredReleased += expired.length;
     if (expired.length < batchSize || stopping()) break;
   }
   return result;

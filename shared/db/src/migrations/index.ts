@@ -16,6 +16,7 @@ import * as advisoryLocksInOrder from './0016-advisory-locks-in-order.ts';
 import * as claimIssuanceJobs from './0017-claim-issuance-jobs.ts';
 import * as reserveRateLimits from './0018-reserve-rate-limits.ts';
 import * as tcpProxyStates from './0019-tcp-proxy-states.ts';
+import * as releasedCertificates from './0020-released-certificates.ts';
 
 /** Every migration in order. Names sort lexicographically; append, never rename or edit. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0017-claim-issuance-jobs': claimIssuanceJobs,
   '0018-reserve-rate-limits': reserveRateLimits,
   '0019-tcp-proxy-states': tcpProxyStates,
+  '0020-released-certificates': releasedCertificates,
 };
