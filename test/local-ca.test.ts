@@ -6,10 +6,13 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '@gatehouse/db';
-import { certsRenewalDue, createEvent } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
 import { certificateKeyContext, createSecretBox, splitCertificateChain } from '@gatehouse/pki';
-import { type CertIssuerProcess, masterKey, startCertIssuer } from '@gatehouse/service-harness';
+import {
+  announceRenewalDue,
+  type CertIssuerProcess,
+  masterKey,
+  startCertIssuer,
+} from '@gatehouse/service-harness';
 import { createLogger } from '@gatehouse/telemetry';
 import {
   createTestDatabase,
@@ -104,21 +107,11 @@ describe('local CA', { timeout: 180_000 }, () => {
 
   /** Asks for a renewal as renewal-scheduler does once `renew_at` has passed. */
   async function renew(id: string, names: string[]) {
-    await database.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('certificates')
-        .set({ renew_at: new Date(Date.now() - 1000), status: 'renewing' })
-        .where('id', '=', id)
-        .execute();
-      await enqueue(
-        trx,
-        createEvent(certsRenewalDue, {
-          source: 'test',
-          subject: id,
-          data: { certificateId: id, names, reason: 'lifetime' },
-        }),
-      );
-    });
+    await announceRenewalDue(
+      database.db,
+      { id, names },
+      { reason: 'lifetime', set: { renew_at: new Date(Date.now() - 1000), status: 'renewing' } },
+    );
   }
 
   async function sourcesOf(certificates: ReadonlyArray<{ id: string }>) {

@@ -1,6 +1,5 @@
-import { certsRenewalDue, createEvent } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
 import {
+  announceRenewalDue,
   type CertIssuerProcess,
   certificateRow,
   requestCertificate,
@@ -72,17 +71,7 @@ describe('issuance - ARI replaces', { timeout: 240_000 }, () => {
 
   /** What renewal-scheduler does when the ARI window opens: renew-at now, then `certs.renewal-due`. */
   async function renewalDue(id: string, names: string[]) {
-    await database.db.transaction().execute(async (trx) => {
-      await trx.updateTable('certificates').set({ renew_at: new Date() }).where('id', '=', id).execute();
-      await enqueue(
-        trx,
-        createEvent(certsRenewalDue, {
-          source: 'test',
-          subject: id,
-          data: { certificateId: id, names, reason: 'ari' },
-        }),
-      );
-    });
+    await announceRenewalDue(database.db, { id, names }, { reason: 'ari', set: { renew_at: new Date() } });
   }
 
   function ordersFor(names: string[]) {

@@ -1,10 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { checkServerIdentity, connect, createServer, type PeerCertificate } from 'node:tls';
-import { certsRenewalDue, createEvent } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, splitCertificateChain } from '@gatehouse/pki';
 import {
+  announceRenewalDue,
   attemptsOf,
   type CertIssuerProcess,
   certificateRow,
@@ -130,17 +129,11 @@ describe('issuance - IP certificates and a profile per domain', { timeout: 240_0
     expect(issued.map((event) => event.data.profile)).toEqual(['classic']);
 
     // What renewal-scheduler does when a certificate is due: renew-at now, then `certs.renewal-due`.
-    await database.db.transaction().execute(async (trx) => {
-      await trx.updateTable('certificates').set({ renew_at: new Date() }).where('id', '=', id).execute();
-      await enqueue(
-        trx,
-        createEvent(certsRenewalDue, {
-          source: 'test',
-          subject: id,
-          data: { certificateId: id, names, reason: 'lifetime' },
-        }),
-      );
-    });
+    await announceRenewalDue(
+      database.db,
+      { id, names },
+      { reason: 'lifetime', set: { renew_at: new Date() } },
+    );
     const renewed = await waitForNewSerial(id, first.serial);
     expect(renewed.profile).toBe('classic');
     expect(ordersFor(names[0]!).map((order) => order.profile)).toEqual(['classic', 'classic']);

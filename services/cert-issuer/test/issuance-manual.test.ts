@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { certsRenewalDue, createEvent } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
 import {
+  announceRenewalDue,
   attemptsOf,
   type CertIssuerProcess,
   certificateRow,
@@ -110,26 +109,19 @@ describe('issuance - manual renewal and fallback', { timeout: 240_000 }, () => {
   it('issuance - a renewal of a certificate on its self-signed fallback ends valid with the new chain', async () => {
     const id = await requestCertificate(database.db, [name('fallback')], { challenge: 'http-01' });
     const first = await waitForNewSerial(id, null);
-    await database.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('certificates')
-        .set({
+    await announceRenewalDue(
+      database.db,
+      { id, names: first.names },
+      {
+        reason: 'retry',
+        set: {
           status: 'fallback',
           fallback_chain_pem: 'self-signed stand-in (not read by cert-issuer)',
           fallback_activated_at: new Date(),
           failure_count: 7,
-        })
-        .where('id', '=', id)
-        .execute();
-      await enqueue(
-        trx,
-        createEvent(certsRenewalDue, {
-          source: 'test',
-          subject: id,
-          data: { certificateId: id, names: first.names, reason: 'retry' },
-        }),
-      );
-    });
+        },
+      },
+    );
 
     const renewed = await waitForNewSerial(id, first.serial);
     expect(renewed.status).toBe('valid');

@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { certsRenewalDue, createEvent } from '@gatehouse/events';
-import { enqueue } from '@gatehouse/messaging';
 import { createSecretBox, keyMatchesCertificate, splitCertificateChain } from '@gatehouse/pki';
 import {
+  announceRenewalDue,
   attemptsOf,
   type CertIssuerProcess,
   certificateRow,
@@ -117,21 +116,14 @@ describe('issuance', { timeout: 240_000 }, () => {
     const issued = await waitForStatus(id, 'valid');
     const attemptsBefore = (await attemptsOf(database.db, id)).length;
     // The app went away (the api released the certificate) after the scheduler had claimed its renewal.
-    await database.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('certificates')
-        .set({ status: 'renewing', released_at: new Date(), renew_at: null, ari_next_poll_at: null })
-        .where('id', '=', id)
-        .execute();
-      await enqueue(
-        trx,
-        createEvent(certsRenewalDue, {
-          source: 'test',
-          subject: id,
-          data: { certificateId: id, names, reason: 'lifetime' },
-        }),
-      );
-    });
+    await announceRenewalDue(
+      database.db,
+      { id, names },
+      {
+        reason: 'lifetime',
+        set: { status: 'renewing', released_at: new Date(), renew_at: null, ari_next_poll_at: null },
+      },
+    );
     const job = await waitFor(
       'the renewal job of the released certificate done',
       async () =>

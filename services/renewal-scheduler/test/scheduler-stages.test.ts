@@ -11,8 +11,7 @@ import {
 import { pollDueAri } from '../src/renewal/ari-poll.ts';
 import { claimDueRenewals } from '../src/renewal/claim-due.ts';
 import { emitExpiring } from '../src/renewal/emit-expiring.ts';
-import { markExpiredReleased } from '../src/renewal/mark-expired-released.ts';
-import { markExpiredUploads } from '../src/renewal/mark-expired-uploads.ts';
+import { markExpiredReleased, markExpiredUploads } from '../src/renewal/mark-expired.ts';
 
 const DAY = 86_400_000;
 const box = createSecretBox(randomBytes(32));

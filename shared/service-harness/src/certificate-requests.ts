@@ -1,9 +1,9 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
-import type { Db } from '@gatehouse/db';
-import { certsRequested, createEvent } from '@gatehouse/events';
+import type { CertificatesTable, Db } from '@gatehouse/db';
+import { certsRenewalDue, certsRequested, createEvent } from '@gatehouse/events';
 import { enqueue } from '@gatehouse/messaging';
 import { splitCertificateChain } from '@gatehouse/pki';
-import { sql } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 
 /**
  * Asks for a certificate the way the api does: the certificate row (desired state) and the
@@ -52,6 +52,33 @@ export async function requestCertificate(
     );
   });
   return certificateId;
+}
+
+/**
+ * What renewal-scheduler does when a certificate is due: its columns changed as a test needs them (`set`: the
+ * claim's `renewing`, a renewal time, a state to start from) and `certs.renewal-due`, in one transaction.
+ */
+export async function announceRenewalDue(
+  db: Db,
+  certificate: { id: string; names: string[] },
+  options: {
+    reason: 'ari' | 'lifetime' | 'retry' | 'manual';
+    set?: Updateable<CertificatesTable>;
+  },
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    if (options.set) {
+      await trx.updateTable('certificates').set(options.set).where('id', '=', certificate.id).execute();
+    }
+    await enqueue(
+      trx,
+      createEvent(certsRenewalDue, {
+        source: 'test',
+        subject: certificate.id,
+        data: { certificateId: certificate.id, names: certificate.names, reason: options.reason },
+      }),
+    );
+  });
 }
 
 export async function certificateRow(db: Db, id: string) {

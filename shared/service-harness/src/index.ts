@@ -1,5 +1,6 @@
 export { type CertIssuerProcess, masterKey, startCertIssuer } from './cert-issuer.ts';
 export {
+  announceRenewalDue,
   attemptsOf,
   certificateRow,
   emittedEvents,

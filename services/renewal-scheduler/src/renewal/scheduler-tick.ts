@@ -6,8 +6,7 @@ import type { AriClient } from './ari-client.ts';
 import { pollDueAri } from './ari-poll.ts';
 import { claimDueRenewals } from './claim-due.ts';
 import { emitExpiring } from './emit-expiring.ts';
-import { markExpiredReleased } from './mark-expired-released.ts';
-import { markExpiredUploads } from './mark-expired-uploads.ts';
+import { markExpiredReleased, markExpiredUploads } from './mark-expired.ts';
 
 export interface TickOptions {
   db: Db;
