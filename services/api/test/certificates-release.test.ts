@@ -55,6 +55,25 @@ describe('api certificate release', () => {
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
 
+  /** A valid certificate for one name, as an earlier issuance or an upload left it. */
+  async function insertValid(name: string, columns: { source: 'acme' | 'custom'; renew_at?: Date }) {
+    const id = randomUUID();
+    await api.db
+      .insertInto('certificates')
+      .values({
+        id,
+        names: [name],
+        names_key: name,
+        status: 'valid',
+        chain_pem: 'chain',
+        not_before: new Date(Date.now() - day),
+        not_after: new Date(Date.now() + 80 * day),
+        ...columns,
+      })
+      .execute();
+    return id;
+  }
+
   it('api - deleting an app releases its certificate: shown as not renewed, renew refused; the names coming back reuse it and schedule it again', async () => {
     const [id] = (await create('gone', ['https://gone.test'])).ids;
     await issued(id!);
@@ -107,21 +126,10 @@ describe('api certificate release', () => {
   });
 
   it('api - a certificate another app or an on-demand host still uses is not released; uploads never are', async () => {
-    const wildcard = randomUUID();
-    await api.db
-      .insertInto('certificates')
-      .values({
-        id: wildcard,
-        names: ['*.shared.test'],
-        names_key: '*.shared.test',
-        status: 'valid',
-        source: 'acme',
-        chain_pem: 'chain',
-        not_before: new Date(Date.now() - day),
-        not_after: new Date(Date.now() + 80 * day),
-        renew_at: new Date(Date.now() + 50 * day),
-      })
-      .execute();
+    const wildcard = await insertValid('*.shared.test', {
+      source: 'acme',
+      renew_at: new Date(Date.now() + 50 * day),
+    });
     expect((await create('left', ['https://left.shared.test'])).ids).toEqual([wildcard]);
     expect((await create('right', ['https://right.shared.test'])).ids).toEqual([wildcard]);
     await remove('left');
@@ -141,20 +149,7 @@ describe('api certificate release', () => {
     await remove('ondemand');
     expect((await row(onDemand!)).released_at).toBeNull();
 
-    const upload = randomUUID();
-    await api.db
-      .insertInto('certificates')
-      .values({
-        id: upload,
-        names: ['*.uploaded.test'],
-        names_key: '*.uploaded.test',
-        status: 'valid',
-        source: 'custom',
-        chain_pem: 'chain',
-        not_before: new Date(Date.now() - day),
-        not_after: new Date(Date.now() + 80 * day),
-      })
-      .execute();
+    const upload = await insertValid('*.uploaded.test', { source: 'custom' });
     expect((await create('up', ['https://up.uploaded.test'])).ids).toEqual([upload]);
     await remove('up');
     expect((await row(upload)).released_at).toBeNull();

@@ -45,6 +45,23 @@ describe('scheduler stages', () => {
     return rows;
   }
 
+  /** Reminder mails the notifier sent about a certificate (what the fallback after N reminders counts). */
+  async function addReminders(certificateId: string, count: number) {
+    for (let index = 0; index < count; index++)
+      await database.db
+        .insertInto('notifications')
+        .values({
+          id: randomUUID(),
+          kind: 'reminder',
+          certificate_id: certificateId,
+          subject: 'still failing',
+          body: 'still failing',
+          recipients: ['admin@example.test'],
+          status: 'sent',
+        })
+        .execute();
+  }
+
   it('stages - certs.expiring for an upload and a failing renewal within 7 days, once per version; never for a healthy short-lived certificate', async () => {
     const now = Date.now();
     const upload = await insert({
@@ -95,21 +112,6 @@ describe('scheduler stages', () => {
   });
 
   it('stages - a never-issued certificate falls back after N reminders; fewer reminders, or a valid one, do not', async () => {
-    const addReminders = async (certificateId: string, count: number) => {
-      for (let index = 0; index < count; index++)
-        await database.db
-          .insertInto('notifications')
-          .values({
-            id: randomUUID(),
-            kind: 'reminder',
-            certificate_id: certificateId,
-            subject: 'still failing',
-            body: 'still failing',
-            recipients: ['admin@example.test'],
-            status: 'sent',
-          })
-          .execute();
-    };
     const exhausted = await insert({
       status: 'failed',
       last_error_kind: 'validation',
@@ -189,19 +191,7 @@ describe('scheduler stages', () => {
       last_error_kind: 'dns',
       last_error_at: new Date(now),
     });
-    for (let index = 0; index < 3; index++)
-      await database.db
-        .insertInto('notifications')
-        .values({
-          id: randomUUID(),
-          kind: 'reminder',
-          certificate_id: neverIssued,
-          subject: 'still failing',
-          body: 'still failing',
-          recipients: ['admin@example.test'],
-          status: 'sent',
-        })
-        .execute();
+    await addReminders(neverIssued, 3);
     const expiredUnused = await insert({
       released_at: released,
       chain_pem: 'chain',
