@@ -97,11 +97,28 @@ describe('deployer tcp proxies', { timeout: 120_000 }, () => {
       'gatehouse.app-id': app.id,
       'gatehouse.tcp-port': String(publicPort),
     });
-    // The app's own container is still the only revision container (the proxy is not mistaken for one).
-    const appContainers = await docker.listContainers({
-      filters: { label: [`gatehouse.stack=${stack}`, `gatehouse.app-id=${app.id}`] },
+    // The app's own container is still the only revision container (the proxy is not mistaken for one). The
+    // patch's new revision replaces it meanwhile, so for a moment there may be none or two running: wait it out.
+    const revisionContainers = async () =>
+      (
+        await docker.listContainers({
+          filters: { label: [`gatehouse.stack=${stack}`, `gatehouse.app-id=${app.id}`] },
+        })
+      ).filter((c) => c.Labels['gatehouse.role'] !== 'tcp-proxy');
+    await waitFor(
+      'one revision container beside the proxy',
+      async () => (await revisionContainers()).length === 1,
+      {
+        timeoutMs: 30_000,
+      },
+    ).catch(async (error: unknown) => {
+      throw new Error(
+        `${String(error)}: ${(await revisionContainers()).map((c) => c.Names.join(',')).join('; ')}`,
+      );
     });
-    expect(appContainers.filter((c) => c.Labels['gatehouse.role'] !== 'tcp-proxy')).toHaveLength(1);
+    // And it stays one: the proxy never starts a second one.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await revisionContainers()).toHaveLength(1);
 
     await deleteApp(database.db, updated);
     await waitFor('the proxy removed', async () => (await proxyState(publicPort)) === undefined, {
