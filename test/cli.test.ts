@@ -286,7 +286,9 @@ describe('cli against a running api', () => {
     const bad = await gatehouse(['apps', 'create', 'bad', '--image', 'busybox', '--port', '99999'], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('port');
-    expect((await gatehouse(['apps', 'rm', 'web'], env)).code).toBe(0);
+    const removed = await gatehouse(['apps', 'rm', 'web'], env);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain('certificates are kept, not renewed');
     expect((await gatehouse(['apps', 'rm', 'web'], env)).code).toBe(4);
   });
 

@@ -133,7 +133,13 @@ export async function appsCommand(context: CommandContext, args: string[]): Prom
       const [name] = rest;
       if (name === undefined || rest.length > 1) throw new CliError(usage, exitCodes.usage);
       const { body } = await context.client.request('DELETE', `/v1/apps/${encodeURIComponent(name)}`);
-      output(context, body, () => `deleted app ${name}; its container and routes go away shortly`);
+      output(
+        context,
+        body,
+        () =>
+          `deleted app ${name}; its container and routes go away shortly. Its certificates are kept, not renewed, ` +
+          'for an app with the same names',
+      );
       return exitCodes.ok;
     }
     default:
