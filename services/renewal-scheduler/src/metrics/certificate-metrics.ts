@@ -10,8 +10,12 @@ import { sql } from 'kysely';
  *
  * At most `limit` certificates get series (those not ready first, then the soonest to expire); the rest are
  * counted in `gatehouse_certificate_metrics_omitted`, and `gatehouse_certificates{status,source,issuer}` counts
- * every certificate, so a large installation keeps a bounded scrape (six samples per certificate: 100k
+ * every certificate in use, so a large installation keeps a bounded scrape (six samples per certificate: 100k
  * certificates are ~100 MiB and seconds per scrape, see `npm run bench:metrics`).
+ *
+ * A certificate no app uses (released, migration 0020) is not renewed and expires unused: like a deleted
+ * cert-manager Certificate it has no series, so expiry and readiness alerts stay about what is served; it is only
+ * counted, in `gatehouse_certificates_released{source}`.
  */
 export function certificateMetricsSource(db: Db, options: { limit: number }): () => Promise<string> {
   return async () => {
@@ -25,22 +29,25 @@ export function certificateMetricsSource(db: Db, options: { limit: number }): ()
                extract(epoch from ari_window_start)::float8 as ari_start,
                extract(epoch from ari_window_end)::float8 as ari_end
           from certificates
+         where released_at is null
          order by status in ('valid', 'renewing'), not_after asc nulls first, id
          limit ${options.limit}`.execute(db),
       sql<CertificateTotalsRow>`
-        select status, source, issuer, count(*)::int8 as count
-          from certificates group by status, source, issuer`.execute(db),
+        select status, source, issuer, released_at is not null as released, count(*)::int8 as count
+          from certificates group by status, source, issuer, released_at is not null`.execute(db),
     ]);
-    const total = totals.rows.reduce((sum, row) => sum + Number(row.count), 0);
+    const total = totals.rows.reduce((sum, row) => sum + (row.released ? 0 : Number(row.count)), 0);
     return renderCertificateMetrics(rows, total - rows.length, totals.rows);
   };
 }
 
-/** Certificates per status, source and CA: always complete, whatever the per-certificate limit. */
+/** Certificates per status, source and CA, in use or released: always complete, whatever the per-certificate limit. */
 export interface CertificateTotalsRow {
   status: string;
   source: string;
   issuer: string | null;
+  /** No app uses them (migration 0020). */
+  released: boolean;
   count: string | number;
 }
 
@@ -140,14 +147,25 @@ export function renderCertificateMetrics(
     if (out[key].length > 0) text.push(`${out[key].join('\n')}\n`);
   }
   const counts = new Map<string, number>();
+  const released = new Map<string, number>();
   for (const row of totals) {
+    if (row.released) {
+      const labels = `source="${escapeLabelValue(row.source)}"`;
+      released.set(labels, (released.get(labels) ?? 0) + Number(row.count));
+      continue;
+    }
     const labels = `status="${escapeLabelValue(row.status)}",source="${escapeLabelValue(row.source)}",issuer="${escapeLabelValue(issuerLabel(row))}"`;
     counts.set(labels, (counts.get(labels) ?? 0) + Number(row.count));
   }
   text.push(
-    '# HELP gatehouse_certificates Certificates by status, source and issuer (all of them, whatever the limit)\n',
+    '# HELP gatehouse_certificates Certificates in use by status, source and issuer (all of them, whatever the limit)\n',
     '# TYPE gatehouse_certificates gauge\n',
     ...[...counts].map(([labels, count]) => `gatehouse_certificates{${labels}} ${count}\n`),
+  );
+  text.push(
+    '# HELP gatehouse_certificates_released Certificates no app uses: not renewed, kept for an app with the same names\n',
+    '# TYPE gatehouse_certificates_released gauge\n',
+    ...[...released].map(([labels, count]) => `gatehouse_certificates_released{${labels}} ${count}\n`),
   );
   text.push(
     '# HELP gatehouse_certificate_metrics_omitted Certificates without series because of CERTIFICATE_METRICS_LIMIT\n',
