@@ -215,6 +215,37 @@ describe('notifier', { timeout: 120_000 }, () => {
     ).toEqual([]);
   });
 
+  it('notifier - reminders end quietly once no app uses the certificate (its app was deleted)', async () => {
+    const name = 'deleted.fail.test';
+    const id = await certificate(name);
+    await emit(failed(id, name, 'connection refused'));
+    await waitFor('the failure mail and a reminder', () =>
+      mailsAbout(name).some((mail) => mail.subject.startsWith('Reminder')),
+    );
+    // What the api does when the app goes: the certificate is released.
+    await database.db
+      .updateTable('certificates')
+      .set({ released_at: new Date() })
+      .where('id', '=', id)
+      .execute();
+    await waitFor(
+      'the failure episode ended',
+      async () =>
+        (
+          await database.db
+            .selectFrom('certificate_alerts')
+            .select('certificate_id')
+            .where('certificate_id', '=', id)
+            .execute()
+        ).length === 0,
+      { timeoutMs: 20_000 },
+    );
+    const count = mailsAbout(name).length;
+    await new Promise((resolve) => setTimeout(resolve, REMINDER_MS + 1_500));
+    expect(mailsAbout(name)).toHaveLength(count);
+    expect(mailsAbout(name).some((mail) => mail.subject.includes('working again'))).toBe(false);
+  });
+
   it('notifier - an expiry notice goes out once per certificate version; a fallback is announced', async () => {
     const name = 'upload.expiring.test';
     const notAfter = new Date(Date.now() + 3 * 86_400_000);

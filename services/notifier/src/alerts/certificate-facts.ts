@@ -6,7 +6,7 @@ import type { AttemptLine } from '../mail/compose.ts';
 export async function certificateFacts(trx: Transaction<Database>, certificateId: string) {
   const certificate = await trx
     .selectFrom('certificates')
-    .select(['id', 'names', 'source', 'status', 'chain_pem', 'not_after'])
+    .select(['id', 'names', 'source', 'status', 'chain_pem', 'not_after', 'released_at'])
     .where('id', '=', certificateId)
     .executeTakeFirst();
   if (!certificate) return undefined;
@@ -24,6 +24,8 @@ export async function certificateFacts(trx: Transaction<Database>, certificateId
   return {
     names: certificate.names,
     source: certificate.source,
+    /** No app uses it any more (migration 0020): nothing is renewed, so nothing is left to remind about. */
+    released: certificate.released_at !== null,
     servingUntil,
     attempts: attempts.map(
       (attempt): AttemptLine => ({

@@ -5,7 +5,7 @@ import { queueNotification } from './queue-notification.ts';
 
 /**
  * Queues a reminder for every failure episode whose last mail is `intervalMs` old, and counts it on the
- * episode. Episodes are claimed with SKIP LOCKED and the mail is queued in the same transaction, so replicas
+ * episode; an episode of a certificate that is gone or that no app uses any more ends quietly. Episodes are claimed with SKIP LOCKED and the mail is queued in the same transaction, so replicas
  * never remind twice. Each reminder is a `notifications` row of kind `reminder` with the certificate's id:
  * renewal-scheduler counts those to fall back after N of them.
  */
@@ -25,7 +25,14 @@ export async function queueDueReminders(
       .execute();
     for (const alert of due) {
       const facts = await certificateFacts(trx, alert.certificate_id);
-      if (!facts) continue;
+      if (!facts || facts.released) {
+        // The certificate is gone, or no app uses it (its app was deleted): the episode ends without a mail.
+        await trx
+          .deleteFrom('certificate_alerts')
+          .where('certificate_id', '=', alert.certificate_id)
+          .execute();
+        continue;
+      }
       const reminder = alert.reminders + 1;
       await queueNotification(trx, {
         kind: 'reminder',
