@@ -67,22 +67,20 @@ export async function listCoveringCandidates(
   keyType: KeyType,
 ): Promise<Array<Pick<CertificateRow, 'id' | 'names'>>> {
   if (candidates.length === 0) return [];
-  return (
-    db
-      .selectFrom('certificates')
-      .select(['id', 'names'])
-      .where('key_type', '=', keyType)
-      .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
-      .where('source', 'in', ['acme', 'custom'])
-      .where('status', '=', 'valid')
-      .where('not_after', '>', validUntil)
-      // A released certificate is not renewed; the lock orders this link against a release (lockAppCertificates).
-      .where('released_at', 'is', null)
-      .orderBy('not_after', 'desc')
-      .orderBy('id', 'asc')
-      .forShare()
-      .execute()
-  );
+  // A released certificate is not renewed; the share lock orders this link against a release (lockAppCertificates).
+  return db
+    .selectFrom('certificates')
+    .select(['id', 'names'])
+    .where('key_type', '=', keyType)
+    .where(sql<boolean>`names && ${sql.val([...candidates])}::text[]`)
+    .where('source', 'in', ['acme', 'custom'])
+    .where('status', '=', 'valid')
+    .where('not_after', '>', validUntil)
+    .where('released_at', 'is', null)
+    .orderBy('not_after', 'desc')
+    .orderBy('id', 'asc')
+    .forShare()
+    .execute();
 }
 
 export async function insertPendingCertificate(

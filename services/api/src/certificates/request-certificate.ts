@@ -112,15 +112,18 @@ async function resumeRenewal(trx: Transaction<Database>, id: string): Promise<{ 
     .executeTakeFirst();
   if (!row) return { requestAgain: false };
   const released = row.released_at !== null;
-  const schedule = row.renew_at === null && row.status === 'valid' && row.not_before && row.not_after;
-  if (!released && !schedule) return { requestAgain: false };
+  const renewAt =
+    row.renew_at === null && row.status === 'valid' && row.not_before && row.not_after
+      ? spreadRenewAt(row.not_before, row.not_after)
+      : undefined;
+  if (!released && !renewAt) return { requestAgain: false };
   await trx
     .updateTable('certificates')
     .set({
       released_at: null,
-      ...(schedule
+      ...(renewAt
         ? {
-            renew_at: spreadRenewAt(row.not_before!, row.not_after!),
+            renew_at: renewAt,
             renew_reason: 'lifetime',
             ...(row.source === 'acme'
               ? { ari_next_poll_at: sql<Date>`coalesce(ari_next_poll_at, now())` }
