@@ -6,8 +6,9 @@ import { queueNotification } from './queue-notification.ts';
 /**
  * Queues a reminder for every failure episode whose last mail is `intervalMs` old, and counts it on the
  * episode; an episode of a certificate that is gone or that no app uses any more ends quietly. Episodes are
- * claimed with SKIP LOCKED and the mail is queued in the same transaction, so replicas never remind twice. Each reminder is a `notifications` row of kind `reminder` with the certificate's id:
- * renewal-scheduler counts those to fall back after N of them.
+ * claimed with SKIP LOCKED and the mail is queued in the same transaction, so replicas never remind twice. Each
+ * reminder is a `notifications` row of kind `reminder` with the certificate's id: renewal-scheduler counts those
+ * to fall back after N of them.
  */
 export async function queueDueReminders(
   db: Db,
