@@ -1,6 +1,6 @@
 // A certificate no app uses any more is released (migration 0020): not renewed, its renewal refused, and reused
 // and scheduled again when an app brings its names back before it expires.
-import { randomUUID } from 'node:crypto';
+import { insertCertificateRow } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
@@ -56,23 +56,13 @@ describe('api certificate release', () => {
       .executeTakeFirstOrThrow();
 
   /** A valid certificate for one name, as an earlier issuance or an upload left it. */
-  async function insertValid(name: string, columns: { source: 'acme' | 'custom'; renew_at?: Date }) {
-    const id = randomUUID();
-    await api.db
-      .insertInto('certificates')
-      .values({
-        id,
-        names: [name],
-        names_key: name,
-        status: 'valid',
-        chain_pem: 'chain',
-        not_before: new Date(Date.now() - day),
-        not_after: new Date(Date.now() + 80 * day),
-        ...columns,
-      })
-      .execute();
-    return id;
-  }
+  const insertValid = (name: string, columns: { source: 'acme' | 'custom'; renew_at?: Date }) =>
+    insertCertificateRow(api.db, name, {
+      chain_pem: 'chain',
+      not_before: new Date(Date.now() - day),
+      not_after: new Date(Date.now() + 80 * day),
+      ...columns,
+    });
 
   it('api - deleting an app releases its certificate: shown as not renewed, renew refused; the names coming back reuse it and schedule it again', async () => {
     const [id] = (await create('gone', ['https://gone.test'])).ids;

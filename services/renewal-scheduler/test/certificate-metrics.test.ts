@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, insertCertificateRow, type TestDatabase } from '@gatehouse/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateMetricsSource } from '../src/metrics/certificate-metrics.ts';
 
@@ -15,24 +14,14 @@ describe('certificate metrics', () => {
     await database?.drop();
   });
 
-  async function insert(name: string, values: Record<string, unknown>): Promise<string> {
-    const id = randomUUID();
-    await database.db
-      .insertInto('certificates')
-      .values({
-        id,
-        names: [name],
-        names_key: name,
-        status: 'valid',
-        source: 'acme',
-        issuer: 'https://ca.test/dir',
-        not_before: new Date(Date.now() - DAY),
-        not_after: new Date(Date.now() + 60 * DAY),
-        ...values,
-      })
-      .execute();
-    return id;
-  }
+  /** A valid ACME certificate from ca.test, 60 days left, with `columns` changed. */
+  const insert = (name: string, columns: Parameters<typeof insertCertificateRow>[2]) =>
+    insertCertificateRow(database.db, name, {
+      issuer: 'https://ca.test/dir',
+      not_before: new Date(Date.now() - DAY),
+      not_after: new Date(Date.now() + 60 * DAY),
+      ...columns,
+    });
 
   it('metrics - a certificate no app uses has no series and is counted as released; the ones in use keep theirs', async () => {
     const served = await insert('served.test', { renew_at: new Date(Date.now() + 30 * DAY) });

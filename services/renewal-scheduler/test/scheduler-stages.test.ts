@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSecretBox } from '@gatehouse/pki';
 import { createLogger } from '@gatehouse/telemetry';
-import { createTestDatabase, type TestDatabase } from '@gatehouse/testing';
+import { createTestDatabase, insertCertificateRow, type TestDatabase } from '@gatehouse/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -27,15 +27,9 @@ describe('scheduler stages', () => {
     await database?.drop();
   });
 
-  async function insert(values: Record<string, unknown>): Promise<string> {
-    const id = randomUUID();
-    const name = `${id.slice(0, 8)}.test`;
-    await database.db
-      .insertInto('certificates')
-      .values({ id, names: [name], names_key: name, status: 'valid', source: 'acme', ...values })
-      .execute();
-    return id;
-  }
+  /** A certificate for a name of its own. */
+  const insert = (columns: Parameters<typeof insertCertificateRow>[2]) =>
+    insertCertificateRow(database.db, `${randomUUID().slice(0, 8)}.test`, columns);
 
   async function events(type: string): Promise<Array<{ subject: string; data: Record<string, unknown> }>> {
     const { rows } = await sql<{ subject: string; data: Record<string, unknown> }>`
@@ -232,15 +226,9 @@ describe('scheduler stages', () => {
     });
     const unused = [failingRenewal, neverIssued, expiredUnused, liveUnused, polledLate, failedLate];
 
-    const polled: string[] = [];
     await pollDueAri(
       database.db,
-      {
-        renewalInfo: async (_directory, chainPem) => {
-          polled.push(chainPem);
-          return undefined;
-        },
-      },
+      { renewalInfo: async () => undefined },
       { limit: 100, logger: createLogger({ service: 'test', level: 'silent' }) },
     );
     const claimed = (await claimDueRenewals(database.db, 100, new Date(now))).map((row) => row.id);

@@ -1,5 +1,6 @@
 export { type AriProxy, opensslAriCertId, startAriProxy } from './ari-proxy.ts';
 export { makeCertificateChain, type TestCertificateChain } from './certificate-chain.ts';
+export { insertCertificateRow } from './certificate-row.ts';
 export {
   type CaaPolicy,
   type ChalltestsrvClient,
